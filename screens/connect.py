@@ -1,0 +1,201 @@
+"""The first screen: which server, as whom, with which key; then connect."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, LoadingIndicator, Static
+
+from screens.messages import WorkFailed
+from screens.widgets.form_field import FormField
+from wizard.errors import WizardError
+from wizard.remote import Credentials, Target
+from wizard.session import ConnectOptions
+
+# Permissive on purpose (root, dotted corporate names), strict on what could reach a shell.
+_LOGIN = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}$")
+
+
+def check_address(raw: Any) -> str:
+    """Why a server address (host, host:port, [v6]:port, user@host) is refused, or ""."""
+    text = str(raw)
+    if not text.strip():
+        return "a server address is needed, like vps.example.org or 192.0.2.10:2222"
+    if text != text.strip():
+        return "no spaces around the address"
+    try:
+        target = Target.parse(text)
+    except WizardError as error:
+        return error.message
+    except ValueError:
+        # Target.parse lets int() fail on a port that is not a number.
+        return "the port after ':' must be a number"
+    if target.port is not None and not 1 <= target.port <= 65535:
+        return "a port is between 1 and 65535"
+    return ""
+
+
+def check_login(raw: Any) -> str:
+    """Why a login name is refused, or "" (empty means: from ~/.ssh/config, else root)."""
+    text = str(raw)
+    if text and not _LOGIN.match(text):
+        return "a login name has letters, digits, '.', '_' and '-' only"
+    return ""
+
+
+def check_key_file(raw: Any) -> str:
+    """Why a private key path is refused, or "" (empty means: ssh-agent and ~/.ssh keys)."""
+    text = str(raw).strip()
+    if text and not Path(text).expanduser().is_file():
+        return f"there is no file {text}"
+    return ""
+
+
+def check_password(raw: Any) -> str:
+    """Any password is accepted; an Input cannot hold a newline."""
+    return ""
+
+
+def address_text(target: Target) -> str:
+    """A target's host and port as the address field shows them (user goes in its own field)."""
+    host = f"[{target.host}]" if ":" in target.host and target.port else target.host
+    return f"{host}:{target.port}" if target.port else host
+
+
+class ConnectScreen(Screen[None]):
+    """Host, login, key file and optional password; Connect posts the options to the app.
+
+    Shown first when no server was given, and while connecting to one that was (so that a
+    failure can be corrected in place).
+    """
+
+    CSS_PATH = "connect.tcss"
+    BINDINGS = [Binding("ctrl+s", "connect", "Connect")]
+
+    class Submitted(Message):
+        """The user asked to connect with these options."""
+
+        def __init__(self, options: ConnectOptions) -> None:
+            super().__init__()
+            self.options = options
+
+    def __init__(self, initial: ConnectOptions | None = None) -> None:
+        super().__init__()
+        self.initial = initial
+
+    def compose(self) -> ComposeResult:
+        target = self.initial.target if self.initial else None
+        credentials = self.initial.credentials if self.initial else Credentials()
+        yield Header()
+        with VerticalScroll(id="form"):
+            yield Static(
+                "Connect to a fresh Debian or Ubuntu server. Keys come from ssh-agent and "
+                "~/.ssh/config unless you name one.",
+                id="intro",
+            )
+            yield FormField(
+                "host",
+                "Server",
+                Input(address_text(target) if target else "", placeholder="vps.example.org",
+                      id="host", compact=True),
+                "Host name or IP address, with :port when SSH is not on 22.",
+                check_address,
+            )
+            yield FormField(
+                "user",
+                "Login",
+                Input((target.user or "") if target else "", placeholder="root", id="user",
+                      compact=True),
+                "Empty: from ~/.ssh/config, else root. After hardening: your admin user.",
+                check_login,
+            )
+            yield FormField(
+                "key",
+                "Private key file (optional)",
+                Input(credentials.key_filename or "", placeholder="~/.ssh/id_ed25519",
+                      id="key", compact=True),
+                "Its public half is what the admin-user step installs.",
+                check_key_file,
+            )
+            yield FormField(
+                "password",
+                "Password (optional)",
+                Input(credentials.password or "", password=True, id="password", compact=True),
+                "Only for a first login without a key; kept in memory, never stored.",
+                check_password,
+            )
+        with Horizontal(id="actions"):
+            yield LoadingIndicator(id="busy")
+            yield Static("", id="status", markup=False)
+            yield Button("Connect", id="connect", variant="primary", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "connect"
+        self.query_one("#host", Input).focus()
+
+    @property
+    def fields(self) -> list[FormField]:
+        """The form's fields, in order."""
+        return list(self.query(FormField))
+
+    @on(FormField.Changed)
+    def _field_changed(self) -> None:
+        self._update_button()
+
+    def _update_button(self) -> None:
+        busy = self.has_class("-busy")
+        self.query_one("#connect", Button).disabled = busy or not all(
+            f.valid for f in self.fields
+        )
+
+    @on(Input.Submitted)
+    def _input_submitted(self, event: Input.Submitted) -> None:
+        # Enter moves on like Tab; on the last field it connects.
+        if event.input.id == "password":
+            self.action_connect()
+        else:
+            self.focus_next()
+
+    @on(Button.Pressed, "#connect")
+    def action_connect(self) -> None:
+        """Build the options from the form and ask the app to connect."""
+        if self.has_class("-busy") or not all(f.validate() for f in self.fields):
+            return
+        self.post_message(self.Submitted(self.options()))
+
+    def options(self) -> ConnectOptions:
+        """The connect options the form describes (keeps known_hosts, sudo, guard from before)."""
+        values = {f.key: f.value for f in self.fields}
+        parsed = Target.parse(values["host"])
+        target = Target(parsed.host, values["user"] or parsed.user or None, parsed.port)
+        base = self.initial or ConnectOptions(target)
+        key = str(Path(values["key"].strip()).expanduser()) if values["key"].strip() else None
+        credentials = dataclasses.replace(
+            base.credentials, key_filename=key, password=values["password"] or None
+        )
+        return dataclasses.replace(
+            base, target=target, credentials=credentials, accept_fingerprint=None
+        )
+
+    def set_busy(self, busy: bool, status: str = "") -> None:
+        """Lock the form while connecting, and say what is happening."""
+        self.set_class(busy, "-busy")
+        for field in self.fields:
+            field.disabled = busy
+        self.query_one("#status", Static).update(status)
+        self._update_button()
+
+    @on(WorkFailed)
+    def _work_failed(self, event: WorkFailed) -> None:
+        if event.group == "connect":
+            self.set_busy(False)

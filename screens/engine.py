@@ -1,0 +1,63 @@
+"""The part of the engine the TUI drives, as a Protocol: the screens depend on nothing else.
+
+`wizard.session.Session` satisfies it; the TUI tests use a small fake that does too. Every
+method may block on the network, so the app calls them from thread workers only (the three
+read-only ones, `overview`, `next_step` and `notices`, read memory and are safe anywhere).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
+
+from wizard.apply import ApplyOutcome
+from wizard.catalog import Catalog
+from wizard.checks.base import CheckResult
+from wizard.plan import Plan
+from wizard.remote import Stats
+from wizard.session import ConnectOptions, StepStatus
+from wizard.state import StateStore
+from wizard.steps import Step
+
+
+class WizardSession(Protocol):
+    """A connected session on one host, as the screens see it."""
+
+    notices: list[str]
+
+    @property
+    def stats(self) -> Stats:
+        """Round trips, bytes and time per phase."""
+        ...
+
+    def overview(self) -> list[StepStatus]:
+        """Every step with its status and what it waits for."""
+        ...
+
+    def next_step(self) -> Step | None:
+        """Where the user continues."""
+        ...
+
+    def default_answers(self, step: Step) -> dict[str, Any]:
+        """Raw answers to prefill the form with."""
+        ...
+
+    def plan(self, step_id: str, raw: Mapping[str, Any] | None = None) -> Plan:
+        """Validate the answers and compute the plan; AnswerError names the question."""
+        ...
+
+    def apply(self, plan: Plan, on_event: Callable[[str], None] = ...) -> ApplyOutcome:
+        """Apply a reviewed plan; ApplyFailed when it was rolled back."""
+        ...
+
+    def verify(
+        self,
+        step_ids: Iterable[str],
+        on_result: Callable[[str, CheckResult], None] | None = None,
+    ) -> dict[str, list[CheckResult]]:
+        """Run the checks of the given steps."""
+        ...
+
+
+SessionFactory = Callable[[Catalog, StateStore, ConnectOptions, Stats], WizardSession]
+"""How the app opens a session: `Session.open` in real use, a fake in tests."""

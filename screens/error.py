@@ -1,0 +1,59 @@
+"""A modal that shows an error the way the user needs it: what happened, and what to do."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+from wizard.errors import WizardError
+
+BUG_HINT = "this is a bug in vps-wizard: please report it with what you were doing"
+
+
+class ErrorModal(ModalScreen[None]):
+    """An error's message and hint, never a traceback; Enter or Escape closes it."""
+
+    CSS_PATH = "error.tcss"
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("enter", "close", "Close", show=False),
+    ]
+
+    def __init__(self, title: str, message: str, hint: str = "") -> None:
+        super().__init__()
+        self.error_title = title
+        self.message = message
+        self.hint = hint
+
+    @classmethod
+    def from_exception(cls, title: str, error: BaseException) -> ErrorModal:
+        """The modal for any exception: a WizardError's own words, else type and message."""
+        if isinstance(error, WizardError):
+            return cls(title, error.message, error.hint)
+        return cls(title, f"{type(error).__name__}: {error}", BUG_HINT)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            # markup=False: messages quote user input and paths, which may contain brackets.
+            yield Label(self.error_title, id="title", markup=False)
+            with VerticalScroll(id="body"):
+                yield Static(self.message, id="message", markup=False)
+                if self.hint:
+                    yield Static(f"→ {self.hint}", id="hint", markup=False)
+            with Horizontal(id="buttons"):
+                yield Button("OK", id="ok", variant="primary", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#ok", Button).focus()
+
+    @on(Button.Pressed, "#ok")
+    def _ok(self) -> None:
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        """Close the modal."""
+        self.dismiss(None)

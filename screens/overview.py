@@ -1,0 +1,155 @@
+"""The list of steps: where the host is with each, what each does, and where to continue."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Markdown, Static
+
+from screens.engine import WizardSession
+from wizard.session import StepStatus
+from wizard.steps import Step
+
+# How each status reads at a glance; the engine may add statuses, shown as they are.
+STATUS_STYLE: dict[str, tuple[str, str]] = {
+    "pending": ("·", "dim"),
+    "applied": ("●", "cyan"),
+    "verified": ("✔", "green"),
+    "failed": ("✘", "red"),
+    "failed-verify": ("✘", "red"),
+    "drifted": ("≠", "yellow"),
+}
+
+
+def status_cell(status: StepStatus) -> Text:
+    """The status column: icon and word, or what the step still waits for."""
+    icon, style = STATUS_STYLE.get(status.record.status, ("?", ""))
+    text = Text(f"{icon} {status.record.status}", style=style)
+    if status.blocked_by and status.record.status == "pending":
+        text = Text(f"⧗ after {', '.join(status.blocked_by)}", style="dim italic")
+    return text
+
+
+def step_help(status: StepStatus) -> str:
+    """The help panel's Markdown for one step."""
+    step = status.step
+    parts = [f"**{step.title}**"]
+    if step.chapters:
+        parts[0] += f" — series chapters {step.chapters}"
+    if status.blocked_by:
+        parts.append(f"*Waits for: {', '.join(status.blocked_by)}.*")
+    if status.record.message:
+        parts.append(f"*{status.record.status}: {status.record.message}*")
+    parts.append(step.help)
+    return "\n\n".join(parts)
+
+
+class OverviewScreen(Screen[None]):
+    """The steps as a table, the highlighted step's help, and the session's notices."""
+
+    CSS_PATH = "overview.tcss"
+    BINDINGS = [
+        Binding("enter", "open", "Open step", priority=True),
+        Binding("v", "verify", "Verify step"),
+    ]
+
+    class StepChosen(Message):
+        """Open this step's questions."""
+
+        def __init__(self, step: Step) -> None:
+            super().__init__()
+            self.step = step
+
+    class VerifyChosen(Message):
+        """Run this step's checks."""
+
+        def __init__(self, step: Step) -> None:
+            super().__init__()
+            self.step = step
+
+    def __init__(self, session: WizardSession) -> None:
+        super().__init__()
+        self.session = session
+        self.statuses: dict[str, StepStatus] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="notices", markup=False)
+        yield DataTable(id="steps", cursor_type="row", zebra_stripes=True)
+        with VerticalScroll(id="help-panel"):
+            yield Markdown("", id="help")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "steps"
+        table = self.query_one("#steps", DataTable)
+        table.add_column("Step", key="title")
+        table.add_column("Ch.", key="chapters")
+        table.add_column("Status", key="status")
+        self.reload()
+        table.focus()
+
+    def on_screen_resume(self) -> None:
+        # Back from a step: statuses and notices have changed.
+        if self.is_mounted:
+            self.reload()
+
+    def reload(self) -> None:
+        """Read the session's statuses (memory only) and put the cursor on the next step."""
+        notices = self.query_one("#notices", Static)
+        notices.update("\n".join(f"! {notice}" for notice in self.session.notices))
+        notices.display = bool(self.session.notices)
+        table = self.query_one("#steps", DataTable)
+        table.clear()
+        self.statuses = {}
+        for status in self.session.overview():
+            self.statuses[status.step.id] = status
+            table.add_row(
+                Text(status.step.title),
+                Text(status.step.chapters, style="dim"),
+                status_cell(status),
+                key=status.step.id,
+            )
+        following = self.session.next_step()
+        if following is not None and following.id in self.statuses:
+            table.move_cursor(row=table.get_row_index(following.id))
+        self._show_help()
+
+    def highlighted(self) -> StepStatus | None:
+        """The step under the cursor."""
+        table = self.query_one("#steps", DataTable)
+        if not self.statuses or table.cursor_row < 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.statuses.get(str(key))
+
+    @on(DataTable.RowHighlighted, "#steps")
+    def _show_help(self) -> None:
+        status = self.highlighted()
+        self.query_one("#help", Markdown).update(step_help(status) if status else "")
+
+    @on(DataTable.RowSelected, "#steps")
+    def action_open(self) -> None:
+        """Open the highlighted step, unless it waits for another one."""
+        status = self.highlighted()
+        if status is None:
+            return
+        if status.blocked_by:
+            self.notify(
+                f"{status.step.title} comes after: {', '.join(status.blocked_by)}",
+                title="Not yet",
+                severity="warning",
+            )
+            return
+        self.post_message(self.StepChosen(status.step))
+
+    def action_verify(self) -> None:
+        """Run the highlighted step's checks."""
+        status = self.highlighted()
+        if status is not None:
+            self.post_message(self.VerifyChosen(status.step))

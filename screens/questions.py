@@ -1,0 +1,181 @@
+"""A step's questions as a form: one checked field per question, prefilled, help under each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.css.query import NoMatches
+from textual.message import Message
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Button, Footer, Header, Input, Select, Static, Switch
+
+from screens.messages import WorkFailed
+from screens.widgets.form_field import Check, FormField
+from wizard.answers import parse_answer, parse_bool
+from wizard.errors import AnswerError
+from wizard.steps import Question, Step
+
+
+def answer_check(question: Question) -> Check:
+    """The engine's own parser as the field's check, so the form refuses what the engine would."""
+
+    def check(raw: Any) -> str:
+        try:
+            parse_answer(question, raw)
+        except AnswerError as error:
+            return error.message
+        return ""
+
+    return check
+
+
+def control_for(question: Question, default: Any) -> Widget:
+    """The widget that fits the question's type: Switch for yes/no, Select for choices."""
+    widget_id = f"q-{question.name}"
+    if question.type == "bool":
+        try:
+            on_ = parse_bool(default)
+        except AnswerError:
+            on_ = False
+        return Switch(on_, id=widget_id)
+    if question.type == "choice":
+        options = [(choice, choice) for choice in question.choices]
+        if default in question.choices:
+            return Select(options, value=default, allow_blank=False, id=widget_id, compact=True)
+        # A stale or missing default: start blank and let the check say what to choose.
+        return Select(options, id=widget_id, compact=True)
+    return Input(
+        "" if default is None else str(default),
+        password=question.secret,
+        id=widget_id,
+        compact=True,
+    )
+
+
+def question_field(question: Question, default: Any) -> FormField:
+    """A form field for one question."""
+    return FormField(
+        question.name,
+        question.prompt,
+        control_for(question, default),
+        question.help,
+        answer_check(question),
+    )
+
+
+class QuestionsScreen(Screen[None]):
+    """The form of one step; Next posts the raw answers, refused ones keep Next disabled."""
+
+    CSS_PATH = "questions.tcss"
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("ctrl+n", "next", "Next"),
+    ]
+
+    class Submitted(Message):
+        """The user's raw answers for the step, all accepted by their fields."""
+
+        def __init__(self, step: Step, raw: dict[str, Any]) -> None:
+            super().__init__()
+            self.step = step
+            self.raw = raw
+
+    def __init__(self, step: Step, defaults: dict[str, Any]) -> None:
+        super().__init__()
+        self.step = step
+        self.defaults = defaults
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self.step.title, id="step-title", markup=False)
+        with VerticalScroll(id="form"):
+            for question in self.step.questions:
+                yield question_field(question, self.defaults.get(question.name, ""))
+        with Horizontal(id="actions"):
+            yield Static("", id="status", markup=False)
+            yield Button("Back", id="back", compact=True)
+            yield Button("Next", id="next", variant="primary", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"{self.step.id}: questions"
+        fields = self.fields
+        if fields:
+            fields[0].control_widget.focus()
+
+    @property
+    def fields(self) -> list[FormField]:
+        """One field per question, in the step's order."""
+        return list(self.query(FormField))
+
+    def field(self, name: str) -> FormField:
+        """The field of the question called `name`."""
+        return self.query_one(f"#field-{name}", FormField)
+
+    @property
+    def raw_answers(self) -> dict[str, Any]:
+        """The answers as typed, for Session.plan."""
+        return {f.key: f.value for f in self.fields}
+
+    @on(FormField.Changed)
+    def _update_next(self) -> None:
+        refused = [f for f in self.fields if not f.valid]
+        busy = self.has_class("-busy")
+        self.query_one("#next", Button).disabled = busy or bool(refused)
+        status = self.query_one("#status", Static)
+        if busy:
+            status.update("computing the plan…")
+        elif refused:
+            status.update(f"{len(refused)} answer(s) to fix")
+        else:
+            status.update("")
+
+    @on(Input.Submitted)
+    def _input_submitted(self) -> None:
+        # Enter moves to the next field, as Tab does; Next stays a deliberate press.
+        self.focus_next()
+
+    @on(Button.Pressed, "#next")
+    def action_next(self) -> None:
+        """Post the answers when every field accepts its value."""
+        if self.has_class("-busy") or not all(f.validate() for f in self.fields):
+            return
+        self.set_busy(True)
+        self.post_message(self.Submitted(self.step, self.raw_answers))
+
+    @on(Button.Pressed, "#back")
+    def action_back(self) -> None:
+        """Back to the overview, answers dropped."""
+        if not self.has_class("-busy"):
+            self.dismiss()
+
+    def set_busy(self, busy: bool) -> None:
+        """Lock the form while the plan is computed."""
+        self.set_class(busy, "-busy")
+        self.query_one("#form").disabled = busy
+        self._update_next()
+
+    def refuse(self, error: AnswerError) -> bool:
+        """Show the engine's refusal at its field; False when it names no field of this form."""
+        self.set_busy(False)
+        name, sep, reason = error.message.partition(": ")
+        step_id, _, question = name.partition(".")
+        if not sep or step_id != self.step.id:
+            return False
+        try:
+            field = self.field(question)
+        except NoMatches:
+            return False
+        field.refuse(reason + (f" ({error.hint})" if error.hint else ""))
+        field.control_widget.focus()
+        return True
+
+    @on(WorkFailed)
+    def _work_failed(self, event: WorkFailed) -> None:
+        if event.group == "session":
+            self.set_busy(False)

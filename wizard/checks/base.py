@@ -1,0 +1,134 @@
+"""What a check is, what it returns, and how checks run: concurrently, each with a timeout."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from wizard.facts import Facts
+from wizard.remote import Credentials, Remote, Target
+
+Status = Literal["ok", "warn", "fail"]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's verdict: a one-line summary, the evidence, and what to do when not ok."""
+
+    check_id: str
+    status: Status
+    summary: str
+    evidence: str = ""
+    hint: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a check may use: the live session, the facts, and how to open new sessions."""
+
+    remote: Remote
+    facts: Facts
+    address: str
+    port: int
+    credentials: Credentials
+    known_hosts: Path
+    answers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def connect_as(self, user: str, credentials: Credentials | None = None) -> Remote:
+        """A brand-new SSH session (outside-in proof that a login works)."""
+        return Remote.connect(
+            Target(self.address, user, self.port), credentials or self.credentials, self.known_hosts
+        )
+
+
+CheckFunction = Callable[[CheckContext, Mapping[str, Any]], CheckResult]
+REGISTRY: dict[str, CheckFunction] = {}
+
+
+def check(check_id: str) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check function under its id."""
+
+    def register(function: CheckFunction) -> CheckFunction:
+        REGISTRY[check_id] = function
+        return function
+
+    return register
+
+
+def ok(check_id: str, summary: str, evidence: str = "") -> CheckResult:
+    """A passing result."""
+    return CheckResult(check_id, "ok", summary, evidence)
+
+
+def fail(check_id: str, summary: str, evidence: str = "", hint: str = "") -> CheckResult:
+    """A failing result, with what to do."""
+    return CheckResult(check_id, "fail", summary, evidence, hint)
+
+
+def warn(check_id: str, summary: str, evidence: str = "", hint: str = "") -> CheckResult:
+    """A result worth attention that does not fail the step."""
+    return CheckResult(check_id, "warn", summary, evidence, hint)
+
+
+def run_one(context: CheckContext, check_id: str, params: Mapping[str, Any]) -> CheckResult:
+    """Run one check; any exception becomes a fail result with its message, never a traceback."""
+    started = time.monotonic()
+    function = REGISTRY.get(check_id)
+    if function is None:
+        result = fail(check_id, f"unknown check '{check_id}'", hint="a step names a missing check")
+    else:
+        try:
+            result = function(context, params)
+        except Exception as error:  # a check must report, not crash the verify
+            result = fail(
+                check_id,
+                f"the check could not run: {error}",
+                hint="see the message; the server may be unreachable or a tool missing",
+            )
+    return CheckResult(
+        result.check_id,
+        result.status,
+        result.summary,
+        result.evidence,
+        result.hint,
+        time.monotonic() - started,
+    )
+
+
+def run_checks(
+    context: CheckContext,
+    specs: Iterable[tuple[str, Mapping[str, Any]]],
+    timeout: float = 60.0,
+    on_result: Callable[[CheckResult], None] | None = None,
+) -> list[CheckResult]:
+    """Run checks concurrently; each result is reported as it arrives, a slow one times out."""
+    specs = list(specs)
+    results: dict[int, CheckResult] = {}
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(16, len(specs))))
+    futures = {
+        pool.submit(run_one, context, cid, params): i for i, (cid, params) in enumerate(specs)
+    }
+    try:
+        for future in concurrent.futures.as_completed(futures, timeout=timeout):
+            index = futures[future]
+            results[index] = future.result()
+            if on_result:
+                on_result(results[index])
+    except concurrent.futures.TimeoutError:
+        for future, index in futures.items():
+            if index not in results:
+                results[index] = fail(
+                    specs[index][0],
+                    f"no answer within {timeout:.0f} s",
+                    hint="the server or the network is slow; run verify again",
+                )
+                if on_result:
+                    on_result(results[index])
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return [results[i] for i in range(len(specs))]

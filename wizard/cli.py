@@ -1,0 +1,384 @@
+"""The command line: `vps-wizard [TARGET]` opens the TUI; plan/apply/verify/status/steps script it.
+
+Exit codes: plan 0 nothing to change, 2 changes, 1 error; apply and verify 0 only when every
+step ended ok; 1 on any error, with the reason and what to do on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from wizard.answers import load_answers_file
+from wizard.catalog import Catalog, load_catalog
+from wizard.checks.base import CheckResult
+from wizard.errors import UnknownHostKey, WizardError
+from wizard.plan import Plan
+from wizard.remote import DEFAULT_KNOWN_HOSTS, Credentials, Stats, Target
+from wizard.session import DEFAULT_GUARD_SECONDS, ConnectOptions, Session
+from wizard.state import StateStore
+
+ICONS = {"ok": "✔", "warn": "!", "fail": "✘"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All commands and options."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-i", "--identity", help="private key file to log in with")
+    common.add_argument("--known-hosts", type=Path, default=DEFAULT_KNOWN_HOSTS)
+    common.add_argument(
+        "--accept-host-key",
+        metavar="SHA256:...",
+        help="trust this host key fingerprint if the host is not in known_hosts yet",
+    )
+    common.add_argument("--ask-password", action="store_true", help="log in with a password")
+    common.add_argument("--ask-sudo-password", action="store_true", help="sudo needs a password")
+    common.add_argument("--guard-seconds", type=int, default=DEFAULT_GUARD_SECONDS)
+    common.add_argument("--state", type=Path, help="state database (default: user state dir)")
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    common.add_argument("--stats", action="store_true", help="show round trips and time per phase")
+    common.add_argument(
+        "--yes", action="store_true", help="apply without asking (never trusts a new host key)"
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="vps-wizard",
+        description="From a fresh Debian/Ubuntu VPS to a hardened server, one reviewed step at a time.",
+        parents=[common],
+    )
+    parser.add_argument(
+        "--demo", action="store_true", help="run the TUI on a disposable local test host"
+    )
+    sub = parser.add_subparsers(dest="command")
+    for name, text in (
+        ("plan", "show what the steps would change (exit 2 when something would)"),
+        ("apply", "apply the steps of the answers file, then verify them"),
+        ("verify", "run the verification checks"),
+        ("status", "show each step's status on the host"),
+        ("tui", "open the terminal interface on a host"),
+    ):
+        command = sub.add_parser(name, help=text, parents=[common])
+        command.add_argument("target", help="user@host[:port], or host once the wizard knows it")
+        if name in ("plan", "apply", "verify"):
+            command.add_argument("--step", action="append", default=[], help="only this step")
+        if name in ("plan", "apply"):
+            command.add_argument("--answers", type=Path, help="answers file (TOML)")
+        if name == "verify":
+            command.add_argument("--report", type=Path, help="write a Markdown (or .json) report")
+    steps = sub.add_parser("steps", help="list the catalog's steps", parents=[common])
+    steps.set_defaults(target=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `vps-wizard` command."""
+    raw = list(sys.argv[1:] if argv is None else argv)
+    commands = {"plan", "apply", "verify", "status", "steps", "tui"}
+    if raw and not raw[0].startswith("-") and raw[0] not in commands:
+        raw = ["tui", *raw]
+    args = build_parser().parse_args(raw)
+    try:
+        catalog = load_catalog()
+        if args.command == "steps":
+            return cmd_steps(catalog, args)
+        if args.command is None:
+            return cmd_demo(catalog, args)
+        store = StateStore(args.state)
+        if args.command == "tui":
+            from screens.app import run_tui
+
+            run_tui(catalog, store, connect_options(args))
+            return 0
+        session = open_session(catalog, store, args)
+        try:
+            return COMMANDS[args.command](session, catalog, args)
+        finally:
+            if args.stats:
+                print_stats(session.stats, args.json)
+            session.close()
+    except WizardError as error:
+        print(f"vps-wizard: {error.message}", file=sys.stderr)
+        if error.hint:
+            print(f"  → {error.hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("vps-wizard: interrupted; run the same command again to resume.", file=sys.stderr)
+        return 130
+
+
+def connect_options(args: argparse.Namespace) -> ConnectOptions:
+    """ConnectOptions from the command line; passwords asked here, kept in memory only."""
+    password = getpass.getpass("SSH password: ") if args.ask_password else None
+    sudo_password = getpass.getpass("sudo password: ") if args.ask_sudo_password else None
+    return ConnectOptions(
+        target=Target.parse(args.target),
+        credentials=Credentials(args.identity, password, sudo_password),
+        known_hosts=args.known_hosts,
+        accept_fingerprint=args.accept_host_key,
+        guard_seconds=args.guard_seconds,
+    )
+
+
+def open_session(catalog: Catalog, store: StateStore, args: argparse.Namespace) -> Session:
+    """Connect; an unknown host key is asked on a terminal, refused with --yes or no terminal."""
+    options = connect_options(args)
+    stats = Stats()
+    try:
+        session = Session.open(catalog, store, options, stats)
+    except UnknownHostKey as unknown:
+        if args.yes or not sys.stdin.isatty():
+            raise WizardError(
+                f"{unknown.host} is not in {options.known_hosts} and this run cannot ask: "
+                f"its key is {unknown.key_type} {unknown.fingerprint}",
+                "Check the fingerprint with your provider, then pass --accept-host-key "
+                f"{unknown.fingerprint} or connect once interactively.",
+            ) from None
+        print(f"The host key of {unknown.host} is new: {unknown.key_type} {unknown.fingerprint}")
+        if input("Trust it and continue? [y/N] ").strip().lower() not in ("y", "yes"):
+            raise WizardError("host key not trusted; nothing was done") from None
+        options = ConnectOptions(
+            options.target,
+            options.credentials,
+            options.known_hosts,
+            unknown.fingerprint,
+            options.guard_seconds,
+        )
+        session = Session.open(catalog, store, options, stats)
+    for notice in session.notices:
+        print(f"note: {notice}", file=sys.stderr)
+    return session
+
+
+def selected_steps(
+    catalog: Catalog, args: argparse.Namespace, answers: dict[str, Any]
+) -> list[str]:
+    """The steps to work on: --step, else those of the answers file, in catalog order."""
+    wanted = set(args.step) or set(answers)
+    for step_id in wanted:
+        catalog.get(step_id)
+    return [step_id for step_id in catalog.ids() if step_id in wanted]
+
+
+def cmd_steps(catalog: Catalog, args: argparse.Namespace) -> int:
+    """List the catalog."""
+    if args.json:
+        print(
+            json.dumps(
+                [{"id": s.id, "title": s.title, "chapters": s.chapters} for s in catalog.steps]
+            )
+        )
+    else:
+        for step in catalog.steps:
+            print(f"{step.id:16} {step.title}  (chapters {step.chapters})")
+    return 0
+
+
+def cmd_status(session: Session, catalog: Catalog, args: argparse.Namespace) -> int:
+    """Each step's status on the host."""
+    rows = [
+        {
+            "step": s.step.id,
+            "status": s.record.status,
+            "message": s.record.message,
+            "waits_for": list(s.blocked_by),
+        }
+        for s in session.overview()
+    ]
+    if args.json:
+        print(
+            json.dumps(
+                {"host": session.host.key, "admin_user": session.host.admin_user, "steps": rows}
+            )
+        )
+    else:
+        facts = session.facts
+        print(f"{session.host.key}: {facts.os_pretty}, connected as {session.remote.user}")
+        for row in rows:
+            extra = f"  ({row['message']})" if row["message"] else ""
+            print(f"  {row['step']:16} {row['status']}{extra}")
+    return 0
+
+
+def _plans(session: Session, catalog: Catalog, args: argparse.Namespace) -> list[Plan]:
+    answers = load_answers_file(args.answers) if args.answers else {}
+    return [session.plan(s, answers.get(s, {})) for s in selected_steps(catalog, args, answers)]
+
+
+def print_plan(plan: Plan) -> None:
+    """The plan's summary and diffs, secrets masked."""
+    print(f"== {plan.summary()}")
+    secrets = plan.answers.secret_values()
+    for change in plan.changed_files:
+        print(change.diff(secrets), end="")
+    for command in plan.commands:
+        if command.will_run:
+            print(f"  will run: {command.run.splitlines()[0][:100]}")
+
+
+def cmd_plan(session: Session, catalog: Catalog, args: argparse.Namespace) -> int:
+    """Show what would change; exit 2 when anything would."""
+    plans = _plans(session, catalog, args)
+    if args.json:
+        print(json.dumps([plan_json(p) for p in plans]))
+    else:
+        for plan in plans:
+            print_plan(plan)
+    return 2 if any(p.has_changes for p in plans) else 0
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    """A plan as JSON (diffs masked)."""
+    secrets = plan.answers.secret_values()
+    return {
+        "step": plan.step.id,
+        "changes": plan.has_changes,
+        "summary": plan.summary(),
+        "files": [
+            {"path": f.dest, "status": f.status, "diff": f.diff(secrets)} for f in plan.files
+        ],
+        "packages": list(plan.missing_packages),
+        "commands": [c.run for c in plan.commands if c.will_run],
+    }
+
+
+def cmd_apply(session: Session, catalog: Catalog, args: argparse.Namespace) -> int:
+    """Plan, confirm, apply and verify each step in order; stop at the first failure."""
+    answers = load_answers_file(args.answers) if args.answers else {}
+    report: list[dict[str, Any]] = []
+    all_ok = True
+    for step_id in selected_steps(catalog, args, answers):
+        started = time.monotonic()
+        plan = session.plan(step_id, answers.get(step_id, {}))
+        entry: dict[str, Any] = {"step": step_id, "summary": plan.summary()}
+        if plan.has_changes:
+            if not args.json:
+                print_plan(plan)
+            if not args.yes and not confirm(f"Apply {step_id}?"):
+                print("stopped; nothing more was changed.")
+                return 1
+            outcome = session.apply(plan, on_event=None if args.json else _print_event)
+            entry["run"] = outcome.run_id
+        elif not args.json:
+            print(f"== {step_id}: nothing to change")
+        results = session.verify([step_id]).get(step_id, [])
+        entry["checks"] = [result_json(r) for r in results]
+        entry["seconds"] = round(time.monotonic() - started, 2)
+        report.append(entry)
+        if not args.json:
+            print_results(results)
+        if any(r.status == "fail" for r in results):
+            all_ok = False
+            break
+    if args.json:
+        print(json.dumps({"ok": all_ok, "steps": report}))
+    return 0 if all_ok else 1
+
+
+def _print_event(line: str) -> None:
+    print(f"   {line}", flush=True)
+
+
+def confirm(question: str) -> bool:
+    """Ask yes/no on the terminal; no terminal means no."""
+    if not sys.stdin.isatty():
+        raise WizardError("this run has no terminal to confirm on", "add --yes to apply unattended")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def result_json(result: CheckResult) -> dict[str, Any]:
+    """A check result as JSON."""
+    return {
+        "check": result.check_id,
+        "status": result.status,
+        "summary": result.summary,
+        "evidence": result.evidence,
+        "hint": result.hint,
+        "seconds": round(result.seconds, 2),
+    }
+
+
+def print_results(results: list[CheckResult]) -> None:
+    """One line per check, with the hint under anything not ok."""
+    for result in results:
+        print(f"  {ICONS[result.status]} {result.check_id}: {result.summary}")
+        if result.status != "ok" and result.hint:
+            print(f"      → {result.hint}")
+
+
+def cmd_verify(session: Session, catalog: Catalog, args: argparse.Namespace) -> int:
+    """Run the checks of the given steps (default: every applied step)."""
+    steps = args.step or [s.step.id for s in session.overview() if s.record.status != "pending"]
+    for step_id in steps:
+        catalog.get(step_id)
+    by_step = session.verify(steps)
+    data = {sid: [result_json(r) for r in results] for sid, results in by_step.items()}
+    ok = all(r.status != "fail" for results in by_step.values() for r in results)
+    if args.json:
+        print(json.dumps({"ok": ok, "steps": data}))
+    else:
+        for step_id, results in by_step.items():
+            print(f"== {step_id}")
+            print_results(results)
+    if args.report:
+        write_report(args.report, session, data)
+    return 0 if ok else 1
+
+
+def write_report(path: Path, session: Session, data: dict[str, list[dict[str, Any]]]) -> None:
+    """A Markdown report (or JSON when the name ends in .json)."""
+    if path.suffix == ".json":
+        path.write_text(json.dumps({"host": session.host.key, "steps": data}, indent=2))
+        return
+    lines = [f"# vps-wizard report for {session.host.key}", ""]
+    for step_id, results in data.items():
+        lines += [f"## {step_id}", "", "| | check | summary | what to do |", "|---|---|---|---|"]
+        lines += [
+            f"| {ICONS[r['status']]} | {r['check']} | {r['summary']} | {r['hint']} |"
+            for r in results
+        ]
+        lines.append("")
+    path.write_text("\n".join(lines))
+
+
+def print_stats(stats: Stats, as_json: bool) -> None:
+    """Round trips, bytes and seconds per phase, on stderr."""
+    if as_json:
+        print(json.dumps({"stats": stats.as_dict()}), file=sys.stderr)
+        return
+    print("phase        round trips   sent    received   seconds", file=sys.stderr)
+    for name, phase in stats.phases.items():
+        print(
+            f"{name:12} {phase.round_trips:11} {phase.bytes_sent:7} {phase.bytes_received:11} "
+            f"{phase.seconds:9.2f}",
+            file=sys.stderr,
+        )
+    print(f"total        {stats.total_round_trips():11}", file=sys.stderr)
+
+
+def cmd_demo(catalog: Catalog, args: argparse.Namespace) -> int:
+    """No server given: offer to boot the disposable test host and open the TUI on it."""
+    if not args.demo:
+        if not sys.stdin.isatty():
+            print("usage: vps-wizard user@host  (or --demo for a local test host)", file=sys.stderr)
+            return 1
+        answer = input(
+            "No server given. Boot a disposable local Debian 12 test host and try the wizard "
+            "on it? [Y/n] "
+        )
+        if answer.strip().lower() in ("n", "no"):
+            return 0
+    from wizard.demo import run_demo
+
+    return run_demo(catalog, args)
+
+
+COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "verify": cmd_verify, "status": cmd_status}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""What the server is: OS, names, addresses, packages, services, and the wizard's own records.
+
+Gathered in one round trip by one script; parsed into a frozen value.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from wizard.remote import Remote
+
+STATE_DIR = "/var/lib/vps-wizard"
+SERVER_STATE = f"{STATE_DIR}/state.json"
+MANIFEST = f"{STATE_DIR}/files.sha256"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The server as the wizard found it on connect."""
+
+    os_id: str
+    os_version: str
+    os_pretty: str
+    os_family: str
+    kernel: str
+    hostname: str
+    fqdn: str
+    timezone: str
+    ipv4: tuple[str, ...]
+    ipv6: tuple[str, ...]
+    client_address: str
+    login_user: str
+    packages: frozenset[str]
+    active_services: frozenset[str]
+    server_state: Mapping[str, object] = field(default_factory=dict)
+    drifted_files: tuple[str, ...] = ()
+    unfinished_runs: tuple[str, ...] = ()
+
+    @property
+    def primary_ipv4(self) -> str:
+        """The first global IPv4 address, or empty."""
+        return self.ipv4[0] if self.ipv4 else ""
+
+    def as_template_context(self) -> dict[str, object]:
+        """The facts as templates and question defaults see them."""
+        return {
+            "os_id": self.os_id,
+            "os_version": self.os_version,
+            "os_family": self.os_family,
+            "kernel": self.kernel,
+            "hostname": self.hostname,
+            "fqdn": self.fqdn,
+            "timezone": self.timezone,
+            "ipv4": self.ipv4,
+            "ipv6": self.ipv6,
+            "primary_ipv4": self.primary_ipv4,
+            "client_address": self.client_address,
+            "login_user": self.login_user,
+            "packages": self.packages,
+        }
+
+
+def facts_script(packages: Iterable[str], services: Iterable[str]) -> str:
+    """The script printing key=value lines, then the server state, then drift."""
+    pkgs = " ".join(shlex.quote(p) for p in sorted(set(packages)))
+    svcs = " ".join(shlex.quote(s) for s in sorted(set(services)))
+    return f"""\
+. /etc/os-release 2>/dev/null
+echo "os_id=$ID"; echo "os_version=$VERSION_ID"; echo "os_pretty=$PRETTY_NAME"
+echo "os_like=$ID_LIKE"
+echo "kernel=$(uname -r)"
+echo "hostname=$(hostname)"
+echo "fqdn=$(hostname -f 2>/dev/null)"
+echo "timezone=$(cat /etc/timezone 2>/dev/null || timedatectl show -p Timezone --value 2>/dev/null)"
+echo "ipv4=$(ip -o -4 addr show scope global 2>/dev/null | awk '{{print $4}}' | cut -d/ -f1 | tr '\\n' ' ')"
+echo "ipv6=$(ip -o -6 addr show scope global 2>/dev/null | awk '{{print $4}}' | cut -d/ -f1 | tr '\\n' ' ')"
+echo "client=${{1%% *}}"
+echo "login_user=${{SUDO_USER:-$(id -un)}}"
+echo "packages=$(dpkg-query -W -f='${{db:Status-Abbrev}} ${{Package}}\\n' {pkgs} 2>/dev/null | awk '$1=="ii"{{print $2}}' | tr '\\n' ' ')"
+active=""
+for s in {svcs}; do systemctl is-active --quiet "$s" 2>/dev/null && active="$active $s"; done
+echo "active=$active"
+echo "unfinished=$(grep -l -s -E '^(started|writing|awaiting-confirm)$' {STATE_DIR}/runs/*/status | awk -F/ '{{print $(NF-1)}}' | tr '\\n' ' ')"
+echo "@@STATE"
+cat {SERVER_STATE} 2>/dev/null
+echo
+echo "@@DRIFT"
+[ -f {MANIFEST} ] && sha256sum --quiet -c {MANIFEST} 2>/dev/null | sed -n 's/: FAILED.*$//p'
+true
+"""
+
+
+def parse_facts(output: str) -> Facts:
+    """Turn the facts script's output into Facts."""
+    head, _, rest = output.partition("@@STATE\n")
+    state_text, _, drift_text = rest.partition("@@DRIFT\n")
+    values: dict[str, str] = {}
+    for line in head.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key] = value.strip()
+    try:
+        server_state = json.loads(state_text) if state_text.strip() else {}
+    except json.JSONDecodeError:
+        server_state = {}
+    like = values.get("os_like", "").split()
+    os_id = values.get("os_id", "")
+    family = (
+        os_id
+        if os_id in ("debian", "ubuntu")
+        else next((f for f in ("ubuntu", "debian") if f in like), os_id)
+    )
+    return Facts(
+        os_id=os_id,
+        os_version=values.get("os_version", ""),
+        os_pretty=values.get("os_pretty", ""),
+        os_family=family,
+        kernel=values.get("kernel", ""),
+        hostname=values.get("hostname", ""),
+        fqdn=values.get("fqdn", ""),
+        timezone=values.get("timezone", "") or "Etc/UTC",
+        ipv4=tuple(values.get("ipv4", "").split()),
+        ipv6=tuple(values.get("ipv6", "").split()),
+        client_address=values.get("client", ""),
+        login_user=values.get("login_user", ""),
+        packages=frozenset(values.get("packages", "").split()),
+        active_services=frozenset(values.get("active", "").split()),
+        server_state=server_state if isinstance(server_state, dict) else {},
+        drifted_files=tuple(line for line in drift_text.splitlines() if line.strip()),
+        unfinished_runs=tuple(values.get("unfinished", "").split()),
+    )
+
+
+def gather_facts(remote: Remote, packages: Iterable[str], services: Iterable[str]) -> Facts:
+    """Gather the facts in one round trip."""
+    script = facts_script(packages, services)
+    result = remote.run('sh -s -- "$SSH_CONNECTION"', stdin=script.encode())
+    return parse_facts(result.stdout)

@@ -1,0 +1,452 @@
+"""The engine's one entry point: connect, plan, apply, verify, resume. CLI, TUI and tests drive it.
+
+A Session holds one SSH session, the server's facts and the host's record. Every method is
+blocking and may be called from a worker thread; none of them prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shlex
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wizard.answers import Answers, validate_answers
+from wizard.apply import ApplyOutcome, apply_plan, explain_failure
+from wizard.catalog import Catalog
+from wizard.checks import load_all_checks
+from wizard.checks.base import CheckContext, CheckResult, run_checks
+from wizard.errors import AnswerError, WizardError
+from wizard.facts import SERVER_STATE, STATE_DIR, Facts, gather_facts
+from wizard.guard import confirm_script, revert_now_script
+from wizard.journal import RunPaths, new_run_id
+from wizard.localkeys import local_public_key
+from wizard.plan import Plan, make_plan
+from wizard.remote import (
+    DEFAULT_KNOWN_HOSTS,
+    Credentials,
+    Remote,
+    Stats,
+    Target,
+    _resolve,
+    known_hosts_name,
+)
+from wizard.render import evaluate, render_string
+from wizard.state import HostRecord, StateStore, StepRecord, merge_server_copy
+from wizard.steps import Step
+
+# Packages and services whose presence other steps' templates ask about.
+WATCHED_PACKAGES = ("postfix", "nginx", "apache2", "bind9", "dovecot-core", "mariadb-server")
+APPLIED = ("applied", "verified", "drifted", "failed-verify")
+DEFAULT_GUARD_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    """How to reach the server and how careful to be."""
+
+    target: Target
+    credentials: Credentials = Credentials()
+    known_hosts: Path = DEFAULT_KNOWN_HOSTS
+    accept_fingerprint: str | None = None
+    guard_seconds: int = DEFAULT_GUARD_SECONDS
+
+
+@dataclass(frozen=True)
+class StepStatus:
+    """A step and where the host is with it, for the overview."""
+
+    step: Step
+    record: StepRecord
+    blocked_by: tuple[str, ...] = ()
+
+
+@dataclass
+class Session:
+    """A connected wizard session on one host."""
+
+    catalog: Catalog
+    store: StateStore
+    options: ConnectOptions
+    remote: Remote
+    facts: Facts
+    host: HostRecord
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def stats(self) -> Stats:
+        """Round trips, bytes and time per phase."""
+        return self.remote.stats
+
+    # ----------------------------------------------------------------- connect and resume
+    @classmethod
+    def open(
+        cls,
+        catalog: Catalog,
+        store: StateStore,
+        options: ConnectOptions,
+        stats: Stats | None = None,
+    ) -> Session:
+        """Connect (as the admin user once the host is hardened), gather facts, resume."""
+        load_all_checks()
+        address, port, _, _, _ = _resolve(options.target)
+        record = store.load(address, port)
+        target = options.target
+        notices: list[str] = []
+        if target.port is None and record.port:
+            target = dataclasses.replace(target, port=record.port)
+        hardened = record.step("ssh-hardening").status in APPLIED
+        if record.admin_user and (target.user is None or (target.user == "root" and hardened)):
+            if target.user == "root":
+                notices.append(
+                    f"root login is closed on this host: connecting as {record.admin_user}"
+                )
+            target = dataclasses.replace(target, user=record.admin_user)
+        options = dataclasses.replace(options, target=target)
+        remote = Remote.connect(
+            target, options.credentials, options.known_hosts, options.accept_fingerprint, stats
+        )
+        session = cls(catalog, store, options, remote, _empty_facts(), record, notices)
+        session.refresh()
+        return session
+
+    def refresh(self) -> None:
+        """Gather facts (one round trip), merge the server's record, finish interrupted runs."""
+        packages = {p for s in self.catalog.steps for p in s.packages} | set(WATCHED_PACKAGES)
+        services = {svc for s in self.catalog.steps for svc in (*s.enable, *s.handlers)}
+        with self.stats.phase("facts"):
+            self.facts = gather_facts(self.remote, packages, services)
+        record = merge_server_copy(self.host, self.facts.server_state)
+        record = dataclasses.replace(
+            record,
+            port=self.remote.target.port or 22,
+            login_user=self.remote.user,
+        )
+        self.host = record
+        if self.facts.unfinished_runs:
+            self._recover(self.facts.unfinished_runs)
+        self._mark_drift()
+        self.store.save_host(self.host)
+
+    def _recover(self, run_ids: Iterable[str]) -> None:
+        """Finish or undo runs a dropped connection or a killed wizard left behind."""
+        lines = []
+        for run_id in run_ids:
+            paths = RunPaths(run_id)
+            unit = f"vps-wizard-apply-{run_id}"
+            status = shlex.quote(paths.status)
+            lines.append(
+                f"n=0; while systemctl is-active --quiet {unit} && [ $n -lt 600 ]; do "
+                "sleep 1; n=$((n+1)); done\n"
+                f"s=$(cat {status}); step=$(cat {shlex.quote(paths.step_file)})\n"
+                'case "$s" in\n'
+                f"  started) sh {shlex.quote(paths.cleanup)}; echo failed > {status};;\n"
+                f"  writing|awaiting-confirm) {revert_now_script(paths, run_id).strip()} >/dev/null;;\n"
+                "esac\n"
+                f'echo "@@RECOVERED {run_id} $step $s $(cat {status})"'
+            )
+        with self.stats.phase("resume"):
+            output = self.remote.run_script("\n".join(lines) + "\n").stdout
+        for line in output.splitlines():
+            if not line.startswith("@@RECOVERED "):
+                continue
+            _, run_id, step_id, before, after = (line.split() + [""] * 5)[:5]
+            if before == after:
+                self.notices.append(f"run {run_id} ({step_id}) had already ended: {after}")
+            else:
+                self.notices.append(
+                    f"run {run_id} ({step_id}) was interrupted while '{before}': undone "
+                    f"({after}); every file is back as it was. Apply the step again."
+                )
+            self.store.record_run(self.host.key, run_id, step_id, after, "recovered on connect")
+
+    def _mark_drift(self) -> None:
+        drifted = set(self.facts.drifted_files)
+        steps = dict(self.host.steps)
+        for step_id, record in self.host.steps.items():
+            changed = sorted(drifted & set(record.files))
+            if changed and record.status in ("applied", "verified"):
+                steps[step_id] = dataclasses.replace(
+                    record,
+                    status="drifted",
+                    message="changed on the server since the wizard wrote it: "
+                    + ", ".join(changed),
+                )
+        self.host = dataclasses.replace(self.host, steps=steps)
+
+    # ----------------------------------------------------------------- overview
+    def overview(self) -> list[StepStatus]:
+        """Every step of the catalog with its status and what it still waits for."""
+        statuses = []
+        for step in self.catalog.steps:
+            if self.facts.os_family and self.facts.os_family not in step.applies_to:
+                continue
+            missing = tuple(r for r in step.requires if self.host.step(r).status not in APPLIED)
+            statuses.append(StepStatus(step, self.host.step(step.id), missing))
+        return statuses
+
+    def next_step(self) -> Step | None:
+        """The first step not yet verified, where a user continues."""
+        for status in self.overview():
+            if status.record.status != "verified":
+                return status.step
+        return None
+
+    # ----------------------------------------------------------------- answers
+    def context(self, step: Step, answers: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """What templates, defaults and check parameters see."""
+        steps = {sid: dict(rec.answers) for sid, rec in self.host.steps.items() if rec.answers}
+        if answers is not None:
+            steps[step.id] = dict(answers)
+        return {
+            "answers": dict(answers or {}),
+            "facts": self.facts.as_template_context(),
+            "steps": steps,
+            "local": {"ssh_pubkey": local_public_key(self.options.credentials.key_filename)},
+            "open_ports": self.open_ports(step, answers or {}),
+        }
+
+    def open_ports(self, step: Step, answers: Mapping[str, Any]) -> tuple[str, ...]:
+        """The ports the firewall must let in: SSH as connected, the applied steps', extras."""
+        ports = [f"{self.remote.target.port or 22}/tcp"]
+        for other in self.catalog.steps:
+            record = self.host.step(other.id)
+            if other.id != step.id and record.status not in APPLIED:
+                continue
+            other_answers = answers if other.id == step.id else record.answers
+            try:
+                context = {"answers": other_answers, "facts": self.facts.as_template_context()}
+                ports += [render_string(other, port, context) for port in other.ports]
+            except WizardError:
+                continue
+        if step.id == "firewall":
+            ports += list(answers.get("extra_ports", ()))
+        else:
+            ports += list(self.host.step("firewall").answers.get("extra_ports", ()))
+        return tuple(dict.fromkeys(ports))
+
+    def default_answers(self, step: Step) -> dict[str, Any]:
+        """Raw answers to start the form with: the last ones given, else the step's defaults."""
+        previous = self.host.step(step.id).answers
+        context = self.context(step)
+        defaults: dict[str, Any] = {}
+        for question in step.questions:
+            if question.secret:
+                defaults[question.name] = ""
+            elif question.name in previous:
+                value = previous[question.name]
+                defaults[question.name] = ", ".join(value) if isinstance(value, list) else value
+            elif question.default is not None:
+                value = evaluate(step, question.default, context)
+                if isinstance(value, list | tuple):
+                    value = ", ".join(str(v) for v in value)
+                defaults[question.name] = "" if value is None else value
+            else:
+                defaults[question.name] = ""
+        return defaults
+
+    def validate(self, step: Step, raw: Mapping[str, Any]) -> Answers:
+        """Type-check the answers, then the rules that need the server's facts."""
+        merged = {**self.default_answers(step), **raw}
+        answers = validate_answers(step, merged)
+        blocked = answers.values.get("blocked", ())
+        client = self.facts.client_address
+        if client and blocked:
+            import ipaddress
+
+            for network in blocked:  # type: ignore[union-attr]
+                if ipaddress.ip_address(client) in ipaddress.ip_network(network):
+                    raise AnswerError(
+                        f"firewall.blocked: {network} contains {client}, the address you are "
+                        "connected from",
+                        "blocking it would lock you out; remove it from the list",
+                    )
+        return answers
+
+    # ----------------------------------------------------------------- plan and apply
+    def plan(self, step_id: str, raw: Mapping[str, Any] | None = None) -> Plan:
+        """Validate the answers and compute the step's plan (one round trip)."""
+        step = self.catalog.get(step_id)
+        missing = [r for r in step.requires if self.host.step(r).status not in APPLIED]
+        if missing:
+            raise WizardError(
+                f"step {step_id} needs {', '.join(missing)} applied first",
+                f"apply {missing[0]} first (vps-wizard apply ... --step {missing[0]})",
+            )
+        answers = self.validate(step, raw or {})
+        with self.stats.phase("review"):
+            return make_plan(self.remote, step, answers, self.context(step, answers.values))
+
+    def apply(self, plan: Plan, on_event: Callable[[str], None] = lambda _: None) -> ApplyOutcome:
+        """Apply a reviewed plan; guarded steps are confirmed from a fresh session."""
+        run_id = new_run_id()
+        with self.stats.phase("apply"):
+            outcome = apply_plan(self.remote, plan, run_id, self.options.guard_seconds, on_event)
+        if outcome.status == "awaiting-confirm":
+            with self.stats.phase("guard"):
+                outcome = self._confirm(plan, outcome, on_event)
+        self.store.record_run(self.host.key, run_id, plan.step.id, outcome.status, outcome.failure)
+        if not outcome.ok:
+            self._save_step(plan.step.id, status="failed", message=outcome.failure)
+            raise explain_failure(outcome)
+        files = {c.dest: hashlib.sha256(c.new).hexdigest() for c in plan.files if c.approved}
+        self._save_step(
+            plan.step.id,
+            status="applied",
+            answers=plan.answers.public(),
+            files=files,
+            message="",
+        )
+        if plan.step.id == "admin-user":
+            self.host = dataclasses.replace(
+                self.host, admin_user=str(plan.answers.values["username"])
+            )
+            self.store.save_host(self.host)
+        self._push_server_copy()
+        return outcome
+
+    def _confirm(self, plan: Plan, outcome: ApplyOutcome, on_event: Callable[[str], None]):
+        """Open a brand-new session as the admin; only it may disarm the revert."""
+        paths = RunPaths(outcome.run_id)
+        user = self.host.admin_user or self.remote.user
+        port = self.remote.target.port or 22
+        if plan.step.id == "ssh-hardening":
+            port = int(plan.answers.values["port"])
+        if port != (self.remote.target.port or 22):
+            self._trust_current_key_on(port)
+        credentials = dataclasses.replace(self.options.credentials, password=None)
+        on_event(f"opening a new SSH session as {user} on port {port} to confirm")
+        try:
+            fresh = Remote.connect(
+                Target(self.remote.target.host, user, port),
+                credentials,
+                self.options.known_hosts,
+                stats=self.stats,
+            )
+            confirmed = (
+                "@@CONFIRMED" in fresh.run_script(confirm_script(paths, outcome.run_id)).stdout
+            )
+        except WizardError as error:
+            confirmed, reason = False, error.message.rstrip(".")
+        else:
+            reason = "" if confirmed else f"sudo did not work for {user} in the new session"
+        if confirmed:
+            on_event("confirmed from a new session: the revert is disarmed")
+            self.remote.close()
+            self.remote = fresh
+            self.host = dataclasses.replace(self.host, port=port, login_user=user)
+            return dataclasses.replace(outcome, status="done")
+        on_event(f"the new session failed ({reason}): reverting")
+        try:
+            self.remote.run_script(revert_now_script(paths, outcome.run_id))
+            status = "reverted"
+            detail = "The previous configuration was put back at once."
+        except WizardError:
+            status = "awaiting-confirm"
+            detail = (
+                f"This session is gone too; the server puts the previous configuration back "
+                f"by itself within {self.options.guard_seconds} s."
+            )
+        return dataclasses.replace(
+            outcome,
+            status=status if status == "reverted" else "failed",
+            failure=f"a new SSH session could not log in after the change: {reason}. {detail}",
+        )
+
+    def _trust_current_key_on(self, port: int) -> None:
+        """The same host key, already verified on this session, is trusted on the new port."""
+        transport = self.remote._client.get_transport()
+        assert transport is not None
+        key = transport.get_remote_server_key()
+        name = known_hosts_name(self.remote.target.host, port)
+        path = self.options.known_hosts
+        existing = path.read_text() if path.exists() else ""
+        line = f"{name} {key.get_name()} {key.get_base64()}"
+        if line not in existing.splitlines():
+            with path.open("a") as handle:
+                handle.write(line + "\n")
+
+    # ----------------------------------------------------------------- verify
+    def check_context(self) -> CheckContext:
+        """What checks get: this session, the facts, how to open new sessions."""
+        answers = {sid: dict(rec.answers) for sid, rec in self.host.steps.items()}
+        return CheckContext(
+            remote=self.remote,
+            facts=self.facts,
+            address=self.remote.target.host,
+            port=self.remote.target.port or 22,
+            credentials=dataclasses.replace(self.options.credentials, password=None),
+            known_hosts=self.options.known_hosts,
+            answers=answers,
+        )
+
+    def check_specs(self, step: Step) -> list[tuple[str, dict[str, Any]]]:
+        """The step's checks with their parameters evaluated against its answers."""
+        record = self.host.step(step.id)
+        context = self.context(step, record.answers)
+        return [
+            (spec.id, {k: evaluate(step, v, context) for k, v in spec.params.items()})
+            for spec in step.checks
+        ]
+
+    def verify(
+        self, step_ids: Iterable[str], on_result: Callable[[str, CheckResult], None] | None = None
+    ) -> dict[str, list[CheckResult]]:
+        """Run the checks of the given steps, all concurrently; record verified or failed."""
+        specs: list[tuple[str, dict[str, Any]]] = []
+        owners: list[str] = []
+        for step_id in step_ids:
+            step = self.catalog.get(step_id)
+            for spec in self.check_specs(step):
+                specs.append(spec)
+                owners.append(step_id)
+        with self.stats.phase("verify"):
+            results = run_checks(
+                self.check_context(),
+                specs,
+                on_result=(lambda r: on_result("", r)) if on_result else None,
+            )
+        by_step: dict[str, list[CheckResult]] = {}
+        for owner, result in zip(owners, results, strict=True):
+            by_step.setdefault(owner, []).append(result)
+        for step_id, step_results in by_step.items():
+            failed = [r for r in step_results if r.status == "fail"]
+            record = self.host.step(step_id)
+            if record.status == "pending" and not failed:
+                continue
+            self._save_step(
+                step_id,
+                status="failed-verify" if failed else "verified",
+                message="; ".join(r.summary for r in failed),
+            )
+        self._push_server_copy()
+        return by_step
+
+    # ----------------------------------------------------------------- records
+    def _save_step(self, step_id: str, **changes: Any) -> None:
+        record = dataclasses.replace(self.host.step(step_id), updated=time.time(), **changes)
+        self.host = dataclasses.replace(self.host, steps={**self.host.steps, step_id: record})
+        self.store.save_host(self.host)
+
+    def _push_server_copy(self) -> None:
+        """Write the host record to the server, so another machine can resume."""
+        data = json.dumps(self.host.to_json(), indent=1).encode()
+        with self.stats.phase("state"):
+            self.remote.run(
+                f"sh -c 'mkdir -p {STATE_DIR} && umask 077 && cat > {SERVER_STATE}.tmp && "
+                f"mv -f {SERVER_STATE}.tmp {SERVER_STATE}'",
+                stdin=data,
+            )
+
+    def close(self) -> None:
+        """End the SSH session."""
+        self.remote.close()
+
+
+def _empty_facts() -> Facts:
+    return Facts("", "", "", "", "", "", "", "", (), (), "", "", frozenset(), frozenset())

@@ -1,0 +1,101 @@
+"""The values a step is made of: questions, files, commands, checks. Steps are data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+CommandStage = Literal["before", "after"]
+ServiceAction = Literal["reload", "restart", "reload-or-restart"]
+
+
+@dataclass(frozen=True)
+class Question:
+    """One typed question of a step's form.
+
+    `default` is a Jinja expression evaluated against the server's facts and the other
+    steps' answers (for example `facts.fqdn`), or a literal value when `default_literal` is set.
+    """
+
+    name: str
+    type: str
+    prompt: str
+    help: str = ""
+    default: str | None = None
+    choices: tuple[str, ...] = ()
+    secret: bool = False
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """A file the step owns on the server, rendered from a template.
+
+    `validate` is a shell command run on the new content before it replaces the old; `{new}`
+    stands for the path of the new content. `notify` names services whose handler runs when
+    the file changed.
+    """
+
+    template: str
+    dest: str
+    mode: str = "0644"
+    owner: str = "root"
+    group: str = "root"
+    validate: str | None = None
+    secret: bool = False
+    notify: tuple[str, ...] = ()
+    when: str | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    """An idempotent command: skipped when `creates` exists or `unless` succeeds.
+
+    `before` commands run before the files are written (a user must exist before a file can
+    be owned by them); `after` commands run once files and handlers are done.
+    """
+
+    run: str
+    stage: CommandStage = "after"
+    creates: str | None = None
+    unless: str | None = None
+    when: str | None = None
+    timeout: int = 900
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A verification check by id, with its parameters (Jinja expressions rendered first)."""
+
+    id: str
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the catalog, loaded from templates/<id>/step.toml."""
+
+    id: str
+    title: str
+    help: str
+    chapters: str = ""
+    requires: tuple[str, ...] = ()
+    applies_to: tuple[str, ...] = ("debian", "ubuntu")
+    questions: tuple[Question, ...] = ()
+    packages: tuple[str, ...] = ()
+    files: tuple[FileSpec, ...] = ()
+    commands: tuple[Command, ...] = ()
+    handlers: Mapping[str, ServiceAction] = field(default_factory=dict)
+    enable: tuple[str, ...] = ()
+    ports: tuple[str, ...] = ()
+    guard: Literal["lockout"] | None = None
+    checks: tuple[CheckSpec, ...] = ()
+    source_dir: str = ""
+
+    def question(self, name: str) -> Question:
+        """The question called `name` (KeyError when the step has none)."""
+        for question in self.questions:
+            if question.name == name:
+                return question
+        raise KeyError(name)
