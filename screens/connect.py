@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -79,7 +79,7 @@ class ConnectScreen(Screen[None]):
     """
 
     CSS_PATH = "connect.tcss"
-    BINDINGS = [Binding("ctrl+s", "connect", "Connect")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+s", "connect", "Connect")]
 
     class Submitted(Message):
         """The user asked to connect with these options."""
@@ -88,9 +88,10 @@ class ConnectScreen(Screen[None]):
             super().__init__()
             self.options = options
 
-    def __init__(self, initial: ConnectOptions | None = None) -> None:
+    def __init__(self, initial: ConnectOptions | None = None, connect_now: bool = False) -> None:
         super().__init__()
         self.initial = initial
+        self.connect_now = connect_now
 
     def compose(self) -> ComposeResult:
         target = self.initial.target if self.initial else None
@@ -105,24 +106,36 @@ class ConnectScreen(Screen[None]):
             yield FormField(
                 "host",
                 "Server",
-                Input(address_text(target) if target else "", placeholder="vps.example.org",
-                      id="host", compact=True),
+                Input(
+                    address_text(target) if target else "",
+                    placeholder="vps.example.org",
+                    id="host",
+                    compact=True,
+                ),
                 "Host name or IP address, with :port when SSH is not on 22.",
                 check_address,
             )
             yield FormField(
                 "user",
                 "Login",
-                Input((target.user or "") if target else "", placeholder="root", id="user",
-                      compact=True),
+                Input(
+                    (target.user or "") if target else "",
+                    placeholder="root",
+                    id="user",
+                    compact=True,
+                ),
                 "Empty: from ~/.ssh/config, else root. After hardening: your admin user.",
                 check_login,
             )
             yield FormField(
                 "key",
                 "Private key file (optional)",
-                Input(credentials.key_filename or "", placeholder="~/.ssh/id_ed25519",
-                      id="key", compact=True),
+                Input(
+                    credentials.key_filename or "",
+                    placeholder="~/.ssh/id_ed25519",
+                    id="key",
+                    compact=True,
+                ),
                 "Its public half is what the admin-user step installs.",
                 check_key_file,
             )
@@ -142,6 +155,9 @@ class ConnectScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = "connect"
         self.query_one("#host", Input).focus()
+        if self.connect_now:
+            # After the fields have checked their values (their on_mount ran first).
+            self.call_after_refresh(self.action_connect)
 
     @property
     def fields(self) -> list[FormField]:
@@ -154,9 +170,7 @@ class ConnectScreen(Screen[None]):
 
     def _update_button(self) -> None:
         busy = self.has_class("-busy")
-        self.query_one("#connect", Button).disabled = busy or not all(
-            f.valid for f in self.fields
-        )
+        self.query_one("#connect", Button).disabled = busy or not all(f.valid for f in self.fields)
 
     @on(Input.Submitted)
     def _input_submitted(self, event: Input.Submitted) -> None:
@@ -171,7 +185,9 @@ class ConnectScreen(Screen[None]):
         """Build the options from the form and ask the app to connect."""
         if self.has_class("-busy") or not all(f.validate() for f in self.fields):
             return
-        self.post_message(self.Submitted(self.options()))
+        options = self.options()
+        self.set_busy(True, f"connecting to {options.target}…")
+        self.post_message(self.Submitted(options))
 
     def options(self) -> ConnectOptions:
         """The connect options the form describes (keeps known_hosts, sudo, guard from before)."""
@@ -183,8 +199,10 @@ class ConnectScreen(Screen[None]):
         credentials = dataclasses.replace(
             base.credentials, key_filename=key, password=values["password"] or None
         )
+        # A fingerprint given on the command line holds only for the server it was given for.
+        accept = base.accept_fingerprint if target == base.target else None
         return dataclasses.replace(
-            base, target=target, credentials=credentials, accept_fingerprint=None
+            base, target=target, credentials=credentials, accept_fingerprint=accept
         )
 
     def set_busy(self, busy: bool, status: str = "") -> None:

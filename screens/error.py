@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Footer, Label, Static
 
 from wizard.errors import WizardError
 
@@ -18,7 +20,7 @@ class ErrorModal(ModalScreen[None]):
     """An error's message and hint, never a traceback; Enter or Escape closes it."""
 
     CSS_PATH = "error.tcss"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close"),
         Binding("enter", "close", "Close", show=False),
     ]
@@ -46,6 +48,7 @@ class ErrorModal(ModalScreen[None]):
                     yield Static(f"→ {self.hint}", id="hint", markup=False)
             with Horizontal(id="buttons"):
                 yield Button("OK", id="ok", variant="primary", compact=True)
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#ok", Button).focus()

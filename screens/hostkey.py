@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Footer, Label, Static
 
 from wizard.errors import UnknownHostKey
 
@@ -19,7 +21,7 @@ class HostKeyModal(ModalScreen[bool]):
     """
 
     CSS_PATH = "hostkey.tcss"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes, trust it"),
         Binding("n,escape", "answer(False)", "No"),
     ]
@@ -40,6 +42,7 @@ class HostKeyModal(ModalScreen[bool]):
             with Horizontal(id="buttons"):
                 yield Button("Yes, trust it", id="yes", variant="warning", compact=True)
                 yield Button("No", id="no", variant="primary", compact=True)
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#no", Button).focus()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -50,10 +52,10 @@ def step_help(status: StepStatus) -> str:
 
 
 class OverviewScreen(Screen[None]):
-    """The steps as a table, the highlighted step's help, and the session's notices."""
+    """The steps as a table, the highlighted step's help (with its chapters), and notices."""
 
     CSS_PATH = "overview.tcss"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open step", priority=True),
         Binding("v", "verify", "Verify step"),
     ]
@@ -89,7 +91,6 @@ class OverviewScreen(Screen[None]):
         self.sub_title = "steps"
         table = self.query_one("#steps", DataTable)
         table.add_column("Step", key="title")
-        table.add_column("Ch.", key="chapters")
         table.add_column("Status", key="status")
         self.reload()
         table.focus()
@@ -111,7 +112,6 @@ class OverviewScreen(Screen[None]):
             self.statuses[status.step.id] = status
             table.add_row(
                 Text(status.step.title),
-                Text(status.step.chapters, style="dim"),
                 status_cell(status),
                 key=status.step.id,
             )

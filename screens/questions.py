@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
 from textual.message import Message
@@ -51,7 +51,7 @@ def control_for(question: Question, default: Any) -> Widget:
         return Select(options, id=widget_id, compact=True)
     return Input(
         "" if default is None else str(default),
-        password=question.secret,
+        password=question.secret or question.type == "secret",
         id=widget_id,
         compact=True,
     )
@@ -72,7 +72,7 @@ class QuestionsScreen(Screen[None]):
     """The form of one step; Next posts the raw answers, refused ones keep Next disabled."""
 
     CSS_PATH = "questions.tcss"
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("ctrl+n", "next", "Next"),
     ]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from wizard.errors import ApplyFailed, WizardError
 from wizard.facts import MANIFEST, STATE_DIR
-from wizard.guard import arm_revert_lines
+from wizard.guard import arm_revert_lines, revert_unit
 from wizard.journal import FINAL, RunPaths
 from wizard.plan import FileChange, Plan, encode_content, guard_test, mask
 from wizard.remote import Remote
@@ -81,8 +81,9 @@ def stage_script(
         directory = change.dest.rsplit("/", 1)[0] or "/"
         parts.append(
             f"(umask 022; mkdir -p {_q(directory)})\n"
-            f"base64 -d > {_q(temp)} <<'{tag}' || {{ echo \"@@FAIL could not write {temp}: "
-            f'$(df -h {_q(directory)} 2>&1 | tail -n 1)"; sh "$D/cleanup.sh"; '
+            f'base64 -d > {_q(temp)} 2>"$D/write.err" <<\'{tag}\' || {{ echo "@@FAIL could not '
+            f'write {temp}: $(cat "$D/write.err" 2>/dev/null) '
+            f'(df: $(df -h {_q(directory)} 2>&1 | tail -n 1))"; sh "$D/cleanup.sh"; '
             'echo failed > "$D/status"; exit 1; }\n'
             f"{encoded}{tag}"
         )
@@ -109,22 +110,33 @@ def cleanup_script(plan: Plan, paths: RunPaths) -> str:
 
 
 def restore_script(plan: Plan, paths: RunPaths) -> str:
-    """Puts every replaced file back (or removes a created one), reloads, marks the run."""
-    lines = ["set -u", f"B={_q(paths.backup_dir)}"]
+    """Puts every replaced file back (or removes a created one), reloads, marks the run.
+
+    Run by the guard's timer (no argument) it acts only on a run still waiting for its
+    confirmation, under the lock the confirmation takes too, so the two never both win.
+    Run by the apply's own rollback (argument `rollback`) it always restores.
+    """
+    lines = [
+        "set -u",
+        f"D={_q(paths.dir)}; B={_q(paths.backup_dir)}",
+        'exec 9>>"$D/lock"; flock 9',
+        'if [ "${1:-}" != rollback ]; then',
+        '  case "$(cat "$D/status")" in writing|awaiting-confirm) ;; *) exit 0;; esac',
+        "fi",
+    ]
     for index, change in enumerate(plan.changed_files):
         dest = _q(change.dest)
         lines.append(
             f'if [ -e "$B/{index}" ]; then cp -a "$B/{index}" {dest}.vw-restore && '
             f"mv -f {dest}.vw-restore {dest}; else rm -f {dest}; fi"
         )
-    lines.append(f"sh {_q(paths.cleanup)}")
+    lines.append('sh "$D/cleanup.sh"')
     lines.append(f'if [ -e "$B/manifest" ]; then cp -a "$B/manifest" {_q(MANIFEST)}; fi')
     for service, action in plan.handlers().items():
         lines.append(f"systemctl {action} {_q(service)} 2>/dev/null")
-    # Called by the guard's timer (no argument) it records the revert; by rollback, not.
     lines.append(
-        '[ "${1:-}" = rollback ] || '
-        f"{{ echo reverted > {_q(paths.status)}.tmp && mv -f {_q(paths.status)}.tmp {_q(paths.status)}; }}"
+        '[ "${1:-}" = rollback ] || { echo reverted > "$D/status.tmp" && '
+        'mv -f "$D/status.tmp" "$D/status"; }'
     )
     return "\n".join(lines) + "\n"
 
@@ -139,7 +151,9 @@ def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> str:
         'setstatus() { echo "$1" > "$D/status.tmp" && mv -f "$D/status.tmp" "$D/status"; '
         'echo "@@STATUS $1"; }',
         'fail() { echo "@@FAIL $*"; sh "$D/cleanup.sh"; setstatus failed; exit 1; }',
+        # A rollback also disarms the guard: its timer must never restore this run later.
         'rollback() { echo "@@FAIL $*"; log "restoring the previous files"; '
+        f"systemctl stop {revert_unit(run)}.timer 2>/dev/null; "
         'sh "$D/restore.sh" rollback >/dev/null 2>&1; setstatus rolled-back; exit 1; }',
         "export DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a",
     ]
@@ -292,7 +306,7 @@ def apply_plan(
 def explain_failure(outcome: ApplyOutcome) -> ApplyFailed:
     """Turn a failed outcome into an error the user can act on."""
     reason = outcome.failure or outcome.status
-    if "No space left" in reason or "no space" in reason.lower():
+    if "No space left" in reason or " 100% " in reason:
         hint = (
             "The server's disk is full. Free space (apt-get clean, journalctl --vacuum-size=100M, "
             "df -h to find what is large), then run the step again. Nothing was changed."

@@ -110,6 +110,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vps-wizard: interrupted; run the same command again to resume.", file=sys.stderr)
         return 130
+    except Exception as error:  # the user gets a sentence and a file, never a traceback
+        log = write_crash_log(error)
+        print(
+            f"vps-wizard: internal error: {type(error).__name__}: {error}\n"
+            f"  → this is a bug; the details are in {log}. The server's journal keeps any "
+            "interrupted step safe: run the same command again to resume.",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def write_crash_log(error: BaseException) -> Path:
+    """Write the traceback to the user's state directory (no secrets: they are not in it)."""
+    import traceback
+
+    import platformdirs
+
+    folder = platformdirs.user_state_path("vps-wizard")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "crash.log"
+    with path.open("a") as handle:
+        handle.write(
+            time.strftime("%Y-%m-%d %H:%M:%S ") + "".join(traceback.format_exception(error))
+        )
+    return path
 
 
 def connect_options(args: argparse.Namespace) -> ConnectOptions:
@@ -264,8 +289,10 @@ def cmd_apply(session: Session, catalog: Catalog, args: argparse.Namespace) -> i
                 return 1
             outcome = session.apply(plan, on_event=None if args.json else _print_event)
             entry["run"] = outcome.run_id
-        elif not args.json:
-            print(f"== {step_id}: nothing to change")
+        else:
+            session.adopt(plan)
+            if not args.json:
+                print(f"== {step_id}: nothing to change")
         results = session.verify([step_id]).get(step_id, [])
         entry["checks"] = [result_json(r) for r in results]
         entry["seconds"] = round(time.monotonic() - started, 2)

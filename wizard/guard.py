@@ -29,14 +29,19 @@ def arm_revert_lines(paths: RunPaths, run_id: str, seconds: int) -> str:
 
 
 def confirm_script(paths: RunPaths, run_id: str) -> str:
-    """Run from the new session: proves sudo works, disarms the revert, records success."""
+    """Run from the new session: proves sudo works, disarms the revert, records success.
+
+    It takes the run's lock, as the restore does, so a timer firing at the same moment either
+    reverts first (and the confirmation says so) or never runs.
+    """
     unit = revert_unit(run_id)
+    status = shlex.quote(paths.status)
     return (
-        f"grep -qx awaiting-confirm {shlex.quote(paths.status)} || "
-        f'{{ echo "@@NOT-AWAITING $(cat {shlex.quote(paths.status)})"; exit 3; }}\n'
-        f"systemctl stop {unit}.timer {unit}.service 2>/dev/null\n"
-        f"echo done > {shlex.quote(paths.status)}.tmp && "
-        f"mv -f {shlex.quote(paths.status)}.tmp {shlex.quote(paths.status)}\n"
+        f"exec 9>>{shlex.quote(paths.dir)}/lock; flock 9\n"
+        f"systemctl stop {unit}.timer 2>/dev/null\n"
+        f"s=$(cat {status})\n"
+        'if [ "$s" != awaiting-confirm ]; then echo "@@NOT-AWAITING $s"; exit 3; fi\n'
+        f"echo done > {status}.tmp && mv -f {status}.tmp {status}\n"
         "echo @@CONFIRMED\n"
     )
 
@@ -46,6 +51,6 @@ def revert_now_script(paths: RunPaths, run_id: str) -> str:
     unit = revert_unit(run_id)
     return (
         f"systemctl stop {unit}.timer 2>/dev/null\n"
-        f"grep -qx reverted {shlex.quote(paths.status)} || /bin/sh {shlex.quote(paths.restore)}\n"
+        f"/bin/sh {shlex.quote(paths.restore)}\n"
         f"cat {shlex.quote(paths.status)}\n"
     )

@@ -310,6 +310,12 @@ class Remote:
                 "Run the wizard again: it reads the server's journal and finishes or undoes the "
                 "interrupted step.",
             ) from None
+        if code == -1:
+            raise ConnectionLost(
+                f"the connection to {self.target.host} dropped during a command",
+                "Run the wizard again: it reads the server's journal and finishes or undoes the "
+                "interrupted step.",
+            )
         bucket.bytes_received += len(stdout) + len(stderr)
         out, err = stdout.decode(errors="replace"), stderr.decode(errors="replace")
         if code != 0 and "sudo:" in err and "password" in err:

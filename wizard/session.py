@@ -310,6 +310,21 @@ class Session:
         self._push_server_copy()
         return outcome
 
+    def adopt(self, plan: Plan) -> None:
+        """The server already matches the plan: record the step as applied with these answers.
+
+        This is how a run that a dropped connection cut off, but that finished on the server,
+        is taken up again, and how a server set up by hand joins the wizard's record.
+        """
+        if plan.has_changes:
+            raise WizardError(f"step {plan.step.id} still has changes to apply")
+        record = self.host.step(plan.step.id)
+        files = {c.dest: hashlib.sha256(c.new).hexdigest() for c in plan.files}
+        if record.status in APPLIED and record.files == files:
+            return
+        status = record.status if record.status in APPLIED else "applied"
+        self._save_step(plan.step.id, status=status, answers=plan.answers.public(), files=files)
+
     def _confirm(self, plan: Plan, outcome: ApplyOutcome, on_event: Callable[[str], None]):
         """Open a brand-new session as the admin; only it may disarm the revert."""
         paths = RunPaths(outcome.run_id)
@@ -398,6 +413,7 @@ class Session:
         self, step_ids: Iterable[str], on_result: Callable[[str, CheckResult], None] | None = None
     ) -> dict[str, list[CheckResult]]:
         """Run the checks of the given steps, all concurrently; record verified or failed."""
+        step_ids = list(step_ids)
         specs: list[tuple[str, dict[str, Any]]] = []
         owners: list[str] = []
         for step_id in step_ids:
@@ -414,7 +430,8 @@ class Session:
         by_step: dict[str, list[CheckResult]] = {}
         for owner, result in zip(owners, results, strict=True):
             by_step.setdefault(owner, []).append(result)
-        for step_id, step_results in by_step.items():
+        for step_id in dict.fromkeys(step_ids):
+            step_results = by_step.setdefault(step_id, [])
             failed = [r for r in step_results if r.status == "fail"]
             record = self.host.step(step_id)
             if record.status == "pending" and not failed:

@@ -141,31 +141,36 @@ class DiffView(Vertical):
     def show_change(self, change: FileChange) -> None:
         """Show a file change in the current mode."""
         self.change, self.text = change, None
-        self._render()
+        self._refresh_view()
 
     def show_text(self, text: RenderableType) -> None:
         """Show something that is not a file (the packages and commands), in one pane."""
         self.change, self.text = None, text
-        self._render()
+        self._refresh_view()
 
     def watch_side_by_side(self) -> None:
-        self._render()
+        self._refresh_view()
 
-    def _render(self) -> None:
+    def _refresh_view(self) -> None:
         if not self.is_mounted:
             return
-        panes = self.change is not None and self.side_by_side
-        self.set_class(panes, "-side-by-side")
+        self.set_class(self.change is not None and self.side_by_side, "-side-by-side")
+        # Write once the new layout is done: the logs size their lines by their width.
+        self.call_after_refresh(self._write)
+
+    def _write(self) -> None:
+        # Files never wrap (a wrapped config line reads like two), they scroll sideways;
+        # the commands text wraps to the pane.
         if self.change is not None and self.side_by_side:
             left, right = side_by_side(self.change, self.secrets)
             for widget_id, content in (("#old", left), ("#new", right)):
                 log = self.query_one(widget_id, RichLog)
                 log.clear()
-                log.write(content, scroll_end=False)
+                log.write(content, scroll_end=False, shrink=False)
             return
         log = self.query_one("#unified", RichLog)
         log.clear()
         if self.change is not None:
-            log.write(unified(self.change, self.secrets), scroll_end=False)
+            log.write(unified(self.change, self.secrets), scroll_end=False, shrink=False)
         elif self.text is not None:
-            log.write(self.text, scroll_end=False)
+            log.write(self.text, scroll_end=False, expand=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -45,8 +45,20 @@ class FormField(Vertical):
     FormField.-invalid > Input {
         background: $error 15%;
     }
-    FormField > Switch {
+    FormField .switch-row {
+        height: 1;
+    }
+    FormField Switch, FormField Switch:focus {
+        border: none;
+        height: 1;
+        padding: 0 1;
+    }
+    FormField Switch:focus {
+        background-tint: $foreground 15%;
+    }
+    FormField .switch-state {
         width: auto;
+        padding-left: 1;
     }
     """
 
@@ -75,7 +87,13 @@ class FormField(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label(self.prompt, classes="prompt", markup=False)
-        yield self.control_widget
+        if isinstance(self.control_widget, Switch):
+            # The slider's colour alone does not say yes or no on every terminal.
+            with Horizontal(classes="switch-row"):
+                yield self.control_widget
+                yield Static("", classes="switch-state")
+        else:
+            yield self.control_widget
         if self.help:
             yield Static(self.help, classes="help", markup=False)
         yield Static("", classes="reason", markup=False)
@@ -103,6 +121,8 @@ class FormField(Vertical):
     def validate(self) -> bool:
         """Check the value now; shows the reason when it is refused."""
         self.error = self.check(self.value)
+        if isinstance(self.control_widget, Switch):
+            self.query_one(".switch-state", Static).update("yes" if self.value else "no")
         self.post_message(self.Changed(self))
         return self.valid
 

@@ -120,7 +120,7 @@ def run_checks(
             if on_result:
                 on_result(results[index])
     except concurrent.futures.TimeoutError:
-        for future, index in futures.items():
+        for index in futures.values():
             if index not in results:
                 results[index] = fail(
                     specs[index][0],

@@ -116,7 +116,7 @@ def hostname_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
 # timedatectl needs systemd-timedated; /etc/timezone covers systems without it.
 TIMEZONE_SCRIPT = (
     'tz=$(timedatectl show -p Timezone --value 2>/dev/null); [ -n "$tz" ] || '
-    "tz=$(cat /etc/timezone 2>/dev/null); echo \"$tz\""
+    'tz=$(cat /etc/timezone 2>/dev/null); echo "$tz"'
 )
 
 
@@ -243,7 +243,7 @@ def judge_upgraded(simulation: str, exit_code: int, reboot: str) -> CheckResult:
         return fail(
             cid,
             "apt-get could not plan an upgrade",
-            simulation.strip()[-1500:],
+            simulation.strip()[-1500:] or f"apt-get -s full-upgrade exited {exit_code}",
             "read the apt error above; `sudo apt-get -f install` repairs broken dependencies, "
             "then run the base step again",
         )

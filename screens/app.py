@@ -1,0 +1,283 @@
+"""The Textual app: one screen per stage of a step, the engine driven from thread workers.
+
+The app owns the session and every worker. Screens ask by posting messages; workers answer by
+posting messages (see screens/messages.py); one handler turns any worker error into an error
+modal, so no screen ever shows a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any, ClassVar, TypeVar
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from screens.apply import ApplyScreen
+from screens.connect import ConnectScreen
+from screens.engine import SessionFactory, WizardSession
+from screens.error import ErrorModal
+from screens.hostkey import HostKeyModal
+from screens.messages import (
+    AnswersReady,
+    AnswersRefused,
+    ApplyEnded,
+    BackToOverview,
+    HostKeyUnknown,
+    PlanReady,
+    SessionOpened,
+    VerifyEnded,
+    WorkFailed,
+)
+from screens.overview import OverviewScreen
+from screens.questions import QuestionsScreen
+from screens.review import ReviewScreen
+from screens.verify import VerifyScreen
+from wizard.catalog import Catalog
+from wizard.errors import AnswerError, ApplyFailed, HostKeyChanged, UnknownHostKey
+from wizard.plan import Plan
+from wizard.remote import Stats
+from wizard.session import ConnectOptions, Session
+from wizard.state import StateStore
+from wizard.steps import Step
+
+ScreenT = TypeVar("ScreenT", bound=Screen[Any])
+
+# What the error modal says failed, by worker group.
+ERROR_TITLES = {
+    "connect": "Could not connect",
+    "session": "Could not prepare the step",
+    "apply": "The apply did not finish",
+    "verify": "The checks did not finish",
+}
+
+
+class WizardApp(App[None]):
+    """From a fresh server to a hardened one, one reviewed step at a time."""
+
+    TITLE = "vps-wizard"
+    CSS_PATH = "app.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "quit", "Quit")]
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: StateStore,
+        options: ConnectOptions | None,
+        session_factory: SessionFactory = Session.open,
+    ) -> None:
+        super().__init__()
+        self.catalog = catalog
+        self.store = store
+        self.options = options
+        self.session_factory = session_factory
+        self.session: WizardSession | None = None
+        self.stats = Stats()
+
+    def on_mount(self) -> None:
+        # With a server given, the connect screen connects at once and stays only to show
+        # progress, a host key question, or an error to correct in place.
+        self.push_screen(ConnectScreen(self.options, connect_now=self.options is not None))
+
+    @property
+    def live_session(self) -> WizardSession:
+        """The connected session (workers run only after SessionOpened)."""
+        if self.session is None:
+            raise RuntimeError("no session: the app is not connected yet")
+        return self.session
+
+    # ------------------------------------------------------------------ errors
+    @on(Worker.StateChanged)
+    def _worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place worker errors are shown: a modal with the message and the hint."""
+        if event.state is not WorkerState.ERROR or event.worker.error is None:
+            return
+        error = event.worker.error
+        group = event.worker.group
+        title = ERROR_TITLES.get(group, "Something went wrong")
+        if isinstance(error, HostKeyChanged):
+            title = "The server's host key has CHANGED: not connected"
+        self.show_error(title, error, group)
+
+    def show_error(self, title: str, error: BaseException, group: str) -> None:
+        """Show the error modal and tell the screens waiting on `group` to stop waiting."""
+        self.push_screen(ErrorModal.from_exception(title, error))
+        for screen in self.screen_stack:
+            screen.post_message(WorkFailed(group))
+
+    # ------------------------------------------------------------------ connect
+    @on(ConnectScreen.Submitted)
+    def _connect_submitted(self, event: ConnectScreen.Submitted) -> None:
+        self.sub_title = str(event.options.target)
+        self.connect(event.options)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="connect", description="connect")
+    def connect(self, options: ConnectOptions) -> None:
+        """Open the session; an unknown host key becomes a question, not an error."""
+        try:
+            session = self.session_factory(self.catalog, self.store, options, self.stats)
+        except UnknownHostKey as error:
+            self.post_message(HostKeyUnknown(error, options))
+            return
+        self.post_message(SessionOpened(session))
+
+    @on(HostKeyUnknown)
+    def _host_key_unknown(self, event: HostKeyUnknown) -> None:
+        def answered(trust: bool | None) -> None:
+            screen = self.find_screen(ConnectScreen)
+            if trust:
+                if screen is not None:
+                    screen.set_busy(True, f"trusting {event.error.fingerprint}, connecting…")
+                accepted = dataclasses.replace(
+                    event.options, accept_fingerprint=event.error.fingerprint
+                )
+                self.connect(accepted)
+            elif screen is not None:
+                screen.set_busy(False, "host key not trusted: not connected")
+
+        self.push_screen(HostKeyModal(event.error), answered)
+
+    @on(SessionOpened)
+    def _session_opened(self, event: SessionOpened) -> None:
+        self.session = event.session
+        self.switch_screen(OverviewScreen(event.session))
+
+    # ------------------------------------------------------------------ questions and plan
+    @on(OverviewScreen.StepChosen)
+    def _step_chosen(self, event: OverviewScreen.StepChosen) -> None:
+        self.load_answers(event.step)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="session", description="answers")
+    def load_answers(self, step: Step) -> None:
+        """The form's prefilled answers (defaults may be computed from the facts)."""
+        self.post_message(AnswersReady(step, self.live_session.default_answers(step)))
+
+    @on(AnswersReady)
+    def _answers_ready(self, event: AnswersReady) -> None:
+        if event.step.questions:
+            self.push_screen(QuestionsScreen(event.step, event.defaults))
+        else:
+            self.make_plan(event.step, {})
+
+    @on(QuestionsScreen.Submitted)
+    def _answers_submitted(self, event: QuestionsScreen.Submitted) -> None:
+        self.make_plan(event.step, event.raw)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="session", description="plan")
+    def make_plan(self, step: Step, raw: dict[str, Any]) -> None:
+        """The step's plan; answers the engine refuses go back to their fields."""
+        try:
+            plan = self.live_session.plan(step.id, raw)
+        except AnswerError as error:
+            self.post_message(AnswersRefused(step, error))
+            return
+        self.post_message(PlanReady(plan))
+
+    @on(AnswersRefused)
+    def _answers_refused(self, event: AnswersRefused) -> None:
+        form = self.find_screen(QuestionsScreen)
+        if form is None or form.step.id != event.step.id or not form.refuse(event.error):
+            self.show_error("The answers were refused", event.error, "session")
+
+    @on(PlanReady)
+    async def _plan_ready(self, event: PlanReady) -> None:
+        form = self.find_screen(QuestionsScreen)
+        if form is not None:
+            form.set_busy(False)
+        if event.plan.has_changes:
+            await self.push_screen(ReviewScreen(event.plan))
+            return
+        self.notify(event.plan.summary(), title="Nothing to change")
+        await self.start_verify([event.plan.step.id], f"{event.plan.step.title}: nothing to change")
+
+    # ------------------------------------------------------------------ apply
+    @on(ReviewScreen.ApplyChosen)
+    async def _apply_chosen(self, event: ReviewScreen.ApplyChosen) -> None:
+        await self.pop_to_overview()
+        screen = ApplyScreen(event.plan)
+        await self.push_screen(screen)
+        self.apply(event.plan, screen)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="apply", description="apply")
+    def apply(self, plan: Plan, screen: ApplyScreen) -> None:
+        """Apply the plan, streaming the engine's events to the screen's log."""
+        try:
+            outcome = self.live_session.apply(
+                plan, lambda line: self.call_from_thread(screen.add_event, line)
+            )
+        except ApplyFailed as failure:
+            self.post_message(ApplyEnded(plan, None, failure))
+            return
+        self.post_message(ApplyEnded(plan, outcome, None))
+
+    @on(ApplyEnded)
+    async def _apply_ended(self, event: ApplyEnded) -> None:
+        screen = self.find_screen(ApplyScreen)
+        if event.failure is not None or event.outcome is None:
+            if screen is not None and event.failure is not None:
+                screen.failed(event.failure)
+            return
+        if screen is not None:
+            screen.succeeded(event.outcome)
+        await self.start_verify(
+            [event.plan.step.id], f"{event.plan.step.title}: applied, run {event.outcome.run_id}"
+        )
+
+    # ------------------------------------------------------------------ verify
+    @on(OverviewScreen.VerifyChosen)
+    async def _verify_chosen(self, event: OverviewScreen.VerifyChosen) -> None:
+        await self.start_verify([event.step.id], f"{event.step.title}: checks")
+
+    async def start_verify(self, step_ids: Iterable[str], heading: str) -> None:
+        """Show the verify screen over the overview and run the checks."""
+        step_ids = list(step_ids)
+        await self.pop_to_overview()
+        screen = VerifyScreen(step_ids, heading)
+        await self.push_screen(screen)
+        self.verify(step_ids, screen)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="verify", description="verify")
+    def verify(self, step_ids: list[str], screen: VerifyScreen) -> None:
+        """Run the checks, each result shown as it arrives."""
+        results = self.live_session.verify(
+            step_ids, lambda _step_id, result: self.call_from_thread(screen.add_result, result)
+        )
+        self.post_message(VerifyEnded(results))
+
+    @on(VerifyEnded)
+    def _verify_ended(self, event: VerifyEnded) -> None:
+        screen = self.find_screen(VerifyScreen)
+        if screen is not None:
+            screen.show_results(event.results)
+
+    # ------------------------------------------------------------------ navigation
+    @on(BackToOverview)
+    async def _back_to_overview(self) -> None:
+        await self.pop_to_overview()
+
+    async def pop_to_overview(self) -> None:
+        """Close every screen above the overview (it reloads the statuses when shown)."""
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, OverviewScreen):
+            await self.pop_screen()
+
+    def find_screen(self, kind: type[ScreenT]) -> ScreenT | None:
+        """The topmost screen of that kind on the stack, if any."""
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, kind):
+                return screen
+        return None
+
+
+def run_tui(catalog: Catalog, store: StateStore, options: ConnectOptions | None) -> Stats:
+    """Run the wizard's TUI until the user quits; returns the round-trip counters."""
+    app = WizardApp(catalog, store, options)
+    try:
+        app.run()
+    finally:
+        if isinstance(app.session, Session):
+            app.session.close()
+    return app.stats

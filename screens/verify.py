@@ -1,0 +1,146 @@
+"""A step's checks: one row per check with its verdict; the selected one's evidence and hint."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar
+
+from rich.console import Group
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Button, DataTable, Footer, Header, LoadingIndicator, Static
+
+from screens.messages import BackToOverview, WorkFailed
+from wizard.checks.base import CheckResult
+
+ICONS: dict[str, tuple[str, str]] = {
+    "ok": ("✔", "bold green"),
+    "warn": ("!", "bold yellow"),
+    "fail": ("✘", "bold red"),
+}
+
+
+def icon(result: CheckResult) -> Text:
+    """The verdict as one coloured character."""
+    char, style = ICONS.get(result.status, ("?", ""))
+    return Text(char, style=style)
+
+
+def details(result: CheckResult) -> Group:
+    """What the check saw, and what to do when it is not ok."""
+    parts: list[Text] = [Text(f"{result.check_id}: {result.summary}", style="bold")]
+    if result.hint:
+        parts.append(Text(f"→ {result.hint}", style="yellow"))
+    if result.evidence:
+        parts.append(Text(""))
+        parts.append(Text(result.evidence, style="dim"))
+    return Group(*parts)
+
+
+class VerifyScreen(Screen[None]):
+    """The results of the checks of some steps, as they arrive."""
+
+    CSS_PATH = "verify.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,b", "back", "Back to overview"),
+    ]
+
+    def __init__(self, step_ids: Iterable[str], title: str) -> None:
+        super().__init__()
+        self.step_ids = tuple(step_ids)
+        self.heading = title
+        self.results: list[CheckResult] = []
+        self.running = True
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(self.heading, id="heading", markup=False)
+        yield DataTable(id="results", cursor_type="row")
+        with VerticalScroll(id="details-panel"):
+            yield Static("", id="details")
+        with Horizontal(id="actions"):
+            yield LoadingIndicator(id="busy")
+            yield Static("running the checks…", id="status", markup=False)
+            yield Button("Back to overview", id="back", variant="primary", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = f"{', '.join(self.step_ids)}: verify"
+        table = self.query_one("#results", DataTable)
+        table.add_column("", key="icon", width=1)
+        table.add_column("Check", key="check")
+        table.add_column("Summary", key="summary")
+        table.focus()
+        self.add_class("-running")
+        self.query_one("#back", Button).disabled = True
+
+    def add_result(self, result: CheckResult) -> None:
+        """One result as it arrives (called from the worker via call_from_thread)."""
+        self.results.append(result)
+        self._add_row(result)
+
+    def show_results(self, by_step: dict[str, list[CheckResult]]) -> None:
+        """All results, in the steps' order (they arrive in the order they finish)."""
+        self.running = False
+        self.remove_class("-running")
+        self.results = [r for step_id in self.step_ids for r in by_step.get(step_id, [])]
+        table = self.query_one("#results", DataTable)
+        table.clear()
+        for result in self.results:
+            self._add_row(result)
+        counts = {status: 0 for status in ICONS}
+        for result in self.results:
+            counts[result.status] = counts.get(result.status, 0) + 1
+        status = self.query_one("#status", Static)
+        if not self.results:
+            status.update("this step has no checks")
+        else:
+            status.update(
+                f"{counts['ok']} ok, {counts['warn']} warning(s), {counts['fail']} failed"
+            )
+            status.set_class(counts["fail"] > 0, "-fail")
+        self._show_details()
+        self.query_one("#back", Button).disabled = False
+        self.refresh_bindings()
+
+    def _add_row(self, result: CheckResult) -> None:
+        table = self.query_one("#results", DataTable)
+        table.add_row(icon(result), Text(result.check_id), Text(result.summary))
+        if len(self.results) == 1 or table.row_count == 1:
+            self._show_details()
+
+    @on(DataTable.RowHighlighted, "#results")
+    @on(DataTable.RowSelected, "#results")
+    def _show_details(self) -> None:
+        table = self.query_one("#results", DataTable)
+        row = table.cursor_row
+        panel = self.query_one("#details", Static)
+        if 0 <= row < len(self.results) and table.row_count:
+            panel.update(details(self.results[row]))
+        else:
+            panel.update("")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The checks use the session: leaving while they run would let a second step start.
+        if action == "back":
+            return not self.running
+        return True
+
+    @on(Button.Pressed, "#back")
+    def action_back(self) -> None:
+        """Back to the overview, where the cursor is on the next step."""
+        if not self.running:
+            self.post_message(BackToOverview())
+
+    @on(WorkFailed)
+    def _work_failed(self, event: WorkFailed) -> None:
+        if event.group == "verify" and self.running:
+            self.running = False
+            self.remove_class("-running")
+            self.query_one("#status", Static).update("the checks did not finish; see the error")
+            self.query_one("#back", Button).disabled = False
+            self.refresh_bindings()

@@ -1,0 +1,98 @@
+"""The day-one steps end to end on a real Debian 12 host, headless, as a user would run them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.host.harness import DAY_ONE, DAY_ONE_STEPS, apply_ok
+
+pytestmark = pytest.mark.host
+
+
+def test_day_one_applies_and_every_check_is_ok(day_one_host):
+    wizard, output = day_one_host
+    assert "✘" not in output, output
+    for step in DAY_ONE_STEPS:
+        assert f"== {step}" in output
+
+    # Root login is closed now; without a user name the wizard logs in as the admin by itself.
+    result = wizard.cli("verify", wizard.host.address, "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] is True
+    assert set(report["steps"]) == set(DAY_ONE_STEPS)
+    failing = [c for checks in report["steps"].values() for c in checks if c["status"] == "fail"]
+    assert failing == []
+    ids = {c["check"] for checks in report["steps"].values() for c in checks}
+    assert {
+        "ssh.root_refused",
+        "ssh.password_refused",
+        "firewall.ports",
+        "fail2ban.test_ban",
+    } <= ids
+
+
+def test_second_apply_changes_nothing_and_says_so(day_one_host):
+    wizard, _ = day_one_host
+    plan = wizard.cli("plan", wizard.host.address, "--answers", str(DAY_ONE))
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    for step in DAY_ONE_STEPS:
+        assert f"{step}: nothing to change" in plan.stdout
+
+    again = apply_ok(wizard, wizard.host.address, DAY_ONE_STEPS)
+    for step in DAY_ONE_STEPS:
+        assert f"== {step}: nothing to change" in again
+
+
+def test_changing_one_answer_changes_only_its_file(day_one_host, tmp_path):
+    wizard, _ = day_one_host
+    answers = tmp_path / "answers.toml"
+    answers.write_text(DAY_ONE.read_text().replace('bantime = "1h"', 'bantime = "1d"'))
+    result = wizard.cli("plan", wizard.host.address, "--answers", str(answers), "--json")
+    assert result.returncode == 2, result.stderr
+    plans = {p["step"]: p for p in json.loads(result.stdout)}
+    assert [s for s, p in plans.items() if p["changes"]] == ["fail2ban"]
+    changed = [f for f in plans["fail2ban"]["files"] if f["status"] != "unchanged"]
+    assert [f["path"] for f in changed] == ["/etc/fail2ban/jail.d/vps-wizard.local"]
+    assert "-bantime = 1h" in changed[0]["diff"] and "+bantime = 1d" in changed[0]["diff"]
+
+
+def test_review_costs_one_round_trip_whatever_the_number_of_files(day_one_host):
+    wizard, _ = day_one_host
+    session = wizard.session(None)
+    try:
+        assert session.stats.bucket("facts").round_trips == 1
+        for step_id in ("base", "ssh-hardening", "fail2ban"):
+            before = session.stats.bucket("review").round_trips
+            plan = session.plan(step_id)
+            assert session.stats.bucket("review").round_trips - before <= 2
+            assert not plan.has_changes
+        assert len(session.catalog.get("base").files) >= 5
+    finally:
+        session.close()
+
+
+def test_another_laptop_continues_from_the_servers_record(day_one_host, wizard_factory):
+    first, _ = day_one_host
+    other = wizard_factory(first.host)
+    other.trust_host()
+    # The other laptop has never seen this host: it names the admin user once.
+    result = other.cli("status", f"admin@{first.host.address}", "--json")
+    assert result.returncode == 0, result.stderr
+    status = {row["step"]: row["status"] for row in json.loads(result.stdout)["steps"]}
+    assert all(status[step] == "verified" for step in DAY_ONE_STEPS), status
+    # From then on it knows the admin user too.
+    again = other.cli("status", first.host.address, "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["admin_user"] == "admin"
+
+
+def test_stats_show_round_trips_per_phase(day_one_host):
+    wizard, _ = day_one_host
+    result = wizard.cli("plan", wizard.host.address, "--answers", str(DAY_ONE), "--stats")
+    assert result.returncode == 0
+    lines = {line.split()[0]: line.split()[1:] for line in result.stderr.splitlines() if line}
+    assert lines["facts"][0] == "1"
+    assert int(lines["review"][0]) <= 2 * len(DAY_ONE_STEPS)

@@ -1,0 +1,373 @@
+"""Checks of fail2ban: jails running, our address ignored, a ban reaching the firewall, and the
+chapter 55 filter matching real Postfix log lines.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from wizard.checks.base import CheckContext, CheckResult, check, fail, ok, warn
+from wizard.checks.system import marker, split_sections
+
+JOURNAL_HINT = "see why with: sudo journalctl -u fail2ban -n 50"
+RERUN_FAIL2BAN = "run the fail2ban step again"
+# The test ban only ever touches documentation addresses (RFC 5737), never a real host.
+TEST_NETWORK = ipaddress.ip_network("192.0.2.0/24")
+
+
+NOT_FOUND = 127  # the shell's exit status for "command not found"
+
+
+def not_installed(check_id: str, output: str) -> CheckResult:
+    """The fail result when fail2ban's tools are missing on the server."""
+    return fail(
+        check_id,
+        "fail2ban is not installed",
+        output.strip()[-300:] or "fail2ban-client: command not found",
+        f"{RERUN_FAIL2BAN}: it installs fail2ban and python3-systemd",
+    )
+
+
+def exit_code(text: str) -> int:
+    """An exit status printed by a script, 1 when it is missing or garbled."""
+    text = text.strip()
+    return int(text) if text.isdigit() else 1
+
+
+# ----------------------------------------------------------------------------- fail2ban.jails
+
+
+def jail_list(status_output: str) -> list[str]:
+    """The jails named on the `Jail list:` line of `fail2ban-client status`."""
+    for line in status_output.splitlines():
+        _, found, names = line.partition("Jail list:")
+        if found:
+            return [name for name in re.split(r"[\s,]+", names) if name]
+    return []
+
+
+def judge_jails(expected: Sequence[str], output: str, exit_code: int) -> CheckResult:
+    """fail2ban runs and every expected jail is among its jails."""
+    cid = "fail2ban.jails"
+    if exit_code == NOT_FOUND:
+        return not_installed(cid, output)
+    if exit_code != 0:
+        return fail(
+            cid,
+            "fail2ban is not running",
+            output.strip()[-500:] or f"fail2ban-client exited {exit_code}",
+            f"{JOURNAL_HINT}; then sudo systemctl restart fail2ban, or {RERUN_FAIL2BAN}",
+        )
+    running = jail_list(output)
+    evidence = f"running jails: {', '.join(running) or '(none)'}"
+    missing = [jail for jail in expected if jail not in running]
+    if missing:
+        return fail(
+            cid,
+            f"jail{'s' if len(missing) > 1 else ''} not running: {', '.join(missing)}",
+            evidence,
+            f"{JOURNAL_HINT} (a jail whose log source is missing is skipped); {RERUN_FAIL2BAN}",
+        )
+    return ok(cid, f"jails running: {', '.join(expected)}", evidence)
+
+
+@check("fail2ban.jails")
+def jails_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """fail2ban runs the expected jails."""
+    result = ctx.remote.run("fail2ban-client status 2>&1", timeout=30)
+    return judge_jails([str(j) for j in params.get("jails") or ()], result.stdout, result.exit_code)
+
+
+# ----------------------------------------------------------------------------- fail2ban.ignoreip
+
+
+def ignore_entries(output: str) -> list[str]:
+    """The entries of `fail2ban-client get JAIL ignoreip` (tree lines like '|- 127.0.0.0/8')."""
+    entries = []
+    for line in output.splitlines():
+        match = re.match(r"^\s*[|`]-\s*(\S+)", line)
+        if match:
+            entries.append(match.group(1))
+    return entries
+
+
+def covers(entry: str, address: str) -> bool:
+    """Whether an ignoreip entry (address, network, or a name) covers the address."""
+    if entry == address:
+        return True
+    try:
+        return ipaddress.ip_address(address) in ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        return False  # a host name, or an address of the other family
+
+
+def judge_ignoreip(address: str, output: str, exit_code: int) -> CheckResult:
+    """The address the user connects from is in the sshd jail's ignore list."""
+    cid = "fail2ban.ignoreip"
+    if not address:
+        return warn(
+            cid,
+            "the address you connect from is unknown, so it could not be checked",
+            "the server did not report SSH_CONNECTION",
+            "make sure your own address is in 'Addresses never to ban' of the fail2ban step",
+        )
+    if exit_code == NOT_FOUND:
+        return not_installed(cid, output)
+    if exit_code != 0:
+        return fail(
+            cid,
+            "fail2ban did not answer for the sshd jail",
+            output.strip()[-500:] or f"fail2ban-client exited {exit_code}",
+            f"{JOURNAL_HINT}; {RERUN_FAIL2BAN}",
+        )
+    entries = ignore_entries(output)
+    evidence = f"ignoreip of sshd: {' '.join(entries) or '(empty)'}"
+    covering = [entry for entry in entries if covers(entry, address)]
+    if not covering:
+        return fail(
+            cid,
+            f"{address} (the address you connect from) could be banned",
+            evidence,
+            f"{RERUN_FAIL2BAN} with {address} among 'Addresses never to ban'",
+        )
+    return ok(cid, f"{address} is never banned (ignoreip {covering[0]})", evidence)
+
+
+@check("fail2ban.ignoreip")
+def ignoreip_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """fail2ban never bans the address the user connects from."""
+    address = str(params.get("address") or "")
+    if not address:
+        return judge_ignoreip("", "", 0)
+    result = ctx.remote.run("fail2ban-client get sshd ignoreip 2>&1", timeout=30)
+    return judge_ignoreip(address, result.stdout, result.exit_code)
+
+
+# ----------------------------------------------------------------------------- fail2ban.test_ban
+
+# fail2ban may apply a ban in its actions thread: give nft up to 5 s to show it, or drop it.
+WAIT_FOR_BAN = (
+    'i=0; while [ $i -lt 20 ]; do nft list ruleset 2>/dev/null | grep -qwF "$addr" && break; '
+    "sleep 0.25; i=$((i+1)); done"
+)
+WAIT_FOR_UNBAN = (
+    'i=0; while [ $i -lt 20 ]; do nft list ruleset 2>/dev/null | grep -qwF "$addr" || break; '
+    "sleep 0.25; i=$((i+1)); done"
+)
+
+
+def test_ban_script(jail: str, address: str) -> str:
+    """Ban, list the ruleset, unban, list again; the unban runs whatever the ban did."""
+    return "\n".join(
+        [
+            f"jail={shlex.quote(jail)}; addr={shlex.quote(address)}",
+            marker("BAN"),
+            'fail2ban-client set "$jail" banip "$addr" 2>&1',
+            "rc=$?",
+            marker("BAN_RC"),
+            'echo "$rc"',
+            f'if [ "$rc" -eq 0 ]; then {WAIT_FOR_BAN}; fi',
+            marker("AFTER_BAN"),
+            "nft list ruleset 2>&1",
+            marker("UNBAN"),
+            'fail2ban-client set "$jail" unbanip "$addr" 2>&1',
+            "rc=$?",
+            marker("UNBAN_RC"),
+            'echo "$rc"',
+            f'if [ "$rc" -eq 0 ]; then {WAIT_FOR_UNBAN}; fi',
+            marker("AFTER_UNBAN"),
+            "nft list ruleset 2>&1",
+            "true",
+        ]
+    )
+
+
+def refuse_test_address(address: str) -> CheckResult | None:
+    """A fail unless the address is a documentation address (192.0.2.0/24), else None."""
+    try:
+        if ipaddress.ip_address(address) in TEST_NETWORK:
+            return None
+    except ValueError:
+        pass
+    return fail(
+        "fail2ban.test_ban",
+        f"refused to test-ban {address or '(empty)'}: only {TEST_NETWORK} may be used",
+        f"address parameter: {address!r}",
+        "the step definition must name a documentation address such as 192.0.2.77",
+    )
+
+
+def lines_naming(ruleset: str, address: str) -> list[str]:
+    """Ruleset lines that name the address exactly (192.0.2.7 is not 192.0.2.77)."""
+    pattern = re.compile(rf"(?<![\d.]){re.escape(address)}(?![\d])")
+    return [line.strip() for line in ruleset.splitlines() if pattern.search(line)]
+
+
+def judge_test_ban(jail: str, address: str, sections: Mapping[str, str]) -> CheckResult:
+    """The ban showed up in the firewall and the unban removed it."""
+    cid = "fail2ban.test_ban"
+    refused = refuse_test_address(address)
+    if refused:
+        return refused
+    ban_rc = exit_code(sections.get("BAN_RC", ""))
+    unban_rc = exit_code(sections.get("UNBAN_RC", ""))
+    banned = lines_naming(sections.get("AFTER_BAN", ""), address)
+    left = lines_naming(sections.get("AFTER_UNBAN", ""), address)
+    evidence = "\n".join(
+        [
+            f"banip {address} in {jail}: exit {ban_rc}: {sections.get('BAN', '').strip()}",
+            f"ruleset after the ban: {'; '.join(banned) or 'no line names ' + address}",
+            f"unbanip: exit {unban_rc}: {sections.get('UNBAN', '').strip()}",
+            f"ruleset after the unban: {'; '.join(left) or 'no line names ' + address}",
+        ]
+    )
+    if ban_rc == NOT_FOUND:
+        return not_installed(cid, sections.get("BAN", ""))
+    if ban_rc != 0:
+        return fail(
+            cid,
+            f"fail2ban refused to ban {address} in the {jail} jail",
+            evidence,
+            f"{JOURNAL_HINT}; the jail must be running (sudo fail2ban-client status)",
+        )
+    if not banned:
+        return fail(
+            cid,
+            "a ban does not reach the firewall",
+            evidence,
+            f"{RERUN_FAIL2BAN} (banaction = nftables-multiport); {JOURNAL_HINT} shows the "
+            "action's nft errors",
+        )
+    if left:
+        return fail(
+            cid,
+            f"the unban left {address} in the firewall",
+            evidence,
+            f"remove it with: sudo fail2ban-client set {shlex.quote(jail)} unbanip {address}; "
+            f"{JOURNAL_HINT}",
+        )
+    return ok(cid, "a test ban reached the firewall and the unban removed it", evidence)
+
+
+@check("fail2ban.test_ban")
+def test_ban_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """A ban of a documentation address shows up in nftables, and its unban removes it."""
+    jail, address = str(params["jail"]), str(params["address"])
+    refused = refuse_test_address(address)
+    if refused:
+        return refused
+    output = ctx.remote.run_script(test_ban_script(jail, address), timeout=60).stdout
+    return judge_test_ban(jail, address, split_sections(output))
+
+
+# ----------------------------------------------------------------------------- filter_matches
+
+# Chapter 55's log: a Postfix flood ending in "lost connection after AUTH/UNKNOWN/EHLO".
+# The "connect from" line opens every such session and must not count as a failure.
+SEED_HOST = "68.236.203.102"
+SEED_PEER = f"static-68-236-203-102.nwrk.east.verizon.net[{SEED_HOST}]"
+SEED_MISS = f"Dec 15 16:30:33 mail postfix/smtpd[5912]: connect from {SEED_PEER}"
+SEED_MATCHES = tuple(
+    f"Dec 15 16:30:34 mail postfix/smtpd[5912]: lost connection after {command} from {SEED_PEER}"
+    for command in ("AUTH", "UNKNOWN", "EHLO")
+)
+SEED_LINES = (SEED_MISS, *SEED_MATCHES)
+FILTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def filter_matches_script(filter_name: str) -> str:
+    """Run fail2ban-regex over the seed lines in a temporary file, which is then removed.
+
+    A file run uses the syslog-style prefix (hostname, daemon[pid]:) and ignores the filter's
+    journalmatch, so the lines are those of a classic /var/log/mail.log.
+    """
+    path = shlex.quote(f"/etc/fail2ban/filter.d/{filter_name}.conf")
+    seeds = "\n".join(SEED_LINES)
+    return (
+        "f=$(mktemp) || exit 1\n"
+        f"cat > \"$f\" <<'VPSW_SEED_END'\n{seeds}\nVPSW_SEED_END\n"
+        f'fail2ban-regex -v --print-all-matched "$f" {path} 2>&1\n'
+        'rc=$?; rm -f "$f"; exit $rc\n'
+    )
+
+
+def matched_lines(output: str) -> list[str]:
+    """The lines fail2ban-regex lists under 'Matched line(s):'."""
+    lines: list[str] = []
+    inside = False
+    for line in output.splitlines():
+        if line.startswith("|- Matched line(s):"):
+            inside = True
+        elif inside and line.startswith("|  "):
+            lines.append(line[3:].strip())
+        elif inside:
+            break
+    return lines
+
+
+def matched_hosts(output: str) -> list[str]:
+    """The hosts fail2ban-regex -v extracted, one per match ('|      HOST  Mon Dec 15 ...')."""
+    return re.findall(r"^\|\s{4,}(\S+)\s{2,}\w{3} \w{3} +\d+ [\d:]+ \d{4}\s*$", output, re.M)
+
+
+def judge_filter_matches(filter_name: str, output: str, exit_code: int) -> CheckResult:
+    """The filter matches the three flood lines (host SEED_HOST) and not the connect line."""
+    cid = "fail2ban.filter_matches"
+    summary_line = re.search(r"^Lines: .*$", output, re.M)
+    matched = matched_lines(output)
+    hosts = matched_hosts(output)
+    evidence = "\n".join(
+        [
+            summary_line.group(0) if summary_line else output.strip()[-500:],
+            *(f"matched: {line}" for line in matched),
+            f"hosts found: {', '.join(dict.fromkeys(hosts)) or '(none)'}",
+        ]
+    )
+    if exit_code == NOT_FOUND:
+        return not_installed(cid, output)
+    if exit_code != 0 or not summary_line:
+        return fail(
+            cid,
+            f"fail2ban-regex could not run the {filter_name} filter",
+            evidence,
+            f"{RERUN_FAIL2BAN}: it writes /etc/fail2ban/filter.d/{filter_name}.conf; test by "
+            f"hand with sudo fail2ban-regex /var/log/mail.log {filter_name}",
+        )
+    missed = [line for line in SEED_MATCHES if line not in matched]
+    extra = [line for line in matched if line not in SEED_MATCHES]
+    wrong_hosts = [host for host in hosts if host != SEED_HOST]
+    if missed or extra or len(hosts) != len(SEED_MATCHES) or wrong_hosts:
+        problems = []
+        if missed:
+            problems.append(f"{len(missed)} of {len(SEED_MATCHES)} flood lines not matched")
+        if extra:
+            problems.append("the 'connect from' line matched too")
+        if wrong_hosts or len(hosts) != len(SEED_MATCHES):
+            problems.append(f"the host found is not {SEED_HOST} for every line")
+        return fail(
+            cid,
+            f"the {filter_name} filter is wrong: " + "; ".join(problems),
+            evidence,
+            f"{RERUN_FAIL2BAN} to restore /etc/fail2ban/filter.d/{filter_name}.conf; its "
+            "failregex must match 'lost connection after AUTH|UNKNOWN|EHLO from NAME[HOST]'",
+        )
+    return ok(cid, f"the {filter_name} filter catches the AUTH, UNKNOWN and EHLO floods", evidence)
+
+
+@check("fail2ban.filter_matches")
+def filter_matches_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """The filter matches chapter 55's flood lines, and only those, with the right host."""
+    filter_name = str(params["filter"])
+    if not FILTER_NAME.match(filter_name):
+        return fail(
+            "fail2ban.filter_matches",
+            f"'{filter_name}' is not a filter name",
+            f"filter parameter: {filter_name!r}",
+            "the step definition must name a file of /etc/fail2ban/filter.d without .conf",
+        )
+    result = ctx.remote.run_script(filter_matches_script(filter_name), timeout=60)
+    return judge_filter_matches(filter_name, result.stdout, result.exit_code)

@@ -1,0 +1,270 @@
+"""Checks of the firewall: the ruleset as loaded, and an outside-in scan of its ports.
+
+The scan runs from the wizard's machine with plain sockets, on IPv4 and on every IPv6 address
+of the server, because a rule missing for one family only shows up from the outside.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import socket
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from wizard.checks.base import CheckContext, CheckResult, check, fail, ok, warn
+from wizard.checks.ssh import server_host
+from wizard.checks.system import marker, split_sections
+
+RERUN_FIREWALL = "run the firewall step again"
+TABLE = "inet vpswizard"
+
+# ----------------------------------------------------------------------------- firewall.active
+
+ACTIVE_SCRIPT = "\n".join(
+    [
+        marker("TABLE"),
+        f"nft list table {TABLE} 2>&1",
+        "rc=$?",
+        marker("RC"),
+        'echo "$rc"',
+        marker("ENABLED"),
+        "systemctl is-enabled nftables 2>&1",
+        "true",
+    ]
+)
+CHAIN_LINES_SHOWN = 8
+NOT_FOUND = 127  # the shell's exit status for "command not found"
+
+
+def input_chain(listing: str) -> list[str]:
+    """The lines of the table's `chain input { ... }` block (without the braces)."""
+    lines: list[str] = []
+    inside = False
+    for line in listing.splitlines():
+        text = line.strip()
+        if not inside:
+            inside = text == "chain input {"
+        elif text == "}":
+            break
+        elif text:
+            lines.append(text)
+    return lines
+
+
+def judge_active(listing: str, exit_code: int, enabled: str) -> CheckResult:
+    """Our table is loaded, its input chain drops by default, and nftables starts at boot."""
+    cid = "firewall.active"
+    enabled = enabled.strip().splitlines()[-1] if enabled.strip() else "(unknown)"
+    if exit_code == NOT_FOUND:
+        return fail(
+            cid,
+            "nftables is not installed",
+            listing.strip()[-300:] or "nft: command not found",
+            f"{RERUN_FIREWALL}: it installs nftables and loads the ruleset",
+        )
+    if exit_code != 0:
+        return fail(
+            cid,
+            f"the firewall table {TABLE} is not loaded",
+            listing.strip()[-500:] or f"nft exited {exit_code}",
+            f"{RERUN_FIREWALL}, or load it now: sudo systemctl restart nftables "
+            "(sudo nft -c -f /etc/nftables.conf shows a syntax error)",
+        )
+    chain = input_chain(listing)
+    evidence = "\n".join(
+        ["chain input:", *chain[:CHAIN_LINES_SHOWN], f"nftables.service: {enabled}"]
+    )
+    hook = next((line for line in chain if "hook input" in line), "")
+    if not hook:
+        return fail(
+            cid,
+            f"the table {TABLE} has no input chain",
+            evidence,
+            f"{RERUN_FIREWALL}: /etc/nftables.conf may have been edited by hand",
+        )
+    if "policy drop" not in hook:
+        return fail(
+            cid,
+            "the input chain does not drop by default",
+            evidence,
+            f"{RERUN_FIREWALL}; it sets 'policy drop' on the input chain",
+        )
+    if enabled != "enabled":
+        return fail(
+            cid,
+            f"nftables.service is {enabled}: the firewall would be gone after a reboot",
+            evidence,
+            "sudo systemctl enable nftables",
+        )
+    return ok(cid, "the firewall is active and drops by default", evidence)
+
+
+@check("firewall.active")
+def active_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """Our nftables table is loaded with a default-drop input chain, and persists."""
+    sections = split_sections(ctx.remote.run_script(ACTIVE_SCRIPT).stdout)
+    rc_text = sections.get("RC", "").strip()
+    return judge_active(
+        sections.get("TABLE", ""),
+        int(rc_text) if rc_text.isdigit() else 1,
+        sections.get("ENABLED", ""),
+    )
+
+
+# ----------------------------------------------------------------------------- firewall.ports
+
+# Ports no step opens, probed to prove the default drop from the outside.
+CLOSED_CANDIDATES = (81, 8443, 31337, 4444, 9999, 6666)
+CLOSED_COUNT = 3
+OPEN_TIMEOUT = 3.0  # a little more for the ports that must answer, over a slow link
+CLOSED_TIMEOUT = 2.0
+
+State = Literal["open", "refused", "filtered", "unreachable"]
+# Open or refused (RST) both mean the firewall let the packet in.
+ANSWERS: tuple[State, ...] = ("open", "refused")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One TCP connection attempt from the outside and what came back."""
+
+    address: str
+    port: int
+    expect: Literal["answer", "filtered"]
+    seen: State
+    detail: str = ""
+
+    @property
+    def family(self) -> str:
+        """IPv4 or IPv6, as the user reads it."""
+        return "IPv6" if ":" in self.address else "IPv4"
+
+    @property
+    def answered(self) -> bool:
+        """Whether the firewall let the packet through (connected or refused)."""
+        return self.seen in ANSWERS
+
+    @property
+    def where(self) -> str:
+        """Like '22/tcp on IPv6 2001:db8::1'."""
+        return f"{self.port}/tcp on {self.family} {self.address}"
+
+
+def split_ports(ports: Iterable[str]) -> tuple[list[int], list[str]]:
+    """The TCP port numbers of 'N/proto' entries (tcp when no protocol), and the other entries."""
+    tcp: list[int] = []
+    other: list[str] = []
+    for entry in ports:
+        number, _, proto = str(entry).partition("/")
+        if (proto or "tcp") == "tcp" and number.isdigit():
+            tcp.append(int(number))
+        else:
+            other.append(str(entry))
+    return sorted(set(tcp)), other
+
+
+def closed_ports(allowed: Iterable[int]) -> list[int]:
+    """The fixed unusual ports to probe, leaving out any that is allowed."""
+    allowed = set(allowed)
+    return [port for port in CLOSED_CANDIDATES if port not in allowed][:CLOSED_COUNT]
+
+
+def judge_ports(probes: Sequence[Probe], not_probed: Sequence[str]) -> CheckResult:
+    """Allowed ports answer and the others are filtered, on every address, IPv4 and IPv6 alike."""
+    cid = "firewall.ports"
+    lines = []
+    for address in dict.fromkeys(p.address for p in probes):
+        seen = ", ".join(f"{p.port}/tcp {p.seen}" for p in probes if p.address == address)
+        lines.append(f"{'IPv6' if ':' in address else 'IPv4'} {address}: {seen}")
+    if not_probed:
+        lines.append(f"udp not probed: {', '.join(not_probed)}")
+    evidence = "\n".join(lines)
+
+    silent = [p for p in probes if p.expect == "answer" and p.seen == "filtered"]
+    leaking = [p for p in probes if p.expect == "filtered" and p.answered]
+    unreachable = [p for p in probes if p.seen == "unreachable"]
+    by_port: dict[int, set[bool]] = {}
+    for p in probes:
+        if p.seen != "unreachable":
+            by_port.setdefault(p.port, set()).add(p.answered)
+    disagree = sorted(port for port, answers in by_port.items() if len(answers) > 1)
+
+    problems = [f"{p.where} does not answer" for p in silent]
+    problems += [f"{p.where} answers though it is not opened" for p in leaking]
+    if disagree:
+        problems.append(
+            "IPv4 and IPv6 disagree on " + ", ".join(f"{port}/tcp" for port in disagree)
+        )
+    if problems:
+        hints = []
+        if silent:
+            hints.append(
+                f"{RERUN_FIREWALL} so that its rules include the silent ports; if the server "
+                "answers locally, a provider firewall or security group may drop them too"
+            )
+        if leaking:
+            # In nftables a drop in any base chain wins, so a port that answers is let in
+            # by our own table (or the table is not what the step wrote).
+            hints.append(
+                f"the firewall lets these ports in: look at sudo nft list table {TABLE} "
+                f"(policy drop? which tcp dport?), then {RERUN_FIREWALL}"
+            )
+        return fail(cid, "; ".join(problems), evidence, "; ".join(hints))
+    if unreachable:
+        return warn(
+            cid,
+            "some addresses could not be probed from here: "
+            + ", ".join(dict.fromkeys(f"{p.family} {p.address}" for p in unreachable)),
+            evidence + "\n" + unreachable[0].detail,
+            "this machine may have no route to it (often IPv6); probe from a machine that has, "
+            "e.g. nc -vz -w 2 ADDRESS PORT",
+        )
+    return ok(cid, "only the opened ports answer, on IPv4 and IPv6 alike", evidence)
+
+
+def probe_tcp(address: str, port: int, timeout: float) -> tuple[State, str]:
+    """Connect once: open, refused (an RST came back), filtered (silence), or unreachable."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect((address, port))
+        except ConnectionRefusedError:
+            return "refused", ""
+        except TimeoutError:
+            return "filtered", ""
+        except OSError as error:
+            return "unreachable", f"{address}: {error}"
+    return "open", ""
+
+
+def server_addresses(host: str, ipv6: Iterable[str]) -> list[str]:
+    """The addresses to probe: what the host name resolves to, and every global IPv6."""
+    resolved = [
+        str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    ]
+    return list(dict.fromkeys([*resolved, *ipv6]))
+
+
+def scan(addresses: Sequence[str], open_ports: Sequence[int], closed: Sequence[int]) -> list[Probe]:
+    """Probe every (address, port) at once: the scan takes one timeout, not one per port."""
+    plan = [(a, p, "answer") for a in addresses for p in open_ports]
+    plan += [(a, p, "filtered") for a in addresses for p in closed]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(32, len(plan)))) as pool:
+        futures = [
+            pool.submit(probe_tcp, a, p, OPEN_TIMEOUT if e == "answer" else CLOSED_TIMEOUT)
+            for a, p, e in plan
+        ]
+        return [
+            Probe(address, port, expect, *future.result())  # type: ignore[arg-type]
+            for (address, port, expect), future in zip(plan, futures, strict=True)
+        ]
+
+
+@check("firewall.ports")
+def ports_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """From the outside, the opened ports answer and others are filtered, on IPv4 and IPv6."""
+    tcp, not_probed = split_ports(params.get("open") or ())
+    addresses = server_addresses(server_host(ctx.address), ctx.facts.ipv6)
+    return judge_ports(scan(addresses, tcp, closed_ports(tcp)), not_probed)
