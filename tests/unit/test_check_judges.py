@@ -540,7 +540,7 @@ def test_test_ban_script_against_fake_fail2ban(tmp_path: Path) -> None:
             "nft": f'echo "set addr-set-sshd {{ elements = {{ $(cat {state}) }} }}"\n',
         },
     )
-    script = fail2ban.test_ban_script("sshd", "192.0.2.77")
+    script = fail2ban.trial_ban_script("sshd", "192.0.2.77")
     output = subprocess.run(["sh"], input=script, capture_output=True, text=True, env=env).stdout
     result = fail2ban.judge_test_ban("sshd", "192.0.2.77", system.split_sections(output))
     assert result.status == "ok", result

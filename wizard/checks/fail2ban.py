@@ -160,7 +160,7 @@ WAIT_FOR_UNBAN = (
 )
 
 
-def test_ban_script(jail: str, address: str) -> str:
+def trial_ban_script(jail: str, address: str) -> str:
     """Ban, list the ruleset, unban, list again; the unban runs whatever the ban did."""
     return "\n".join(
         [
@@ -254,13 +254,13 @@ def judge_test_ban(jail: str, address: str, sections: Mapping[str, str]) -> Chec
 
 
 @check("fail2ban.test_ban")
-def test_ban_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+def trial_ban_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """A ban of a documentation address shows up in nftables, and its unban removes it."""
     jail, address = str(params["jail"]), str(params["address"])
     refused = refuse_test_address(address)
     if refused:
         return refused
-    output = ctx.remote.run_script(test_ban_script(jail, address), timeout=60).stdout
+    output = ctx.remote.run_script(trial_ban_script(jail, address), timeout=60).stdout
     return judge_test_ban(jail, address, split_sections(output))
 
 
