@@ -7,8 +7,9 @@ modal, so no screen ever shows a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, TypeVar
 
 from textual import on, work
@@ -45,6 +46,8 @@ from wizard.session import ConnectOptions, Session
 from wizard.state import StateStore
 from wizard.steps import Step
 
+QUIT_CONFIRM_SECONDS = 6.0
+
 ScreenT = TypeVar("ScreenT", bound=Screen[Any])
 
 # What the error modal says failed, by worker group.
@@ -77,11 +80,46 @@ class WizardApp(App[None]):
         self.session_factory = session_factory
         self.session: WizardSession | None = None
         self.stats = Stats()
+        self._quit_armed = False
 
     def on_mount(self) -> None:
         # With a server given, the connect screen connects at once and stays only to show
         # progress, a host key question, or an error to correct in place.
         self.push_screen(ConnectScreen(self.options, connect_now=self.options is not None))
+
+    async def action_quit(self) -> None:
+        """Quit; while an apply runs, only on a second press, after saying what happens."""
+        applying = any(w.group == "apply" and w.is_running for w in self.workers)
+        if applying and not self._quit_armed:
+            self._quit_armed = True
+            self.notify(
+                "An apply is running on the server. Press q again to quit: the wizard then "
+                "waits for the server to finish (or roll back) before it exits.",
+                title="Apply in progress",
+                severity="warning",
+                timeout=QUIT_CONFIRM_SECONDS,
+            )
+            self.set_timer(QUIT_CONFIRM_SECONDS, self._disarm_quit)
+            return
+        if applying:
+            # The worker thread cannot be stopped: the process exits when the engine returns,
+            # after it has recorded the result.
+            self.exit(message="Waiting for the apply on the server to finish…")
+            return
+        self.exit()
+
+    def _disarm_quit(self) -> None:
+        self._quit_armed = False
+
+    def call_screen(self, callback: Callable[..., object], *args: object) -> None:
+        """Run a screen's method from a worker thread; never raises into the engine.
+
+        The engine calls this from inside an apply or a verify: a screen that is gone, or an
+        app that has quit, must not turn a progress line into a failed apply.
+        """
+        with contextlib.suppress(Exception):
+            if self.is_running:
+                self.call_from_thread(callback, *args)
 
     @property
     def live_session(self) -> WizardSession:
@@ -207,7 +245,7 @@ class WizardApp(App[None]):
         """Apply the plan, streaming the engine's events to the screen's log."""
         try:
             outcome = self.live_session.apply(
-                plan, lambda line: self.call_from_thread(screen.add_event, line)
+                plan, lambda line: self.call_screen(screen.add_event, line)
             )
         except ApplyFailed as failure:
             self.post_message(ApplyEnded(plan, None, failure))
@@ -244,7 +282,7 @@ class WizardApp(App[None]):
     def verify(self, step_ids: list[str], screen: VerifyScreen) -> None:
         """Run the checks, each result shown as it arrives."""
         results = self.live_session.verify(
-            step_ids, lambda _step_id, result: self.call_from_thread(screen.add_result, result)
+            step_ids, lambda _step_id, result: self.call_screen(screen.add_result, result)
         )
         self.post_message(VerifyEnded(results))
 

@@ -23,6 +23,8 @@ class ErrorModal(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close"),
         Binding("enter", "close", "Close", show=False),
+        # Modal screens cut the app's bindings off; quitting must work everywhere.
+        Binding("q", "app.quit", "Quit"),
     ]
 
     def __init__(self, title: str, message: str, hint: str = "") -> None:

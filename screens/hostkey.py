@@ -24,6 +24,8 @@ class HostKeyModal(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes, trust it"),
         Binding("n,escape", "answer(False)", "No"),
+        # Modal screens cut the app's bindings off; quitting must work everywhere.
+        Binding("q", "app.quit", "Quit"),
     ]
 
     def __init__(self, error: UnknownHostKey) -> None:

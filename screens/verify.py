@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar
 
-from rich.console import Group
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -30,15 +29,15 @@ def icon(result: CheckResult) -> Text:
     return Text(char, style=style)
 
 
-def details(result: CheckResult) -> Group:
+def details(result: CheckResult) -> Text:
     """What the check saw, and what to do when it is not ok."""
-    parts: list[Text] = [Text(f"{result.check_id}: {result.summary}", style="bold")]
+    text = Text(f"{result.check_id}: {result.summary}", style="bold")
     if result.hint:
-        parts.append(Text(f"→ {result.hint}", style="yellow"))
+        text.append(f"\n→ {result.hint}", style="yellow")
     if result.evidence:
-        parts.append(Text(""))
-        parts.append(Text(result.evidence, style="dim"))
-    return Group(*parts)
+        text.append("\n\n")
+        text.append(result.evidence, style="dim")
+    return text
 
 
 class VerifyScreen(Screen[None]):

@@ -32,6 +32,7 @@ class Facts:
     ipv4: tuple[str, ...]
     ipv6: tuple[str, ...]
     client_address: str
+    ssh_port: int
     login_user: str
     packages: frozenset[str]
     active_services: frozenset[str]
@@ -58,6 +59,7 @@ class Facts:
             "ipv6": self.ipv6,
             "primary_ipv4": self.primary_ipv4,
             "client_address": self.client_address,
+            "ssh_port": self.ssh_port,
             "login_user": self.login_user,
             "packages": self.packages,
         }
@@ -78,6 +80,7 @@ echo "timezone=$(timedatectl show -p Timezone --value 2>/dev/null || cat /etc/ti
 echo "ipv4=$(ip -o -4 addr show scope global 2>/dev/null | awk '{{print $4}}' | cut -d/ -f1 | tr '\\n' ' ')"
 echo "ipv6=$(ip -o -6 addr show scope global 2>/dev/null | awk '{{print $4}}' | cut -d/ -f1 | tr '\\n' ' ')"
 echo "client=${{1%% *}}"
+echo "ssh_port=$(echo "$1" | awk '{{print $4}}')"
 echo "login_user=${{SUDO_USER:-$(id -un)}}"
 echo "packages=$(dpkg-query -W -f='${{db:Status-Abbrev}} ${{Package}}\\n' {pkgs} 2>/dev/null | awk '$1=="ii"{{print $2}}' | tr '\\n' ' ')"
 active=""
@@ -125,6 +128,7 @@ def parse_facts(output: str) -> Facts:
         ipv4=tuple(values.get("ipv4", "").split()),
         ipv6=tuple(values.get("ipv6", "").split()),
         client_address=values.get("client", ""),
+        ssh_port=int(values.get("ssh_port") or 22),
         login_user=values.get("login_user", ""),
         packages=frozenset(values.get("packages", "").split()),
         active_services=frozenset(values.get("active", "").split()),

@@ -212,8 +212,8 @@ class Session:
         }
 
     def open_ports(self, step: Step, answers: Mapping[str, Any]) -> tuple[str, ...]:
-        """The ports the firewall must let in: SSH as connected, the applied steps', extras."""
-        ports = [f"{self.remote.target.port or 22}/tcp"]
+        """The ports the firewall must let in: SSH as sshd serves it now, the steps', extras."""
+        ports = [f"{self.facts.ssh_port}/tcp"]
         for other in self.catalog.steps:
             record = self.host.step(other.id)
             if other.id != step.id and record.status not in APPLIED:
@@ -330,8 +330,10 @@ class Session:
         paths = RunPaths(outcome.run_id)
         user = self.host.admin_user or self.remote.user
         port = self.remote.target.port or 22
-        if plan.step.id == "ssh-hardening":
-            port = int(plan.answers.values["port"])
+        new_sshd_port = int(plan.answers.values.get("port", self.facts.ssh_port))
+        if plan.step.id == "ssh-hardening" and new_sshd_port != self.facts.ssh_port:
+            # sshd moved: reach it on its new port (a NAT in front would need the user's help).
+            port = new_sshd_port
         if port != (self.remote.target.port or 22):
             self._trust_current_key_on(port)
         credentials = dataclasses.replace(self.options.credentials, password=None)
@@ -355,6 +357,8 @@ class Session:
             self.remote.close()
             self.remote = fresh
             self.host = dataclasses.replace(self.host, port=port, login_user=user)
+            if plan.step.id == "ssh-hardening":
+                self.facts = dataclasses.replace(self.facts, ssh_port=new_sshd_port)
             return dataclasses.replace(outcome, status="done")
         on_event(f"the new session failed ({reason}): reverting")
         try:
@@ -466,4 +470,4 @@ class Session:
 
 
 def _empty_facts() -> Facts:
-    return Facts("", "", "", "", "", "", "", "", (), (), "", "", frozenset(), frozenset())
+    return Facts("", "", "", "", "", "", "", "", (), (), "", 22, "", frozenset(), frozenset())

@@ -77,12 +77,14 @@ class FormField(Vertical):
             """The field, so that `@on(FormField.Changed, "#id")` selectors work."""
             return self.field
 
-    def __init__(self, key: str, prompt: str, control: Widget, help: str, check: Check) -> None:
+    def __init__(
+        self, key: str, prompt: str, control: Widget, help_text: str, check: Check
+    ) -> None:
         super().__init__(id=f"field-{key}")
         self.key = key
         self.prompt = prompt
         self.control_widget = control
-        self.help = help
+        self.help_text = help_text
         self.check = check
 
     def compose(self) -> ComposeResult:
@@ -94,8 +96,8 @@ class FormField(Vertical):
                 yield Static("", classes="switch-state")
         else:
             yield self.control_widget
-        if self.help:
-            yield Static(self.help, classes="help", markup=False)
+        if self.help_text:
+            yield Static(self.help_text, classes="help", markup=False)
         yield Static("", classes="reason", markup=False)
 
     def on_mount(self) -> None:

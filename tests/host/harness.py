@@ -18,6 +18,7 @@ from wizard.catalog import load_catalog
 from wizard.remote import Credentials, Stats, Target
 from wizard.session import ConnectOptions, Session
 from wizard.state import StateStore
+from tests.host.fixtures import boot_free
 from wizard.testhost.machine import TestHost, write_known_hosts
 
 REPO = Path(__file__).resolve().parents[2]
@@ -151,13 +152,17 @@ def wizard_factory(tmp_path: Path) -> Iterator[Callable[[TestHost], Wizard]]:
 
 
 @pytest.fixture(scope="session")
-def day_one_host(testhost: TestHost, tmp_path_factory: pytest.TempPathFactory):
-    """The shared test host with the five day-one steps applied through the CLI, and its laptop.
+def day_one_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Wizard, str]]:
+    """A host of its own with the five day-one steps applied through the CLI, and its laptop.
 
-    Tests using it must leave it as they found it.
+    Shared by the session: tests using it must leave it as they found it.
     """
+    testhost = boot_free("vwd", range(32, 48))
     home = tmp_path_factory.mktemp("day-one-laptop")
     wizard = Wizard(testhost, home)
     wizard.trust_host()
-    output = apply_ok(wizard, f"root@{testhost.address}", DAY_ONE_STEPS)
-    return wizard, output
+    try:
+        output = apply_ok(wizard, f"root@{testhost.address}", DAY_ONE_STEPS)
+        yield wizard, output
+    finally:
+        testhost.stop()

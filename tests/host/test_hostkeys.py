@@ -20,8 +20,9 @@ def sha256_fingerprint(openssh_key: str) -> str:
     return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
 
 
-def test_unknown_key_is_shown_and_not_added(testhost, wizard_factory):
-    wizard = wizard_factory(testhost)
+def test_unknown_key_is_shown_and_not_added(fresh_testhost, wizard_factory):
+    wizard = wizard_factory(fresh_testhost)
+    testhost = fresh_testhost
     with pytest.raises(UnknownHostKey) as raised:
         wizard.session("root")
     assert raised.value.fingerprint == sha256_fingerprint(testhost.host_key)
@@ -29,8 +30,9 @@ def test_unknown_key_is_shown_and_not_added(testhost, wizard_factory):
     assert not wizard.known_hosts.exists()
 
 
-def test_unattended_run_refuses_an_unknown_key(testhost, wizard_factory):
-    wizard = wizard_factory(testhost)
+def test_unattended_run_refuses_an_unknown_key(fresh_testhost, wizard_factory):
+    wizard = wizard_factory(fresh_testhost)
+    testhost = fresh_testhost
     result = wizard.cli("status", f"root@{testhost.address}", "--yes")
     assert result.returncode == 1
     assert sha256_fingerprint(testhost.host_key) in result.stderr
@@ -39,8 +41,9 @@ def test_unattended_run_refuses_an_unknown_key(testhost, wizard_factory):
     assert not wizard.known_hosts.exists()
 
 
-def test_confirmed_fingerprint_is_trusted_and_recorded(testhost, wizard_factory):
-    wizard = wizard_factory(testhost)
+def test_confirmed_fingerprint_is_trusted_and_recorded(fresh_testhost, wizard_factory):
+    wizard = wizard_factory(fresh_testhost)
+    testhost = fresh_testhost
     fingerprint = sha256_fingerprint(testhost.host_key)
     with pytest.raises(UnknownHostKey):
         wizard.session("root", accept_fingerprint="SHA256:not-the-right-one")
@@ -52,8 +55,9 @@ def test_confirmed_fingerprint_is_trusted_and_recorded(testhost, wizard_factory)
     wizard.session("root").close()
 
 
-def test_changed_key_is_refused_with_a_clear_error(testhost, wizard_factory):
-    wizard = wizard_factory(testhost)
+def test_changed_key_is_refused_with_a_clear_error(fresh_testhost, wizard_factory):
+    wizard = wizard_factory(fresh_testhost)
+    testhost = fresh_testhost
     wizard.known_hosts.write_text(f"{testhost.address} {OTHER_KEY}\n")
     with pytest.raises(HostKeyChanged) as raised:
         wizard.session("root", accept_fingerprint=sha256_fingerprint(testhost.host_key))

@@ -72,5 +72,3 @@ def test_drift_is_reported_and_a_new_apply_repairs_it(day_one_host):
     again = wizard.cli("status", wizard.host.address)
     fail2ban = next(x for x in again.stdout.splitlines() if x.strip().startswith("fail2ban"))
     assert "verified" in fail2ban
-
-

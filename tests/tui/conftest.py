@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import sys
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,7 @@ class FakeSession:
         self.plan_error: Exception | None = None
         self.apply_events = ["backing up 3 files", "writing /etc/hostname", "reloading"]
         self.apply_error: Exception | None = None
+        self.apply_gate: threading.Event | None = None
         self.verify_error: Exception | None = None
         self.calls: list[tuple[Any, ...]] = []
 
@@ -188,6 +190,8 @@ class FakeSession:
         self.calls.append(("apply", plan))
         for event in self.apply_events:
             on_event(event)
+        if self.apply_gate is not None:
+            self.apply_gate.wait(10)
         if self.apply_error is not None:
             self.records[plan.step.id] = StepRecord(plan.step.id, "failed")
             raise self.apply_error

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from textual.widgets import DataTable, RichLog, Static
 
 from screens.apply import ApplyScreen
@@ -119,3 +121,34 @@ async def test_unexpected_exception_is_shown_as_a_bug(make_app, scripted, settle
         await settle(pilot, until=lambda: isinstance(app.screen, QuestionsScreen))
         # The form is usable again.
         assert not app.screen.has_class("-busy")
+
+
+async def test_q_during_an_apply_asks_first(make_app, scripted, settle, fake, options):
+    fake.apply_gate = threading.Event()
+    app = make_app(options, scripted(fake))
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await apply_base(app, pilot, settle)
+            await pilot.pause()
+            assert isinstance(app.screen, ApplyScreen) and app.screen.running
+            await pilot.press("q")
+            await pilot.pause()
+            assert app.is_running
+            assert any("Press q again" in n.message for n in app._notifications)
+            await pilot.press("q")
+            await pilot.pause()
+            assert not app.is_running
+    finally:
+        fake.apply_gate.set()
+
+
+async def test_q_quits_from_a_modal(make_app, scripted, settle, fake, options):
+    fake.verify_error = WizardError("lost", "again")
+    app = make_app(options, scripted(fake))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, until=lambda: isinstance(app.screen, OverviewScreen))
+        await pilot.press("v")
+        await settle(pilot, until=lambda: isinstance(app.screen, ErrorModal))
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running

@@ -15,7 +15,7 @@ async def test_overview_shows_statuses_notices_and_starts_at_the_next_step(
     fake.notices.append("run 20240101 (base) was interrupted while 'writing': undone")
     fake.records["base"] = StepRecord("base", "verified")
     fake.records["admin-user"] = StepRecord(
-        "admin-user", "drifted", message="changed on the server: /etc/sudoers.d/90-x"
+        "admin-user", "failed", message="visudo refused /etc/sudoers.d/90-x"
     )
     app = make_app(options, scripted(fake))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -26,9 +26,9 @@ async def test_overview_shows_statuses_notices_and_starts_at_the_next_step(
         table = screen.query_one("#steps", DataTable)
         assert [str(k.value) for k in table.rows] == list(fake.catalog.ids())
         assert "verified" in str(table.get_cell("base", "status"))
-        assert "drifted" in str(table.get_cell("admin-user", "status"))
+        assert "failed" in str(table.get_cell("admin-user", "status"))
         assert "after admin-user" in str(table.get_cell("ssh-hardening", "status"))
-        # base is verified: the cursor waits on admin-user, its help and drift message below.
+        # base is verified: the cursor waits on admin-user, its help and failure below.
         assert screen.highlighted().step.id == "admin-user"
         await pilot.pause()
         help_text = screen.query_one("#help", Markdown).source

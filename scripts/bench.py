@@ -1,0 +1,103 @@
+"""Measure what the issue asks: the five day-one steps headless, direct and over a 50 ms link,
+round trips per step and phase, and the time from the command to the TUI's first screen.
+
+Run as root: .venv/bin/python scripts/bench.py  (prints a Markdown report)
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from wizard.testhost.machine import boot, write_known_hosts
+from wizard.testhost.relay import DelayRelay
+
+REPO = Path(__file__).resolve().parents[1]
+STEPS = ("base", "admin-user", "ssh-hardening", "firewall", "fail2ban")
+ANSWERS = REPO / "tests" / "host" / "quick.toml"
+
+
+def cli(home: Path, key: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the wizard's CLI with this benchmark's laptop files."""
+    argv = [sys.executable, "-m", "wizard.cli", *args, "-i", str(key)]
+    argv += ["--known-hosts", str(home / "known_hosts"), "--state", str(home / "state.db")]
+    return subprocess.run(argv, capture_output=True, text=True, cwd=REPO, check=False)
+
+
+def day_one(address: str, port: int, key: Path, home: Path) -> dict[str, object]:
+    """Apply the five steps one by one; wall time and round trips per step and phase."""
+    rows = {}
+    started = time.monotonic()
+    for index, step in enumerate(STEPS):
+        user = "root@" if index < 3 else ""
+        target = f"{user}{address}:{port}"
+        step_started = time.monotonic()
+        result = cli(home, key, "apply", target, "--answers", str(ANSWERS), "--step", step,
+                     "--yes", "--json", "--stats")
+        if result.returncode != 0:
+            raise SystemExit(f"{step} failed:\n{result.stdout}\n{result.stderr}")
+        stats = json.loads(result.stderr.strip().splitlines()[-1])["stats"]
+        rows[step] = {
+            "seconds": round(time.monotonic() - step_started, 2),
+            "round_trips": {phase: int(v["round_trips"]) for phase, v in stats.items()},
+        }
+    return {"total_seconds": round(time.monotonic() - started, 2), "steps": rows}
+
+
+def first_screen_seconds(address: str, key: Path, home: Path) -> float:
+    """Seconds from typing the command in a terminal to the TUI's first drawn screen."""
+    session = "vw-bench"
+    subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, check=False)
+    command = (
+        f"{sys.executable} -m wizard.cli tui root@{address} -i {key} "
+        f"--known-hosts {home / 'known_hosts'} --state {home / 'state.db'}"
+    )
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+                    "-c", str(REPO), "bash --norc"], check=True)
+    time.sleep(0.5)
+    started = time.monotonic()
+    subprocess.run(["tmux", "send-keys", "-t", session, command, "Enter"], check=True)
+    try:
+        while time.monotonic() - started < 20:
+            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
+                                    capture_output=True, text=True, check=True).stdout
+            if "vps-wizard" in screen and command[:20] not in screen.splitlines()[-1]:
+                if any(word in screen for word in ("Connect", "Steps", "steps", "Trust")):
+                    return round(time.monotonic() - started, 3)
+            time.sleep(0.01)
+        return float("nan")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, check=False)
+
+
+def main() -> None:
+    """Boot two pristine hosts in turn and print the report."""
+    report = {}
+    for label, delay in (("direct", 0.0), ("50 ms round trip", 0.05)):
+        host = boot("bench", 9)
+        home = Path(tempfile.mkdtemp(prefix="vw-bench-"))
+        try:
+            address, port = host.address, 22
+            relay = None
+            if delay:
+                relay = DelayRelay(host.address, 22, delay_s=delay)
+                address, port = relay.start()
+            write_known_hosts(host, home / "known_hosts", [(address, port)])
+            if not delay:
+                report["first screen (s)"] = first_screen_seconds(address, host.root_key_path, home)
+            report[label] = day_one(address, port, host.root_key_path, home)
+            if relay:
+                relay.stop()
+        finally:
+            host.stop()
+            shutil.rmtree(home, ignore_errors=True)
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
