@@ -229,6 +229,8 @@ class WizardApp(App[None]):
         if event.plan.has_changes:
             await self.push_screen(ReviewScreen(event.plan))
             return
+        # The server already matches: record the answers, so the step counts as applied.
+        self.live_session.adopt(event.plan)
         self.notify(event.plan.summary(), title="Nothing to change")
         await self.start_verify([event.plan.step.id], f"{event.plan.step.title}: nothing to change")
 

@@ -45,7 +45,7 @@ def check_address(raw: Any) -> str:
 
 
 def check_login(raw: Any) -> str:
-    """Why a login name is refused, or "" (empty means: from ~/.ssh/config, else root)."""
+    """Why a login name is refused, or "" (empty leaves the choice to the engine)."""
     text = str(raw)
     if text and not _LOGIN.match(text):
         return "a login name has letters, digits, '.', '_' and '-' only"
@@ -124,7 +124,8 @@ class ConnectScreen(Screen[None]):
                     id="user",
                     compact=True,
                 ),
-                "Empty: from ~/.ssh/config, else root. After hardening: your admin user.",
+                "Empty: your admin user once the wizard made one, else ~/.ssh/config's User, "
+                "else your local login name. A fresh server usually wants root.",
                 check_login,
             )
             yield FormField(

@@ -50,6 +50,10 @@ class WizardSession(Protocol):
         """Apply a reviewed plan; ApplyFailed when it was rolled back."""
         ...
 
+    def adopt(self, plan: Plan) -> None:
+        """Record a step whose server already matches its plan as applied."""
+        ...
+
     def verify(
         self,
         step_ids: Iterable[str],

@@ -51,10 +51,12 @@ class Target:
         if hostport.startswith("["):
             host, _, rest = hostport[1:].partition("]")
             if rest.startswith(":"):
-                port = int(rest[1:])
+                port = int(rest[1:]) if rest[1:].isdigit() else 0
         elif hostport.count(":") == 1:
             host, port_text = hostport.split(":")
-            port = int(port_text)
+            port = int(port_text) if port_text.isdigit() else 0
+        if port is not None and not 1 <= port <= 65535:
+            raise WizardError(f"'{text}' has no valid port", "write it as user@host:2222")
         if not host or any(c in host for c in " \n;'\"`$"):
             raise WizardError(f"'{text}' is not a server address", "write it as user@host[:port]")
         return cls(host=host, user=user or None, port=port)

@@ -429,7 +429,7 @@ class Session:
             results = run_checks(
                 self.check_context(),
                 specs,
-                on_result=(lambda r: on_result("", r)) if on_result else None,
+                on_result=(lambda i, r: on_result(owners[i], r)) if on_result else None,
             )
         by_step: dict[str, list[CheckResult]] = {}
         for owner, result in zip(owners, results, strict=True):

@@ -16,7 +16,6 @@ from typing import Any
 
 import platformdirs
 
-STATUSES = ("pending", "applied", "verified", "failed", "drifted")
 
 
 def default_state_path() -> Path:

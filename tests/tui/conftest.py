@@ -198,6 +198,11 @@ class FakeSession:
         self.records[plan.step.id] = StepRecord(plan.step.id, "applied")
         return ApplyOutcome("run-1", "done", tuple(self.apply_events))
 
+    def adopt(self, plan: Plan) -> None:
+        """The server already matches: the step counts as applied."""
+        self.calls.append(("adopt", plan.step.id))
+        self.records[plan.step.id] = StepRecord(plan.step.id, "applied")
+
     def verify(
         self,
         step_ids: Iterable[str],
@@ -212,7 +217,7 @@ class FakeSession:
         for step_id in step_ids:
             for result in reversed(results[step_id]):
                 if on_result:
-                    on_result("", result)
+                    on_result(step_id, result)
             failed = any(r.status == "fail" for r in results[step_id])
             self.records[step_id] = StepRecord(step_id, "failed-verify" if failed else "verified")
         return results

@@ -139,3 +139,5 @@ async def test_nothing_to_change_goes_straight_to_verify(make_app, scripted, set
         assert "nothing to change" in app.screen.heading
         assert not any(isinstance(s, (ReviewScreen, ApplyScreen)) for s in app.screen_stack)
     assert not [c for c in fake.calls if c[0] == "apply"]
+    # The server already matched: the step is recorded, so the overview moves on.
+    assert ("adopt", "base") in fake.calls

@@ -104,9 +104,10 @@ def run_checks(
     context: CheckContext,
     specs: Iterable[tuple[str, Mapping[str, Any]]],
     timeout: float = 60.0,
-    on_result: Callable[[CheckResult], None] | None = None,
+    on_result: Callable[[int, CheckResult], None] | None = None,
 ) -> list[CheckResult]:
-    """Run checks concurrently; each result is reported as it arrives, a slow one times out."""
+    """Run checks concurrently; each result is reported as it arrives (with its index in
+    `specs`), a slow one times out."""
     specs = list(specs)
     results: dict[int, CheckResult] = {}
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(16, len(specs))))
@@ -118,7 +119,7 @@ def run_checks(
             index = futures[future]
             results[index] = future.result()
             if on_result:
-                on_result(results[index])
+                on_result(index, results[index])
     except concurrent.futures.TimeoutError:
         for index in futures.values():
             if index not in results:
@@ -128,7 +129,7 @@ def run_checks(
                     hint="the server or the network is slow; run verify again",
                 )
                 if on_result:
-                    on_result(results[index])
+                    on_result(index, results[index])
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return [results[i] for i in range(len(specs))]
