@@ -39,12 +39,18 @@ class ApplyScreen(Screen[None]):
             yield Static("", id="failure-message", markup=False)
             yield Static("", id="failure-hint", markup=False)
         with Horizontal(id="actions"):
-            yield Static("applying… the server reverts by itself if this is cut", id="status")
+            yield Static(self._running_text(), id="status")
             yield Button("Back to overview", id="back", compact=True, disabled=True)
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.plan.step.id}: apply"
+
+    def _running_text(self) -> str:
+        # The apply runs detached on the server: a cut link never leaves it half done.
+        if self.plan.step.guard == "lockout":
+            return "applying… unless confirmed by a new login, the server reverts by itself"
+        return "applying… it completes on the server even if the connection drops"
 
     def add_event(self, line: str) -> None:
         """One line of the engine's progress (called from the worker via call_from_thread)."""
