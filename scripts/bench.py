@@ -37,8 +37,19 @@ def day_one(address: str, port: int, key: Path, home: Path) -> dict[str, object]
         user = "root@" if index < 3 else ""
         target = f"{user}{address}:{port}"
         step_started = time.monotonic()
-        result = cli(home, key, "apply", target, "--answers", str(ANSWERS), "--step", step,
-                     "--yes", "--json", "--stats")
+        result = cli(
+            home,
+            key,
+            "apply",
+            target,
+            "--answers",
+            str(ANSWERS),
+            "--step",
+            step,
+            "--yes",
+            "--json",
+            "--stats",
+        )
         if result.returncode != 0:
             raise SystemExit(f"{step} failed:\n{result.stdout}\n{result.stderr}")
         stats = json.loads(result.stderr.strip().splitlines()[-1])["stats"]
@@ -57,18 +68,37 @@ def first_screen_seconds(address: str, key: Path, home: Path) -> float:
         f"{sys.executable} -m wizard.cli tui root@{address} -i {key} "
         f"--known-hosts {home / 'known_hosts'} --state {home / 'state.db'}"
     )
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
-                    "-c", str(REPO), "bash --norc"], check=True)
+    subprocess.run(
+        [
+            "tmux",
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-x",
+            "80",
+            "-y",
+            "24",
+            "-c",
+            str(REPO),
+            "bash --norc",
+        ],
+        check=True,
+    )
     time.sleep(0.5)
     started = time.monotonic()
     subprocess.run(["tmux", "send-keys", "-t", session, command, "Enter"], check=True)
     try:
         while time.monotonic() - started < 20:
-            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
-                                    capture_output=True, text=True, check=True).stdout
-            if "vps-wizard" in screen and command[:20] not in screen.splitlines()[-1]:
-                if any(word in screen for word in ("Connect", "Steps", "steps", "Trust")):
-                    return round(time.monotonic() - started, 3)
+            screen = subprocess.run(
+                ["tmux", "capture-pane", "-p", "-t", session],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            drawn = "vps-wizard" in screen and command[:20] not in screen.splitlines()[-1]
+            if drawn and any(word in screen for word in ("Connect", "Steps", "steps", "Trust")):
+                return round(time.monotonic() - started, 3)
             time.sleep(0.01)
         return float("nan")
     finally:

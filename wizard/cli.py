@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="vps-wizard",
-        description="From a fresh Debian/Ubuntu VPS to a hardened server, one reviewed step at a time.",
+        description="From a fresh Debian/Ubuntu VPS to a hardened server, one reviewed step "
+        "at a time.",
         parents=[common],
     )
     parser.add_argument(
@@ -287,7 +288,7 @@ def cmd_apply(session: Session, catalog: Catalog, args: argparse.Namespace) -> i
             if not args.yes and not confirm(f"Apply {step_id}?"):
                 print("stopped; nothing more was changed.")
                 return 1
-            outcome = session.apply(plan, on_event=None if args.json else _print_event)
+            outcome = session.apply(plan, on_event=_quiet if args.json else _print_event)
             entry["run"] = outcome.run_id
         else:
             session.adopt(plan)
@@ -309,6 +310,10 @@ def cmd_apply(session: Session, catalog: Catalog, args: argparse.Namespace) -> i
 
 def _print_event(line: str) -> None:
     print(f"   {line}", flush=True)
+
+
+def _quiet(_line: str) -> None:
+    """--json prints one document at the end, not the live log."""
 
 
 def confirm(question: str) -> bool:

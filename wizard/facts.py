@@ -76,17 +76,21 @@ echo "os_like=$ID_LIKE"
 echo "kernel=$(uname -r)"
 echo "hostname=$(hostname)"
 echo "fqdn=$(hostname -f 2>/dev/null)"
-echo "timezone=$(timedatectl show -p Timezone --value 2>/dev/null || cat /etc/timezone 2>/dev/null)"
-echo "ipv4=$(ip -o -4 addr show scope global 2>/dev/null | awk '{{print $4}}' | cut -d/ -f1 | tr '\\n' ' ')"
-echo "ipv6=$(ip -o -6 addr show scope global 2>/dev/null | awk '{{print $4}}' | cut -d/ -f1 | tr '\\n' ' ')"
+words() {{ tr '\\n' ' '; }}
+addresses() {{ ip -o "-$1" addr show scope global 2>/dev/null | awk '{{print $4}}' | cut -d/ -f1; }}
+echo "timezone=$(timedatectl show -p Timezone --value 2>/dev/null || cat /etc/timezone)"
+echo "ipv4=$(addresses 4 | words)"
+echo "ipv6=$(addresses 6 | words)"
 echo "client=${{1%% *}}"
 echo "ssh_port=$(echo "$1" | awk '{{print $4}}')"
 echo "login_user=${{SUDO_USER:-$(id -un)}}"
-echo "packages=$(dpkg-query -W -f='${{db:Status-Abbrev}} ${{Package}}\\n' {pkgs} 2>/dev/null | awk '$1=="ii"{{print $2}}' | tr '\\n' ' ')"
+echo "packages=$(dpkg-query -W -f='${{db:Status-Abbrev}} ${{Package}}\\n' {pkgs} 2>/dev/null \\
+  | awk '$1=="ii"{{print $2}}' | words)"
 active=""
 for s in {svcs}; do systemctl is-active --quiet "$s" 2>/dev/null && active="$active $s"; done
 echo "active=$active"
-echo "unfinished=$(grep -l -s -E '^(started|writing|awaiting-confirm)$' {STATE_DIR}/runs/*/status | awk -F/ '{{print $(NF-1)}}' | tr '\\n' ' ')"
+echo "unfinished=$(grep -l -s -E '^(started|writing|awaiting-confirm)$' {STATE_DIR}/runs/*/status \\
+  | awk -F/ '{{print $(NF-1)}}' | words)"
 echo "@@STATE"
 cat {SERVER_STATE} 2>/dev/null
 echo

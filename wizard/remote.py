@@ -203,7 +203,10 @@ class Remote:
         accept_fingerprint: str | None = None,
         stats: Stats | None = None,
     ) -> Remote:
-        """Open the session. Raises UnknownHostKey (ask the user), HostKeyChanged, ConnectionFailed."""
+        """Open the session.
+
+        Raises UnknownHostKey (ask the user), HostKeyChanged or ConnectionFailed.
+        """
         stats = stats or Stats()
         hostname, port, user, identities, proxyjump = _resolve(target)
         client = paramiko.SSHClient()

@@ -51,7 +51,7 @@ class ConnectOptions:
     """How to reach the server and how careful to be."""
 
     target: Target
-    credentials: Credentials = Credentials()
+    credentials: Credentials = field(default_factory=Credentials)
     known_hosts: Path = DEFAULT_KNOWN_HOSTS
     accept_fingerprint: str | None = None
     guard_seconds: int = DEFAULT_GUARD_SECONDS
@@ -146,7 +146,8 @@ class Session:
                 f"s=$(cat {status}); step=$(cat {shlex.quote(paths.step_file)})\n"
                 'case "$s" in\n'
                 f"  started) sh {shlex.quote(paths.cleanup)}; echo failed > {status};;\n"
-                f"  writing|awaiting-confirm) {revert_now_script(paths, run_id).strip()} >/dev/null;;\n"
+                "  writing|awaiting-confirm)\n"
+                f"{revert_now_script(paths, run_id)};;\n"
                 "esac\n"
                 f'echo "@@RECOVERED {run_id} $step $s $(cat {status})"'
             )

@@ -17,7 +17,6 @@ from typing import Any
 import platformdirs
 
 
-
 def default_state_path() -> Path:
     """The state database in the user's state directory."""
     return platformdirs.user_state_path("vps-wizard") / "state.db"

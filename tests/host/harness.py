@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.host.fixtures import boot_free
 from wizard.catalog import load_catalog
 from wizard.remote import Credentials, Stats, Target
 from wizard.session import ConnectOptions, Session
 from wizard.state import StateStore
-from tests.host.fixtures import boot_free
 from wizard.testhost.machine import TestHost, write_known_hosts
 
 REPO = Path(__file__).resolve().parents[2]

@@ -46,6 +46,17 @@ def test_second_apply_changes_nothing_and_says_so(day_one_host):
         assert f"== {step}: nothing to change" in again
 
 
+def test_apply_json_reports_each_step_for_scripts(day_one_host):
+    wizard, _ = day_one_host
+    result = wizard.cli("apply", wizard.host.address, "--answers", str(DAY_ONE), "--yes", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] is True
+    assert [s["step"] for s in report["steps"]] == list(DAY_ONE_STEPS)
+    assert all(s["summary"].endswith("nothing to change") for s in report["steps"])
+    assert all(c["status"] != "fail" for s in report["steps"] for c in s["checks"])
+
+
 def test_changing_one_answer_changes_only_its_file(day_one_host, tmp_path):
     wizard, _ = day_one_host
     answers = tmp_path / "answers.toml"

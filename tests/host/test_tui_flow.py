@@ -64,9 +64,7 @@ async def run_step(pilot: Any, app: WizardApp, step_id: str, answers: dict[str, 
     await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen | VerifyScreen))
     if isinstance(app.screen, ReviewScreen):
         await pilot.press("A")
-    await wait_until(
-        pilot, lambda: isinstance(app.screen, VerifyScreen) and not app.screen.running
-    )
+    await wait_until(pilot, lambda: isinstance(app.screen, VerifyScreen) and not app.screen.running)
     failed = [r for r in app.screen.results if r.status == "fail"]
     assert app.screen.results and not failed, failed
     await pilot.press("escape")

@@ -39,6 +39,16 @@ class CheckContext:
     known_hosts: Path
     answers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
+    def reach_port(self, sshd_port: Any = None) -> int:
+        """The port to reach sshd on from here, when it listens on `sshd_port` on the server.
+
+        Where it listens on the port this session came in on, the session's own port is the
+        way in: a NAT or a relay in front of the server may map it to another one.
+        """
+        if not sshd_port or int(sshd_port) == self.facts.ssh_port:
+            return self.port
+        return int(sshd_port)
+
     def connect_as(self, user: str, credentials: Credentials | None = None) -> Remote:
         """A brand-new SSH session (outside-in proof that a login works)."""
         return Remote.connect(

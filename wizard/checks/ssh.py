@@ -188,10 +188,10 @@ def judge_login(
 def login_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """A brand-new session as the user opens with the key, and sudo works in it."""
     user = str(params["user"])
-    port = int(params.get("port") or ctx.port)
+    port = ctx.reach_port(params.get("port"))
     where = f"{user}@{ctx.address} port {port}"
     try:
-        if params.get("port"):
+        if port != ctx.port:
             session = Remote.connect(
                 Target(ctx.address, user, port), ctx.credentials, ctx.known_hosts
             )
@@ -404,7 +404,7 @@ def try_keys(
 @check("ssh.root_refused")
 def root_refused_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """From the outside, root cannot log in with the user's keys."""
-    port = int(params.get("port") or ctx.port)
+    port = ctx.reach_port(params.get("port"))
     keys = client_keys(ctx.credentials.key_filename, ctx.credentials.use_agent)[:MAX_KEYS_TRIED]
     try:
         transport = outside_transport(ctx, port)
@@ -447,7 +447,7 @@ def judge_password_refused(user: str, allowed: Sequence[str] | None) -> CheckRes
 @check("ssh.password_refused")
 def password_refused_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """From the outside, sshd offers no password or keyboard-interactive login."""
-    port = int(params.get("port") or ctx.port)
+    port = ctx.reach_port(params.get("port"))
     user = str(params["user"])
     try:
         transport = outside_transport(ctx, port)

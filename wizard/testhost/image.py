@@ -115,7 +115,7 @@ def build_image(log=print) -> Path:
         "apt-get -y -q full-upgrade",
         "apt-get -y -q install --download-only " + " ".join(STEP_PACKAGES),
         "systemctl enable ssh",
-        "echo 'C.UTF-8 UTF-8' > /etc/locale.gen; echo 'en_US.UTF-8 UTF-8' >> /etc/locale.gen; locale-gen",
+        "printf 'C.UTF-8 UTF-8\\nen_US.UTF-8 UTF-8\\n' > /etc/locale.gen && locale-gen",
     ):
         subprocess.run(
             ["chroot", str(partial), "sh", "-c", command],
