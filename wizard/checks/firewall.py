@@ -7,6 +7,7 @@ of the server, because a rule missing for one family only shows up from the outs
 from __future__ import annotations
 
 import concurrent.futures
+import ipaddress
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -267,4 +268,12 @@ def ports_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """From the outside, the opened ports answer and others are filtered, on IPv4 and IPv6."""
     tcp, not_probed = split_ports(params.get("open") or ())
     addresses = server_addresses(server_host(ctx.address), ctx.facts.ipv6)
+    if any(ipaddress.ip_address(a).is_loopback for a in addresses):
+        # A local port forward or tunnel: a scan would test the forward, not the firewall.
+        return warn(
+            "firewall.ports",
+            "not scanned: the wizard reaches the server through a local forward",
+            f"{ctx.address} is a loopback address",
+            "run verify from a machine that reaches the server's own address",
+        )
     return judge_ports(scan(addresses, tcp, closed_ports(tcp)), not_probed)
