@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import paramiko
-
 
 def local_public_key(identity: str | None = None) -> str:
     """The public key of the given identity, else ~/.ssh/id_ed25519.pub, else the agent's first."""
+    import paramiko
+
     candidates = []
     if identity:
         candidates.append(Path(identity + ".pub"))

@@ -16,8 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import paramiko
+from typing import TYPE_CHECKING
 
 from wizard.errors import (
     ConnectionFailed,
@@ -26,6 +25,12 @@ from wizard.errors import (
     UnknownHostKey,
     WizardError,
 )
+
+if TYPE_CHECKING:
+    import paramiko
+
+# paramiko (with cryptography) is imported where a connection is made, not at start-up:
+# it is a third of the time before the first screen.
 
 DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts").expanduser()
 CONNECT_TIMEOUT = 15.0
@@ -133,7 +138,7 @@ def known_hosts_name(host: str, port: int) -> str:
     return host if port == 22 else f"[{host}]:{port}"
 
 
-class _StrictPolicy(paramiko.MissingHostKeyPolicy):
+class _StrictPolicy:
     """Unknown key: accept only the fingerprint the user confirmed, else ask (raise)."""
 
     def __init__(self, accept_fingerprint: str | None, known_hosts: Path) -> None:
@@ -163,6 +168,8 @@ class Credentials:
 
 def _resolve(target: Target) -> tuple[str, int, str, list[str], str | None]:
     """Apply ~/.ssh/config: real host name, port, user, identity files, ProxyJump."""
+    import paramiko
+
     config = paramiko.SSHConfig()
     config_path = Path("~/.ssh/config").expanduser()
     if config_path.exists():
@@ -207,6 +214,8 @@ class Remote:
 
         Raises UnknownHostKey (ask the user), HostKeyChanged or ConnectionFailed.
         """
+        import paramiko
+
         stats = stats or Stats()
         hostname, port, user, identities, proxyjump = _resolve(target)
         client = paramiko.SSHClient()
@@ -292,6 +301,8 @@ class Remote:
         on_line: Callable[[str], None] | None = None,
     ) -> Result:
         """Run one command (one round trip). `on_line` receives stdout lines as they come."""
+        import paramiko
+
         wrapped, prefix = self._wrap(command, sudo)
         data = prefix + stdin
         bucket = self.stats.bucket()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import jinja2
@@ -23,34 +24,31 @@ def environment(step: Step) -> jinja2.Environment:
     )
 
 
-def render_template(step: Step, template: str, context: Mapping[str, Any]) -> str:
-    """Render one template file of the step."""
+@contextlib.contextmanager
+def _step_bug(step: Step, what: str) -> Iterator[None]:
+    """A template error is a bug of the step definition: say which step and what failed."""
     try:
-        return environment(step).get_template(template).render(context)
+        yield
     except jinja2.TemplateError as error:
         raise WizardError(
-            f"step {step.id}: template {template} failed to render: {error}",
+            f"step {step.id}: {what} failed: {error}",
             "this is a bug in the step definition; report it with the step id",
         ) from None
+
+
+def render_template(step: Step, template: str, context: Mapping[str, Any]) -> str:
+    """Render one template file of the step."""
+    with _step_bug(step, f"template {template}"):
+        return environment(step).get_template(template).render(context)
 
 
 def render_string(step: Step, text: str, context: Mapping[str, Any]) -> str:
     """Render a short template string (a command, a destination path, a check parameter)."""
-    try:
+    with _step_bug(step, f"'{text}'"):
         return environment(step).from_string(text).render(context)
-    except jinja2.TemplateError as error:
-        raise WizardError(
-            f"step {step.id}: '{text}' failed to render: {error}",
-            "this is a bug in the step definition; report it with the step id",
-        ) from None
 
 
 def evaluate(step: Step, expression: str, context: Mapping[str, Any]) -> Any:
     """Evaluate a Jinja expression (a question default, a `when` condition)."""
-    try:
+    with _step_bug(step, f"expression '{expression}'"):
         return environment(step).compile_expression(expression, undefined_to_none=False)(**context)
-    except jinja2.TemplateError as error:
-        raise WizardError(
-            f"step {step.id}: expression '{expression}' failed: {error}",
-            "this is a bug in the step definition; report it with the step id",
-        ) from None

@@ -107,3 +107,35 @@ def test_stats_show_round_trips_per_phase(day_one_host):
     lines = {line.split()[0]: line.split()[1:] for line in result.stderr.splitlines() if line}
     assert lines["facts"][0] == "1"
     assert int(lines["review"][0]) <= 2 * len(DAY_ONE_STEPS)
+
+
+def test_block_and_unblock_an_address(day_one_host, tmp_path):
+    wizard, _ = day_one_host
+    blocked = tmp_path / "block.toml"
+    blocked.write_text('[firewall]\nblocked = "192.0.2.0/24, 2001:db8::/32"\n')
+    apply_ok(wizard, wizard.host.address, ["firewall"], blocked)
+    sets = wizard.host.exec("nft list table inet vpswizard").stdout
+    assert "192.0.2.0/24" in sets and "2001:db8::/32" in sets
+
+    unblocked = tmp_path / "unblock.toml"
+    unblocked.write_text('[firewall]\nblocked = ""\n')
+    apply_ok(wizard, wizard.host.address, ["firewall"], unblocked)
+    sets = wizard.host.exec("nft list table inet vpswizard").stdout
+    assert "192.0.2.0/24" not in sets and "2001:db8::/32" not in sets
+
+
+def test_blocking_your_own_address_is_refused_at_the_question(day_one_host, tmp_path):
+    wizard, _ = day_one_host
+    own = tmp_path / "own.toml"
+    own.write_text(f'[firewall]\nblocked = "{wizard.host.gateway}/30"\n')
+    result = wizard.cli("plan", wizard.host.address, "--answers", str(own))
+    assert result.returncode == 1
+    assert "the address you are connected from" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_plan_exits_1_on_error_with_the_reason(day_one_host):
+    wizard, _ = day_one_host
+    result = wizard.cli("plan", wizard.host.address, "--step", "no-such-step")
+    assert result.returncode == 1
+    assert "there is no step 'no-such-step'" in result.stderr

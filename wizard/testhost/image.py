@@ -37,6 +37,7 @@ STEP_PACKAGES = (
     "fail2ban",
     "python3-systemd",
     "unattended-upgrades",
+    "postfix",
 )
 SOURCES = f"""\
 deb {MIRROR} {SUITE} main
