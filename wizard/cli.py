@@ -216,18 +216,23 @@ def cmd_status(session: Session, catalog: Catalog, args: argparse.Namespace) -> 
         }
         for s in session.overview()
     ]
+    runs = [
+        {"run": run, "step": step, "status": status, "message": message}
+        for run, step, status, message in session.store.runs(session.host.key)[-10:]
+    ]
     if args.json:
-        print(
-            json.dumps(
-                {"host": session.host.key, "admin_user": session.host.admin_user, "steps": rows}
-            )
-        )
+        document = {"host": session.host.key, "admin_user": session.host.admin_user}
+        print(json.dumps({**document, "steps": rows, "recent_runs": runs}))
     else:
         facts = session.facts
         print(f"{session.host.key}: {facts.os_pretty}, connected as {session.remote.user}")
         for row in rows:
             extra = f"  ({row['message']})" if row["message"] else ""
             print(f"  {row['step']:16} {row['status']}{extra}")
+        if runs:
+            print("recent runs:")
+            for run in runs:
+                print(f"  {run['run']}  {run['step']:16} {run['status']}")
     return 0
 
 

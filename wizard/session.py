@@ -308,7 +308,8 @@ class Session:
                 self.host, admin_user=str(plan.answers.values["username"])
             )
             self.store.save_host(self.host)
-        self._push_server_copy()
+        # The server's copy is written by the verify that follows; if none does, the next
+        # run finds the files in place and adopts the step again.
         return outcome
 
     def adopt(self, plan: Plan) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -87,12 +88,13 @@ def merge_server_copy(record: HostRecord, server: Mapping[str, Any]) -> HostReco
 
 
 class StateStore:
-    """The SQLite store; one connection, used from one thread at a time."""
+    """The SQLite store: one connection, shared by the TUI's worker threads under a lock."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or default_state_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, check_same_thread=False)
+        self._lock = threading.RLock()
         self._db.executescript(
             """
             CREATE TABLE IF NOT EXISTS hosts (
@@ -110,6 +112,10 @@ class StateStore:
     def load(self, address: str, port: int = 22) -> HostRecord:
         """The host's record (empty when new, with the given port)."""
         key = host_key(address)
+        with self._lock:
+            return self._load(key, address, port)
+
+    def _load(self, key: str, address: str, port: int) -> HostRecord:
         row = self._db.execute(
             "SELECT login_user, admin_user, port FROM hosts WHERE key = ?", (key,)
         ).fetchone()
@@ -124,14 +130,9 @@ class StateStore:
         login, admin, port = row if row else ("", "", port)
         return HostRecord(key, address, port, login or "", admin or "", steps)
 
-    def known(self, address: str) -> bool:
-        """True when the wizard has seen this host before."""
-        query = "SELECT 1 FROM hosts WHERE key = ?"
-        return self._db.execute(query, (host_key(address),)).fetchone() is not None
-
     def save_host(self, record: HostRecord) -> None:
         """Store how to reach the host, and every step record."""
-        with self._db:
+        with self._lock, self._db:
             self._db.execute(
                 "INSERT OR REPLACE INTO hosts VALUES (?, ?, ?, ?, ?)",
                 (record.key, record.address, record.port, record.login_user, record.admin_user),
@@ -155,7 +156,7 @@ class StateStore:
 
     def record_run(self, key: str, run_id: str, step_id: str, status: str, message: str) -> None:
         """Add one run to the history."""
-        with self._db:
+        with self._lock, self._db:
             self._db.execute(
                 "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?)",
                 (key, run_id, step_id, status, message, time.time()),
@@ -163,12 +164,14 @@ class StateStore:
 
     def runs(self, key: str) -> list[tuple[str, str, str, str]]:
         """The host's run history, oldest first: run id, step, status, message."""
-        return list(
-            self._db.execute(
-                "SELECT run_id, step_id, status, message FROM runs WHERE host = ? ORDER BY ended",
-                (key,),
+        with self._lock:
+            return list(
+                self._db.execute(
+                    "SELECT run_id, step_id, status, message FROM runs WHERE host = ? "
+                    "ORDER BY ended",
+                    (key,),
+                )
             )
-        )
 
     def close(self) -> None:
         """Close the database."""

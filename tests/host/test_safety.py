@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from pathlib import Path
@@ -57,6 +58,9 @@ def test_sshd_config_refusing_the_admin_is_reverted(admin_host):
     assert "Traceback" not in result.stderr
     assert server_file(admin_host, f"{DROP_IN}/10-test-deny.conf") is None
     assert run_status(admin_host) == "reverted"
+    history = json.loads(admin_host.cli("status", admin_host.host.address, "--json").stdout)
+    assert history["recent_runs"][-1]["step"] == "deny-admin"
+    assert history["recent_runs"][-1]["status"] == "reverted"
     # The admin can log in again: the guard's proof.
     session = admin_host.session("admin")
     session.close()
