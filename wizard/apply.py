@@ -9,6 +9,7 @@ outcome in the journal. The session follows its log until it ends.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -242,7 +243,9 @@ def _command_lines(plan: Plan, stage: str, on_error: str) -> list[str]:
     for change in plan.commands:
         if change.command.stage != stage:
             continue
-        label = change.run.splitlines()[0][:70].replace("'", "")
+        # The label lands in single and in double quotes below: drop every character that
+        # could end or expand either (a command like mariadb -e "SELECT ..." broke apply.sh).
+        label = re.sub(r"[\'\"`$\\]", "", change.run.splitlines()[0][:70])
         lines.append(
             f"if ! {{ {guard_test(change.creates, change.unless)}; }}; then\n"
             f"  log 'running: {label}'\n"
