@@ -13,6 +13,7 @@ from wizard.plan import CommandChange, FileChange, Plan
 from wizard.steps import Command, FileSpec, Step
 
 TRICKY = [
+    "mariadb -N -e \"SELECT COUNT(*) FROM information_schema.tables WHERE engine='MyISAM'\"",
     "mariadb -e \"SELECT 'x' FROM t WHERE a = `b`\"",
     "echo $HOME \\ 'quoted' \"double\"",
     "printf '%s\\n' VW_SCRIPT_END VW_FILE_END",
