@@ -38,6 +38,11 @@ STEP_PACKAGES = (
     "python3-systemd",
     "unattended-upgrades",
     "postfix",
+    "nginx",
+    "apache2",
+    "php-fpm",
+    "php-mysql",
+    "mariadb-server",
 )
 SOURCES = f"""\
 deb {MIRROR} {SUITE} main

@@ -1,0 +1,399 @@
+"""Checks of the web step: the web server on the server, and PHP-FPM seen over HTTP from outside.
+
+The HTTP requests go from the wizard's machine to the server's address with the site's name in
+the Host header, the way a site is tested before its DNS points to the server: no name needs to
+resolve. The helpers here (`http_get`, `http_problem`) serve the vhost checks too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import re
+import secrets
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from wizard.checks.base import CheckContext, CheckResult, check, fail, ok
+from wizard.checks.ssh import server_host
+from wizard.checks.system import marker, split_sections
+
+RERUN_WEB = "run the web step again"
+HTTP_TIMEOUT = 5.0
+BODY_LIMIT = 65536  # enough for any page a check looks at; a huge page is not read whole
+NOT_FOUND = 127  # the shell's exit status for "command not found"
+
+# ----------------------------------------------------------------------------- HTTP from outside
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """What one HTTP request from the outside got: a response, or why there was none.
+
+    `error` is "" for a response, else one of "filtered" (no answer: a firewall drops it),
+    "refused" (nothing listens), "closed" (connected, then closed without a response: nginx's
+    444) or "unreachable" (no route), with `detail` saying more.
+    """
+
+    where: str
+    status: int = 0
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    error: str = ""
+    detail: str = ""
+
+    @property
+    def text(self) -> str:
+        """The body as text (what a page or the probe printed)."""
+        return self.body.decode(errors="replace")
+
+    def header(self, name: str) -> str:
+        """A response header by case-insensitive name, or ""."""
+        return self.headers.get(name.lower(), "")
+
+    def summary(self) -> str:
+        """One line of evidence: the request and what came back."""
+        if self.error:
+            return f"{self.where}: {self.error}" + (f" ({self.detail})" if self.detail else "")
+        location = f", Location: {self.header('location')}" if self.header("location") else ""
+        return f"{self.where}: HTTP {self.status}{location}"
+
+
+def http_get(
+    address: str, host: str, path: str = "/", port: int = 80, timeout: float = HTTP_TIMEOUT
+) -> HttpAnswer:
+    """GET http://host/path from `address` (redirects are not followed: they are evidence)."""
+    where = f"GET http://{host}{path} at {address}:{port}"
+    connection = http.client.HTTPConnection(
+        f"[{address}]" if ":" in address else address, port, timeout=timeout
+    )
+    try:
+        connection.request(
+            "GET", path, headers={"Host": host, "User-Agent": "vps-wizard-check", "Accept": "*/*"}
+        )
+        response = connection.getresponse()
+        body = response.read(BODY_LIMIT)
+        headers = {name.lower(): value for name, value in response.getheaders()}
+        return HttpAnswer(where, response.status, headers, body)
+    except ConnectionRefusedError:
+        return HttpAnswer(where, error="refused", detail="nothing listens on the port")
+    except TimeoutError:
+        return HttpAnswer(where, error="filtered", detail=f"no answer within {timeout:.0f} s")
+    except (http.client.RemoteDisconnected, ConnectionResetError, http.client.BadStatusLine):
+        return HttpAnswer(where, error="closed", detail="closed without an HTTP response")
+    except OSError as error:
+        return HttpAnswer(where, error="unreachable", detail=str(error))
+    finally:
+        connection.close()
+
+
+def http_problem(check_id: str, answer: HttpAnswer, what: str, evidence: str) -> CheckResult:
+    """The fail result of a request that got no HTTP response at all, with what to do."""
+    port = answer.where.rsplit(":", 1)[-1]
+    hints = {
+        "filtered": f"port {port} does not answer from here: the firewall drops it. Run the "
+        f"firewall step again (it opens {port}/tcp once the web step is applied); if it is open "
+        "on the server, a provider firewall or security group may drop it too",
+        "refused": f"nothing listens on port {port}: is the web server running? "
+        "sudo systemctl status nginx (or apache2), then run the web step again",
+        "closed": "the web server closed the connection without answering: nginx does that "
+        "(444) for a name no server block knows, so the site's configuration is missing. Run "
+        "the step again; sudo nginx -T | grep server_name lists the names it serves",
+        "unreachable": "this machine has no route to the server: check the address",
+    }
+    return fail(
+        check_id,
+        f"{what}: {answer.error}",
+        evidence,
+        hints.get(answer.error, "see the evidence"),
+    )
+
+
+def safe_path(path: str) -> bool:
+    """An absolute path made only of characters that need no shell quoting."""
+    return bool(re.fullmatch(r"/[A-Za-z0-9._/-]+", path)) and ".." not in path
+
+
+# ----------------------------------------------------------------------------- web.service
+
+SERVICE_UNITS = {"nginx": "nginx", "apache": "apache2"}
+
+
+def service_script(server: str) -> str:
+    """One round trip: the unit's state, the config test, and the HTTP/2-readiness facts."""
+    unit = SERVICE_UNITS[server]
+    if server == "nginx":
+        test = "nginx -t 2>&1"
+        features = "nginx -V 2>&1 | tr ' ' '\\n' | grep -E '^--with-http_v2_module'"
+    else:
+        test = "apache2ctl configtest 2>&1"
+        features = "apache2ctl -V 2>&1 | grep 'Server MPM'; apache2ctl -M 2>/dev/null"
+    return "\n".join(
+        [
+            marker("ACTIVE"),
+            f"systemctl is-active {unit} 2>&1",
+            marker("ENABLED"),
+            f"systemctl is-enabled {unit} 2>&1",
+            marker("TEST"),
+            test,
+            "rc=$?",
+            marker("RC"),
+            'echo "$rc"',
+            marker("FEATURES"),
+            features,
+            "true",
+        ]
+    )
+
+
+def last_line(text: str) -> str:
+    """The last non-empty line (systemctl may print warnings before its answer)."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def judge_service(
+    server: str, active: str, enabled: str, test_output: str, test_rc: int, features: str
+) -> CheckResult:
+    """The web server runs, starts at boot, its configuration passes its own test, and it is
+    ready for HTTP/2 (Apache: with MPM event and proxy_fcgi)."""
+    cid = "web.service"
+    unit = SERVICE_UNITS.get(server, server)
+    test_name = "nginx -t" if server == "nginx" else "apache2ctl configtest"
+    active, enabled = last_line(active) or "(unknown)", last_line(enabled) or "(unknown)"
+    test_lines = [line for line in test_output.strip().splitlines() if line.strip()]
+    evidence = "\n".join(
+        [
+            f"{unit}: {active}, {enabled} at boot",
+            f"{test_name} exited {test_rc}: " + " / ".join(test_lines[-3:]),
+            *[line.strip() for line in features.splitlines() if _feature_line(line)],
+        ]
+    )
+    if test_rc == NOT_FOUND:
+        return fail(cid, f"{unit} is not installed", evidence, f"{RERUN_WEB}: it installs {unit}")
+    if test_rc != 0:
+        return fail(
+            cid,
+            f"the {unit} configuration does not pass {test_name}",
+            evidence,
+            f"the output names the file and line; fix it or run the step that wrote it again "
+            f"(web, vhost), then sudo systemctl reload {unit}",
+        )
+    if active != "active":
+        return fail(
+            cid,
+            f"{unit} is {active}, not running",
+            evidence,
+            f"sudo systemctl start {unit}; if it fails, sudo journalctl -u {unit} -n 20 says why",
+        )
+    if enabled != "enabled":
+        return fail(
+            cid,
+            f"{unit} does not start at boot ({enabled})",
+            evidence,
+            f"sudo systemctl enable {unit}",
+        )
+    if server == "nginx":
+        if "--with-http_v2_module" not in features:
+            return fail(
+                cid,
+                "this nginx is built without HTTP/2",
+                evidence,
+                "install the distribution's nginx package (apt-get install nginx)",
+            )
+        return ok(cid, "nginx runs, its configuration is valid and it is HTTP/2-ready", evidence)
+    mpm = re.search(r"Server MPM:\s*(\w+)", features)
+    missing = [m for m in ("http2_module", "proxy_fcgi_module") if m not in features]
+    if not mpm or mpm.group(1).lower() != "event":
+        return fail(
+            cid,
+            f"Apache runs with MPM {mpm.group(1) if mpm else '(unknown)'}, not event",
+            evidence,
+            "mod_php forces MPM prefork: sudo a2dismod php* mpm_prefork && sudo a2enmod "
+            "mpm_event && sudo systemctl restart apache2, or run the web step again",
+        )
+    if missing:
+        return fail(
+            cid,
+            "Apache lacks " + ", ".join(missing),
+            evidence,
+            f"{RERUN_WEB}, or: sudo a2enmod http2 proxy_fcgi && sudo systemctl restart apache2",
+        )
+    return ok(cid, "Apache runs with MPM event, HTTP/2-ready, its configuration valid", evidence)
+
+
+def _feature_line(line: str) -> bool:
+    """The lines of nginx -V / apache2ctl -V -M worth showing as evidence."""
+    return any(key in line for key in ("http_v2", "Server MPM", "http2_module", "proxy_fcgi"))
+
+
+@check("web.service")
+def service_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """nginx (or apache2) is running and enabled, and its configuration test passes."""
+    server = str(params["server"])
+    if server not in SERVICE_UNITS:
+        return fail("web.service", f"unknown web server '{server}'", hint="a step bug")
+    sections = split_sections(ctx.remote.run_script(service_script(server)).stdout)
+    rc_text = sections.get("RC", "").strip()
+    return judge_service(
+        server,
+        sections.get("ACTIVE", ""),
+        sections.get("ENABLED", ""),
+        sections.get("TEST", ""),
+        int(rc_text) if rc_text.isdigit() else 1,
+        sections.get("FEATURES", ""),
+    )
+
+
+# ----------------------------------------------------------------------------- web.php
+
+PROBE_SETTINGS = ("memory_limit", "upload_max_filesize", "post_max_size")
+# Removes the probe by itself should the wizard never get to it (a dropped link).
+PROBE_LIFETIME = 120
+
+PROBE_PHP = """<?php
+header('Content-Type: text/plain');
+$o = function_exists('opcache_get_status') ? @opcache_get_status(false) : false;
+echo 'token=', hash('sha256', 'vps-wizard:TOKEN'), "\\n";
+echo 'sapi=', PHP_SAPI, "\\n";
+echo 'version=', PHP_VERSION, "\\n";
+foreach (['memory_limit', 'upload_max_filesize', 'post_max_size', 'expose_php'] as $k) {
+    echo $k, '=', ini_get($k), "\\n";
+}
+echo 'opcache=', ($o && !empty($o['opcache_enabled'])) ? 'on' : 'off', "\\n";
+"""
+
+
+def probe_source(token: str) -> str:
+    """The probe page: it proves PHP ran by printing a hash of the token, not the token."""
+    return PROBE_PHP.replace("TOKEN", token)
+
+
+def probe_proof(token: str) -> str:
+    """What the probe prints when PHP really executed it."""
+    return hashlib.sha256(f"vps-wizard:{token}".encode()).hexdigest()
+
+
+def write_probe_script(path: str, token: str) -> str:
+    """Write the probe readable by the web server, and arm its removal as a safety net."""
+    quoted = shlex.quote(path)
+    return (
+        f"umask 022; cat > {quoted} <<'VPSW_PROBE_END'\n{probe_source(token)}VPSW_PROBE_END\n"
+        f"chmod 0644 {quoted} || exit 1\n"
+        f"systemd-run --quiet --collect --on-active={PROBE_LIFETIME} rm -f {quoted} "
+        ">/dev/null 2>&1 || true\n"
+    )
+
+
+def probe_values(text: str) -> dict[str, str]:
+    """The probe's `key=value` lines."""
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and re.fullmatch(r"[a-z_]+", key):
+            values[key] = value.strip()
+    return values
+
+
+def judge_php(
+    answer: HttpAnswer, proof: str, expected: Mapping[str, str], fpm: str = "php-fpm"
+) -> CheckResult:
+    """The probe page ran through PHP-FPM, with the step's limits, expose_php off, OPcache on."""
+    cid = "web.php"
+    values = probe_values(answer.text) if answer.status == 200 else {}
+    shown = [f"{k}: {values[k]}" for k in ("version", "sapi", *PROBE_SETTINGS) if k in values]
+    if "expose_php" in values:
+        shown.append(f"expose_php: {values['expose_php'] or 'Off'}")
+    if "opcache" in values:
+        shown.append(f"OPcache: {values['opcache']}")
+    if answer.header("x-powered-by"):
+        shown.append(f"X-Powered-By: {answer.header('x-powered-by')}")
+    evidence = "\n".join([answer.summary(), *shown])
+    if answer.error:
+        return http_problem(cid, answer, "the PHP probe got no answer", evidence)
+    if answer.status in (502, 503, 504):
+        return fail(
+            cid,
+            f"the web server answers {answer.status}: PHP-FPM does not answer it",
+            evidence,
+            f"sudo systemctl restart {fpm}; sudo journalctl -u {fpm} -n 20 says why it stopped",
+        )
+    if answer.status != 200:
+        return fail(
+            cid,
+            f"the PHP probe answered HTTP {answer.status}, not 200",
+            evidence,
+            f"{RERUN_WEB}: the server block for the server's own name serves /var/www/html "
+            "with PHP (nginx: /etc/nginx/conf.d/00-vps-wizard.conf)",
+        )
+    if "<?php" in answer.text:
+        return fail(
+            cid,
+            "the PHP source is served as text: .php files do not reach PHP-FPM",
+            evidence,
+            f"{RERUN_WEB}: it passes .php to PHP-FPM (nginx: snippets/vps-wizard-php.conf; "
+            "Apache: conf-enabled/vps-wizard.conf)",
+        )
+    if values.get("token") != proof:
+        return fail(
+            cid,
+            "the answer is not the probe's: another page or a cache answered",
+            evidence,
+            "a proxy or cache in front of the server may answer for it; look at the web "
+            "server's access log (sudo tail /var/log/nginx/access.log)",
+        )
+    problems = []
+    if values.get("sapi") != "fpm-fcgi":
+        problems.append(f"PHP runs as '{values.get('sapi', '?')}', not PHP-FPM")
+    wrong = [
+        f"{key} is {values.get(key, '(unset)')}, not {value}"
+        for key, value in expected.items()
+        if values.get(key) != value
+    ]
+    problems += wrong
+    if values.get("expose_php", "") not in ("", "0") or answer.header("x-powered-by"):
+        problems.append("expose_php is on (the version leaks in X-Powered-By)")
+    if values.get("opcache") != "on":
+        problems.append("OPcache is off")
+    if problems:
+        return fail(
+            cid,
+            "; ".join(problems),
+            evidence,
+            f"{RERUN_WEB}: it writes /etc/php/*/fpm/conf.d/90-vps-wizard.ini; a file sorting "
+            f"after it there may override a value (grep -r the setting), then sudo systemctl "
+            f"reload {fpm}",
+        )
+    return ok(
+        cid,
+        f"PHP {values.get('version', '')} runs through PHP-FPM with OPcache on".replace("  ", " "),
+        evidence,
+    )
+
+
+@check("web.php")
+def php_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """A one-time probe page, fetched over HTTP from the outside, runs through PHP-FPM."""
+    root, host = str(params["root"]), str(params["host"])
+    if not safe_path(root):
+        return fail("web.php", f"'{root}' is not a web root path", hint="a step bug")
+    token = secrets.token_hex(16)
+    path = f"{root}/vw-probe-{token}.php"
+    written = ctx.remote.run_script(write_probe_script(path, token))
+    if not written.ok:
+        return fail(
+            "web.php",
+            f"could not write the probe page into {root}",
+            (written.stdout + written.stderr).strip()[-500:],
+            f"{RERUN_WEB}: it creates {root}",
+        )
+    try:
+        answer = http_get(
+            server_host(ctx.address), host, f"/vw-probe-{token}.php", int(params.get("port", 80))
+        )
+    finally:
+        ctx.remote.run(f"rm -f {shlex.quote(path)}")
+    expected = {key: str(params[key]) for key in PROBE_SETTINGS if key in params}
+    return judge_php(answer, probe_proof(token), expected, str(params.get("fpm", "php-fpm")))
