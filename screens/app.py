@@ -252,6 +252,13 @@ class WizardApp(App[None]):
         except ApplyFailed as failure:
             self.post_message(ApplyEnded(plan, None, failure))
             return
+        for followup in self.live_session.followups(plan.step.id):
+            self.call_from_thread(
+                self.notify,
+                f"{followup.summary()}. It is marked outdated: open it to review and apply.",
+                title=f"{plan.step.id} changed {followup.step.id}",
+                timeout=15,
+            )
         self.post_message(ApplyEnded(plan, outcome, None))
 
     @on(ApplyEnded)

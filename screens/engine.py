@@ -50,6 +50,10 @@ class WizardSession(Protocol):
         """Apply a reviewed plan; ApplyFailed when it was rolled back."""
         ...
 
+    def followups(self, step_id: str) -> list[Plan]:
+        """Applied steps this one made outdated, planned with their answers."""
+        ...
+
     def adopt(self, plan: Plan) -> None:
         """Record a step whose server already matches its plan as applied."""
         ...

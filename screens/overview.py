@@ -25,6 +25,7 @@ STATUS_STYLE: dict[str, tuple[str, str]] = {
     "failed": ("✘", "red"),
     "failed-verify": ("✘", "red"),
     "drifted": ("≠", "yellow"),
+    "outdated": ("↻", "yellow"),
 }
 
 

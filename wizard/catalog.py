@@ -79,6 +79,7 @@ def _step_from_toml(folder: Path, data: Mapping[str, Any]) -> Step:
         handlers=dict(data.get("handlers", {})),
         enable=_tuple(data.get("enable")),
         ports=_tuple(data.get("ports")),
+        depends_on_ports=bool(data.get("depends_on_ports", False)),
         guard=data.get("guard"),
         checks=tuple(
             CheckSpec(id=c["id"], params=dict(c.get("params", {}))) for c in data.get("checks", ())

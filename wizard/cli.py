@@ -295,11 +295,13 @@ def cmd_apply(session: Session, catalog: Catalog, args: argparse.Namespace) -> i
                 return 1
             outcome = session.apply(plan, on_event=_quiet if args.json else _print_event)
             entry["run"] = outcome.run_id
+            entry["followups"] = apply_followups(session, step_id, args)
         else:
             session.adopt(plan)
             if not args.json:
                 print(f"== {step_id}: nothing to change")
-        results = session.verify([step_id]).get(step_id, [])
+        verified = session.verify([step_id, *entry.get("followups", [])])
+        results = [r for step_results in verified.values() for r in step_results]
         entry["checks"] = [result_json(r) for r in results]
         entry["seconds"] = round(time.monotonic() - started, 2)
         report.append(entry)
@@ -311,6 +313,21 @@ def cmd_apply(session: Session, catalog: Catalog, args: argparse.Namespace) -> i
     if args.json:
         print(json.dumps({"ok": all_ok, "steps": report}))
     return 0 if all_ok else 1
+
+
+def apply_followups(session: Session, step_id: str, args: argparse.Namespace) -> list[str]:
+    """Apply again, reviewed like any step, what this step made outdated (the firewall)."""
+    applied = []
+    for plan in session.followups(step_id):
+        if not args.json:
+            print(f"== {step_id} changed what {plan.step.id} must do:")
+            print_plan(plan)
+        if not args.yes and not confirm(f"Apply {plan.step.id} again?"):
+            print(f"   {plan.step.id} left outdated; apply it later.")
+            continue
+        session.apply(plan, on_event=_quiet if args.json else _print_event)
+        applied.append(plan.step.id)
+    return applied
 
 
 def _print_event(line: str) -> None:

@@ -42,7 +42,7 @@ from wizard.steps import Step
 
 # Packages and services whose presence other steps' templates ask about.
 WATCHED_PACKAGES = ("postfix", "nginx", "apache2", "bind9", "dovecot-core", "mariadb-server")
-APPLIED = ("applied", "verified", "drifted", "failed-verify")
+APPLIED = ("applied", "verified", "drifted", "failed-verify", "outdated")
 DEFAULT_GUARD_SECONDS = 120
 
 
@@ -311,6 +311,31 @@ class Session:
         # The server's copy is written by the verify that follows; if none does, the next
         # run finds the files in place and adopts the step again.
         return outcome
+
+    def followups(self, step_id: str) -> list[Plan]:
+        """Applied steps that must be applied again because this one changed their input.
+
+        Today: a step that opens ports makes the firewall's ruleset outdated. Each is planned
+        (one round trip) with its recorded answers; those with changes are marked outdated,
+        so the overview sends the user there next.
+        """
+        step = self.catalog.get(step_id)
+        if not step.ports:
+            return []
+        plans = []
+        for other in self.catalog.steps:
+            record = self.host.step(other.id)
+            if other.id == step_id or not other.depends_on_ports or record.status not in APPLIED:
+                continue
+            plan = self.plan(other.id)
+            if plan.has_changes:
+                self._save_step(
+                    other.id,
+                    status="outdated",
+                    message=f"{step_id} needs {', '.join(step.ports)}: apply {other.id} again",
+                )
+                plans.append(plan)
+        return plans
 
     def adopt(self, plan: Plan) -> None:
         """The server already matches the plan: record the step as applied with these answers.

@@ -89,6 +89,7 @@ class Step:
     handlers: Mapping[str, ServiceAction] = field(default_factory=dict)
     enable: tuple[str, ...] = ()
     ports: tuple[str, ...] = ()
+    depends_on_ports: bool = False
     guard: Literal["lockout"] | None = None
     checks: tuple[CheckSpec, ...] = ()
     source_dir: str = ""

@@ -45,7 +45,7 @@ from wizard.session import ConnectOptions, StepStatus  # noqa: E402
 from wizard.state import StateStore, StepRecord  # noqa: E402
 from wizard.steps import Step  # noqa: E402
 
-APPLIED = ("applied", "verified", "drifted", "failed-verify")
+APPLIED = ("applied", "verified", "drifted", "failed-verify", "outdated")
 
 # A raw answer of each question type that its parser accepts.
 SAMPLE_ANSWERS: dict[str, Any] = {
@@ -197,6 +197,11 @@ class FakeSession:
             raise self.apply_error
         self.records[plan.step.id] = StepRecord(plan.step.id, "applied")
         return ApplyOutcome("run-1", "done", tuple(self.apply_events))
+
+    def followups(self, step_id: str) -> list[Plan]:
+        """Nothing depends on the fake's steps."""
+        self.calls.append(("followups", step_id))
+        return []
 
     def adopt(self, plan: Plan) -> None:
         """The server already matches: the step counts as applied."""
