@@ -10,10 +10,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, LoadingIndicator, Static
 
-from screens.messages import BackToOverview, WorkFailed
+from screens.running import RunningScreen
 from wizard.checks.base import CheckResult
 
 ICONS: dict[str, tuple[str, str]] = {
@@ -40,20 +39,21 @@ def details(result: CheckResult) -> Text:
     return text
 
 
-class VerifyScreen(Screen[None]):
+class VerifyScreen(RunningScreen):
     """The results of the checks of some steps, as they arrive."""
 
     CSS_PATH = "verify.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,b", "back", "Back to overview"),
     ]
+    WORK_GROUP = "verify"
+    UNFINISHED = "the checks did not finish; see the error"
 
     def __init__(self, step_ids: Iterable[str], title: str) -> None:
         super().__init__()
         self.step_ids = tuple(step_ids)
         self.heading = title
         self.results: list[CheckResult] = []
-        self.running = True
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -84,8 +84,7 @@ class VerifyScreen(Screen[None]):
 
     def show_results(self, by_step: dict[str, list[CheckResult]]) -> None:
         """All results, in the steps' order (they arrive in the order they finish)."""
-        self.running = False
-        self.remove_class("-running")
+        self.work_ended()
         self.results = [r for step_id in self.step_ids for r in by_step.get(step_id, [])]
         table = self.query_one("#results", DataTable)
         table.clear()
@@ -103,8 +102,11 @@ class VerifyScreen(Screen[None]):
             )
             status.set_class(counts["fail"] > 0, "-fail")
         self._show_details()
-        self.query_one("#back", Button).disabled = False
-        self.refresh_bindings()
+
+    def work_ended(self) -> None:
+        """The checks are over (or failed): stop the spinner, allow going back."""
+        super().work_ended()
+        self.remove_class("-running")
 
     def _add_row(self, result: CheckResult) -> None:
         table = self.query_one("#results", DataTable)
@@ -122,24 +124,3 @@ class VerifyScreen(Screen[None]):
             panel.update(details(self.results[row]))
         else:
             panel.update("")
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # The checks use the session: leaving while they run would let a second step start.
-        if action == "back":
-            return not self.running
-        return True
-
-    @on(Button.Pressed, "#back")
-    def action_back(self) -> None:
-        """Back to the overview, where the cursor is on the next step."""
-        if not self.running:
-            self.post_message(BackToOverview())
-
-    @on(WorkFailed)
-    def _work_failed(self, event: WorkFailed) -> None:
-        if event.group == "verify" and self.running:
-            self.running = False
-            self.remove_class("-running")
-            self.query_one("#status", Static).update("the checks did not finish; see the error")
-            self.query_one("#back", Button).disabled = False
-            self.refresh_bindings()
