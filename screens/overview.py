@@ -29,6 +29,9 @@ STATUS_STYLE: dict[str, tuple[str, str]] = {
 }
 
 
+TITLE_WIDTH = 34
+
+
 def status_cell(status: StepStatus) -> Text:
     """The status column: icon and word, or what the step still waits for."""
     icon, style = STATUS_STYLE.get(status.record.status, ("?", ""))
@@ -91,8 +94,10 @@ class OverviewScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = "steps"
         table = self.query_one("#steps", DataTable)
-        table.add_column("Step", key="title")
+        # Status first: with long titles it must stay visible at 80 columns.
         table.add_column("Status", key="status")
+        table.add_column("Step", key="id")
+        table.add_column("What it does", key="title", width=TITLE_WIDTH)
         self.reload()
         table.focus()
 
@@ -112,8 +117,9 @@ class OverviewScreen(Screen[None]):
         for status in self.session.overview():
             self.statuses[status.step.id] = status
             table.add_row(
-                Text(status.step.title),
                 status_cell(status),
+                Text(status.step.id, style="bold"),
+                Text(status.step.title, no_wrap=True, overflow="ellipsis"),
                 key=status.step.id,
             )
         following = self.session.next_step()

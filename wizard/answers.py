@@ -187,6 +187,26 @@ def parse_secret(raw: Any) -> str:
     return value
 
 
+_URL = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[A-Za-z0-9._~/%+-]*)?$")
+_PATH = re.compile(r"^/[A-Za-z0-9._/+-]+$")
+
+
+def parse_url(raw: Any) -> str:
+    """An https:// URL made only of characters that need no shell quoting (an ACME directory)."""
+    value = _text(raw)
+    if not _URL.match(value):
+        raise AnswerError("expected an https:// address like https://acme.example.org/directory")
+    return value
+
+
+def parse_path(raw: Any) -> str:
+    """An absolute file path on the server, with no character a shell would interpret."""
+    value = _text(raw)
+    if not _PATH.match(value) or "/../" in f"{value}/":
+        raise AnswerError("expected an absolute path like /etc/ssl/private/site.pem")
+    return value
+
+
 PARSERS: Mapping[str, Callable[[Any], AnswerValue]] = {
     "hostname": parse_hostname_label,
     "fqdn": parse_fqdn,
@@ -201,6 +221,8 @@ PARSERS: Mapping[str, Callable[[Any], AnswerValue]] = {
     "bool": parse_bool,
     "email": parse_email,
     "secret": parse_secret,
+    "url": parse_url,
+    "path": parse_path,
 }
 
 

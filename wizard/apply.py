@@ -217,6 +217,10 @@ def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> str:
             f'out=$(systemctl {action} {_q(service)} 2>&1) || rollback "{action} of {service} '
             f'failed: $out $(journalctl -u {_q(service)} -n 5 --no-pager 2>/dev/null | tail -n 5)"'
         )
+    if plan.handlers():
+        # A reload returns once the signal is sent; nginx's old workers then answer with the
+        # old configuration for a moment. The checks that follow must see the new one.
+        lines.append("sleep 1")
     lines += _command_lines(plan, "after", "rollback")
     if plan.changed_files:
         dests = " ".join(_q(c.dest) for c in plan.changed_files)

@@ -5,12 +5,14 @@ Each harness has its own known_hosts and state database, like a separate laptop.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,6 +136,26 @@ def apply_ok(wizard: Wizard, target: str, steps: Sequence[str], answers: Path = 
     result = wizard.cli(*args)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
+
+
+def checks(wizard: Wizard, *steps: str) -> dict[str, dict[str, Any]]:
+    """Run verify for the steps through the CLI: {check id: result}."""
+    args = ["verify", wizard.host.address, "--json"]
+    for step in steps:
+        args += ["--step", step]
+    result = wizard.cli(*args)
+    assert result.stdout, result.stderr
+    report = json.loads(result.stdout)
+    return {c["check"]: c for results in report["steps"].values() for c in results}
+
+
+def assert_fails(result: dict[str, Any], *words: str) -> None:
+    """A fail result with a hint, whose summary, evidence or hint mention each word."""
+    assert result["status"] == "fail", result
+    assert result["hint"], result
+    text = " ".join((result["summary"], result["evidence"], result["hint"]))
+    for word in words:
+        assert word in text, (word, result)
 
 
 @pytest.fixture

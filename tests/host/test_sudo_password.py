@@ -6,7 +6,6 @@ import subprocess
 
 import pytest
 
-from tests.host.harness import apply_ok
 from tests.host.test_safety import QUICK
 from wizard.errors import WizardError
 from wizard.remote import Credentials

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.host.fixtures import boot_free
-from tests.host.harness import Wizard, apply_ok
+from tests.host.harness import Wizard, apply_ok, assert_fails, checks
 from wizard.checks.web import HttpAnswer, http_get
 
 pytestmark = pytest.mark.host
@@ -49,26 +49,6 @@ class WebHost:
     def address(self) -> str:
         """The host's address."""
         return self.wizard.host.address
-
-
-def checks(wizard: Wizard, *steps: str) -> dict[str, dict[str, Any]]:
-    """Run verify for the steps through the CLI: {check id: result}."""
-    args = ["verify", wizard.host.address, "--json"]
-    for step in steps:
-        args += ["--step", step]
-    result = wizard.cli(*args)
-    assert result.stdout, result.stderr
-    report = json.loads(result.stdout)
-    return {c["check"]: c for results in report["steps"].values() for c in results}
-
-
-def assert_fails(result: dict[str, Any], *words: str) -> None:
-    """A fail result with a hint, whose summary, evidence or hint mention each word."""
-    assert result["status"] == "fail", result
-    assert result["hint"], result
-    text = " ".join((result["summary"], result["evidence"], result["hint"]))
-    for word in words:
-        assert word in text, (word, result)
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,9 +23,19 @@ from wizard.checks.web import HttpAnswer, http_get, http_problem, safe_path
 RERUN_VHOST = "run the vhost step again"
 CANONICAL_PATH = "/vps-wizard-canonical-check?x=1"
 REDIRECTS = (301, 308)
-MAX_HOPS = 3
+# http://domain -> https://domain -> https://www.domain -> the page, with tls and www canonical.
+MAX_HOPS = 4
 
 # ----------------------------------------------------------------------------- vhost.serves
+
+
+def upgraded(address: str, host: str, path: str) -> tuple[HttpAnswer, str]:
+    """GET http://host/path; once the tls step turned port 80 into a 301 to the same name over
+    HTTPS, the HTTPS answer instead (the site lives there). With the HTTP hop as evidence."""
+    answer = http_get(address, host, path)
+    if answer.status in REDIRECTS and answer.header("location") == f"https://{host}{path}":
+        return http_get(address, host, path, https=True), answer.summary() + "\n"
+    return answer, ""
 
 
 def page_title(answer: HttpAnswer) -> str:
@@ -81,7 +92,9 @@ def judge_serves(host: str, answer: HttpAnswer) -> CheckResult:
 def serves_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """The canonical name answers 200 from the outside (Host header, no DNS needed)."""
     host = str(params["host"])
-    return judge_serves(host, http_get(server_host(ctx.address), host, "/"))
+    answer, before = upgraded(server_host(ctx.address), host, "/")
+    result = judge_serves(host, answer)
+    return replace(result, evidence=before + result.evidence)
 
 
 # ----------------------------------------------------------------------------- vhost.canonical
@@ -125,8 +138,9 @@ def judge_canonical(canonical: str, other: str, answer: HttpAnswer) -> CheckResu
 def canonical_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """The non-canonical name answers 301 to the canonical one (from the outside)."""
     canonical, other = str(params["canonical"]), str(params["other"])
-    answer = http_get(server_host(ctx.address), other, CANONICAL_PATH)
-    return judge_canonical(canonical, other, answer)
+    answer, before = upgraded(server_host(ctx.address), other, CANONICAL_PATH)
+    result = judge_canonical(canonical, other, answer)
+    return replace(result, evidence=before + result.evidence)
 
 
 # ----------------------------------------------------------------------------- vhost.no_403
@@ -170,10 +184,12 @@ def follow(address: str, host: str, names: Sequence[str]) -> list[HttpAnswer]:
     hops = [http_get(address, host, "/")]
     while len(hops) < MAX_HOPS and hops[-1].status in (301, 302, 307, 308):
         target = urlsplit(hops[-1].header("location"))
-        # HTTPS is the tls step's to check; here only this server's HTTP names are followed.
-        if target.scheme != "http" or target.hostname not in names:
+        # Only this server's names; https once the tls step has turned HTTP into redirects.
+        if target.scheme not in ("http", "https") or target.hostname not in names:
             break
-        hops.append(http_get(address, target.hostname, target.path or "/"))
+        hops.append(
+            http_get(address, target.hostname, target.path or "/", https=target.scheme == "https")
+        )
     return hops
 
 

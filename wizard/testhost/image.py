@@ -43,6 +43,10 @@ STEP_PACKAGES = (
     "php-fpm",
     "php-mysql",
     "mariadb-server",
+    # tls step: certbot; its tests run an ACME CA (pebble) and a DNS server (bind9) inside.
+    "certbot",
+    "pebble",
+    "bind9",
 )
 SOURCES = f"""\
 deb {MIRROR} {SUITE} main

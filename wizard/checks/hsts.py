@@ -1,0 +1,219 @@
+"""Checks of the hsts step: exactly one Strict-Transport-Security header with the step's values
+on the HTTPS answers and on the HTTP redirects, and the HSTS preload list's rules, each by name.
+
+Everything goes to the server's address with the site's names (SNI and Host): no DNS lookup is
+made, so "www has an address" is read as "www is one of the site's names", and www is always
+asked over TLS.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from wizard.checks.base import CheckContext, CheckResult, check, fail, ok
+from wizard.checks.ssh import server_host
+from wizard.checks.tls import (
+    CertInfo,
+    Handshake,
+    Response,
+    cert_info,
+    handshake,
+    names_of,
+    request,
+    verify_error,
+)
+from wizard.checks.web import safe_path
+
+RERUN_HSTS = "run the hsts step again"
+PRELOAD_MIN_AGE = 31536000
+MAX_REDIRECTS = 3
+WEAK_HASHES = ("sha1", "md5")
+
+
+def parse_hsts(value: str) -> dict[str, str]:
+    """The directives of one Strict-Transport-Security value, lower-cased names."""
+    directives = {}
+    for part in value.split(";"):
+        name, _, arg = part.strip().partition("=")
+        if name:
+            directives[name.strip().lower()] = arg.strip().strip('"')
+    return directives
+
+
+def header_problem(values: Sequence[str], min_age: int, preload: bool) -> str:
+    """ "" when there is exactly one header with max-age >= min_age, includeSubDomains and (when
+    asked) preload; else what is wrong."""
+    if not values:
+        return "no Strict-Transport-Security header"
+    if len(values) > 1:
+        return f"{len(values)} Strict-Transport-Security headers, not one"
+    directives = parse_hsts(values[0])
+    age = directives.get("max-age", "")
+    if not re.fullmatch(r"\d+", age) or int(age) < min_age:
+        return f"max-age is {age or 'missing'}, under {min_age}"
+    if "includesubdomains" not in directives:
+        return "includeSubDomains is missing"
+    if preload and "preload" not in directives:
+        return "preload is missing"
+    return ""
+
+
+# ----------------------------------------------------------------------------- hsts.header
+
+
+def judge_header(answers: Sequence[Response], min_age: int, preload: bool) -> CheckResult:
+    """Each answer (HTTPS pages and HTTP redirects) carries exactly one good header."""
+    cid = "hsts.header"
+    lines, wrong = [], []
+    for answer in answers:
+        values = answer.values("strict-transport-security")
+        problem = answer.error or header_problem(values, min_age, preload)
+        lines.append(f"{answer.summary()}: {problem or values[0]}")
+        if problem:
+            wrong.append(f"{answer.url}: {problem}")
+    evidence = "\n".join(lines)
+    if wrong:
+        return fail(
+            cid,
+            "; ".join(wrong),
+            evidence,
+            f"{RERUN_HSTS}: it sets one header at server level (Apache: Header always set). Two "
+            "headers come from a second add_header/Header line, in a location of the site or in "
+            "the application (PHP header()): remove that one",
+        )
+    return ok(cid, f"one Strict-Transport-Security header on {len(answers)} answers", evidence)
+
+
+@check("hsts.header")
+def header_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """HTTPS pages and HTTP redirects of each name."""
+    address = server_host(ctx.address)
+    urls = [
+        f"{scheme}://{name}/" for name in names_of(params["names"]) for scheme in ("https", "http")
+    ]
+    answers = [request(address, url) for url in urls]
+    preload = params.get("preload", True) not in (False, "false", "False", "")
+    return judge_header(answers, int(params.get("max_age", PRELOAD_MIN_AGE)), preload)
+
+
+# ----------------------------------------------------------------------------- hsts.preload
+
+
+def judge_preload(
+    domain: str,
+    hops: Sequence[Response],
+    www: Handshake,
+    chain_error: str,
+    chain: Sequence[CertInfo],
+    https_answer: Response,
+) -> CheckResult:
+    """hstspreload.org's rules, each reported by name.
+
+    `hops`: http://domain/ and the redirects followed from it (at most 3, on this server);
+    `www`: a TLS handshake with www.domain; `chain_error`: the verification of https://domain;
+    `chain`: the certificates the server sends; `https_answer`: https://domain/.
+    """
+    cid = "hsts.preload"
+    rules: list[tuple[str, str]] = []  # (rule, "" or what breaks it)
+    first = hops[0] if hops else Response(f"http://{domain}/", error="not tried")
+    same_host = f"https://{domain}/"
+    rules.append(
+        (
+            "redirect to https on the same host first",
+            ""
+            if first.status in (301, 308) and first.location.startswith(same_host)
+            else f"http://{domain}/ answers {first.error or first.status} "
+            f"{first.location or ''}".strip()
+            + (
+                " (to www first: an error for preload)"
+                if f"://www.{domain}" in first.location
+                else ""
+            ),
+        )
+    )
+    redirects = [hop for hop in hops if hop.status in (301, 302, 307, 308)]
+    insecure = [hop.location for hop in redirects if not hop.location.startswith("https://")]
+    too_many = len(redirects) > MAX_REDIRECTS or (hops and hops[-1].status in (301, 302, 307, 308))
+    rules.append(
+        (
+            "at most 3 redirects, all to https",
+            f"redirects to {', '.join(insecure)}"
+            if insecure
+            else (f"more than {MAX_REDIRECTS} redirects" if too_many else ""),
+        )
+    )
+    rules.append(
+        (
+            "www answers over TLS",
+            f"www.{domain}: {www.error}" if www.error else "",
+        )
+    )
+    weak = [c.subject for c in chain if c.signature_hash in WEAK_HASHES and not c.self_signed]
+    rules.append(
+        (
+            "valid chain, no SHA-1",
+            (chain_error and f"https://{domain}: {chain_error}")
+            or (f"SHA-1 or MD5 signature on {', '.join(weak)}" if weak else ""),
+        )
+    )
+    values = https_answer.values("strict-transport-security")
+    rules.append(
+        (
+            "one header with max-age >= 31536000, includeSubDomains, preload",
+            https_answer.error or header_problem(values, PRELOAD_MIN_AGE, True),
+        )
+    )
+    evidence = "\n".join(
+        [*(f"{name}: {'ok' if not why else 'FAILS: ' + why}" for name, why in rules), "---"]
+        + [hop.summary() for hop in hops]
+    )
+    broken = [name for name, why in rules if why]
+    if broken:
+        hints = {
+            rules[0][0]: "port 80 must send http://domain to https://domain (same name) before "
+            "any move to www: run the tls step again",
+            rules[1][0]: "shorten the redirect chain and keep it on https: run the tls step again",
+            rules[2][0]: "www needs a certificate and an HTTPS server too: run the tls step again",
+            rules[3][0]: "serve the full chain from a CA browsers trust (see tls.certificate)",
+            rules[4][0]: RERUN_HSTS,
+        }
+        return fail(
+            cid,
+            f"{domain} is not eligible for HSTS preload: {', '.join(broken)}",
+            evidence,
+            "; ".join(hints[name] for name in broken),
+        )
+    return ok(cid, f"{domain} meets every HSTS preload rule", evidence)
+
+
+def follow_redirects(address: str, domain: str) -> list[Response]:
+    """http://domain/ and its redirects while they stay on the site's names (this server)."""
+    names = (domain, f"www.{domain}")
+    hops = [request(address, f"http://{domain}/")]
+    while len(hops) <= MAX_REDIRECTS and hops[-1].status in (301, 302, 307, 308):
+        location = hops[-1].location
+        host = location.split("://", 1)[-1].split("/", 1)[0]
+        if host not in names or not location.startswith(("http://", "https://")):
+            break
+        hops.append(request(address, location))
+    return hops
+
+
+@check("hsts.preload")
+def preload_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """Every preload rule, from the outside; the CA file (a private CA's) read on the server."""
+    domain, ca_file = str(params["domain"]), str(params.get("ca_file") or "")
+    cadata = ""
+    if ca_file:
+        if not safe_path(ca_file):
+            return fail("hsts.preload", f"'{ca_file}' is not a file path", hint="a step bug")
+        cadata = ctx.remote.run(f"cat {ca_file}").stdout
+    address = server_host(ctx.address)
+    hops = follow_redirects(address, domain)
+    www = handshake(address, f"www.{domain}")
+    served = handshake(address, domain)
+    chain = [cert_info(served.leaf)] if served.leaf else []
+    error = verify_error(address, domain, cadata)
+    return judge_preload(domain, hops, www, error, chain, request(address, f"https://{domain}/"))

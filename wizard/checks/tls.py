@@ -1,0 +1,559 @@
+"""Checks of the tls step, from the wizard's machine with Python's ssl and `cryptography` (never
+the openssl command: what a client sees is what counts), plus the key match and the renewal on
+the server.
+
+Every connection goes to the server's address with the site's name as SNI and Host header, so
+the checks work before DNS points to the server. The pure `judge_*` functions take what was
+seen and decide; the `@check` functions only gather it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import shlex
+import socket
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from wizard.checks.base import CheckContext, CheckResult, check, fail, ok, warn
+from wizard.checks.ssh import server_host
+from wizard.checks.system import marker, split_sections
+from wizard.checks.web import safe_path
+
+RERUN_TLS = "run the tls step again"
+TIMEOUT = 5.0
+EXPIRY_DAYS = 30
+BODY_LIMIT = 65536
+# RSA key exchange, no forward secrecy: a recorded session opens with the server's key later.
+NON_FS_CIPHERS = (
+    "AES128-GCM-SHA256:AES256-GCM-SHA384:AES128-SHA256:AES256-SHA256:AES128-SHA:AES256-SHA"
+)
+VERSIONS = {
+    "TLS 1.0": ssl.TLSVersion.TLSv1,
+    "TLS 1.1": ssl.TLSVersion.TLSv1_1,
+    "TLS 1.2": ssl.TLSVersion.TLSv1_2,
+    "TLS 1.3": ssl.TLSVersion.TLSv1_3,
+}
+WANTED = {"TLS 1.0": False, "TLS 1.1": False, "TLS 1.2": True, "TLS 1.3": True}
+# What the local OpenSSL says when it cannot even offer a version or cipher (not the server).
+LOCAL_REFUSALS = ("NO_PROTOCOLS_AVAILABLE", "NO_CIPHERS_AVAILABLE", "no protocols available")
+
+
+def names_of(value: Any) -> list[str]:
+    """A check parameter holding one name or a list of names, as a list."""
+    if isinstance(value, str):
+        return [v for v in value.replace(",", " ").split() if v]
+    return [str(v) for v in value]
+
+
+# ----------------------------------------------------------------------------- handshakes
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """One TLS handshake attempt: what was negotiated, or why not.
+
+    `error` is "" on success; `local` is True when this machine could not even offer what was
+    asked (its OpenSSL refuses it), so the attempt says nothing about the server.
+    """
+
+    version: str = ""
+    cipher: str = ""
+    alpn: str = ""
+    leaf: bytes = b""
+    error: str = ""
+    local: bool = False
+    refused_by_server: bool = False
+
+
+def client_context(
+    version: ssl.TLSVersion | None = None, ciphers: str | None = None
+) -> ssl.SSLContext:
+    """A context that verifies nothing (the certificate check does) and may offer old versions."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if version is not None:
+        # Security level 0: OpenSSL 3 will not offer TLS 1.0/1.1 (SHA-1 signatures) otherwise.
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+        context.minimum_version = version
+        context.maximum_version = version
+    if ciphers:
+        context.set_ciphers(f"{ciphers}:@SECLEVEL=0")
+    return context
+
+
+def handshake(
+    address: str,
+    name: str,
+    port: int = 443,
+    version: ssl.TLSVersion | None = None,
+    ciphers: str | None = None,
+    alpn: Sequence[str] = (),
+    timeout: float = TIMEOUT,
+) -> Handshake:
+    """Connect to address:port with SNI `name` and report what the handshake gave."""
+    try:
+        context = client_context(version, ciphers)
+        if alpn:
+            context.set_alpn_protocols(list(alpn))
+    except (ssl.SSLError, ValueError) as error:
+        return Handshake(error=str(error), local=True)
+    try:
+        with (
+            socket.create_connection((address, port), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=name) as tls,
+        ):
+            cipher = tls.cipher()
+            return Handshake(
+                version=tls.version() or "",
+                cipher=cipher[0] if cipher else "",
+                alpn=tls.selected_alpn_protocol() or "",
+                leaf=tls.getpeercert(binary_form=True) or b"",
+            )
+    except ssl.SSLError as error:
+        text = str(error)
+        local = any(r in text for r in LOCAL_REFUSALS)
+        return Handshake(error=text, local=local, refused_by_server=not local)
+    except OSError as error:
+        return Handshake(error=f"{type(error).__name__}: {error}")
+
+
+def verify_error(address: str, name: str, cadata: str, port: int = 443) -> str:
+    """ "" when the server's chain for `name` verifies (against `cadata`, or this machine's
+    public CAs when empty) and matches the name, else OpenSSL's reason."""
+    # Only the given CA when there is one: "valid" means valid for the CA the step trusts.
+    context = ssl.create_default_context(cadata=cadata or None)
+    try:
+        with (
+            socket.create_connection((address, port), timeout=TIMEOUT) as raw,
+            context.wrap_socket(raw, server_hostname=name),
+        ):
+            return ""
+    except ssl.SSLCertVerificationError as error:
+        return error.verify_message or str(error)
+    except (ssl.SSLError, OSError) as error:
+        return str(error)
+
+
+# ----------------------------------------------------------------------------- tls.certificate
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    """What matters in a served leaf certificate."""
+
+    subject: str
+    issuer: str
+    names: tuple[str, ...]
+    not_after: datetime.datetime
+    self_signed: bool
+    signature_hash: str
+
+
+def cert_info(der: bytes) -> CertInfo:
+    """Parse a DER certificate with `cryptography`."""
+    cert = x509.load_der_x509_certificate(der)
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        names = tuple(san.value.get_values_for_type(x509.DNSName))
+    except x509.ExtensionNotFound:
+        names = ()
+    algorithm = cert.signature_hash_algorithm
+    return CertInfo(
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        names=names,
+        not_after=cert.not_valid_after_utc,
+        self_signed=cert.subject == cert.issuer,
+        signature_hash=algorithm.name if isinstance(algorithm, hashes.HashAlgorithm) else "none",
+    )
+
+
+def name_matches(name: str, patterns: Sequence[str]) -> bool:
+    """Whether `name` is covered by a certificate's DNS names (one-label wildcards)."""
+    name = name.lower()
+    for pattern in (p.lower() for p in patterns):
+        if pattern == name:
+            return True
+        if pattern.startswith("*.") and name.split(".", 1)[-1] == pattern[2:] and "." in name:
+            return True
+    return False
+
+
+def judge_certificate(
+    names: Sequence[str],
+    source: str,
+    served: Mapping[str, CertInfo | str],
+    chain_errors: Mapping[str, str],
+    key_match: str,
+    now: datetime.datetime,
+) -> CheckResult:
+    """Every name gets a certificate that covers it, verifies (unless self-signed was chosen),
+    is not expiring within 30 days, and whose key matches the key file on the server.
+
+    `served` is the parsed leaf per name or why none came; `key_match` is "match", "mismatch"
+    or a reason it could not be compared.
+    """
+    cid = "tls.certificate"
+    lines: list[str] = []
+    problems: list[tuple[str, str]] = []
+    for name in names:
+        info = served.get(name, "not tried")
+        if isinstance(info, str):
+            lines.append(f"{name}: no certificate ({info})")
+            problems.append((f"{name} gets no certificate", "is port 443 open and served?"))
+            continue
+        days = (info.not_after - now).total_seconds() / 86400
+        lines.append(
+            f"{name}: {info.subject}, issuer {info.issuer}, names {', '.join(info.names)}, "
+            f"expires {info.not_after:%Y-%m-%d} ({days:.0f} days), signed with "
+            f"{info.signature_hash}; chain: {chain_errors.get(name) or 'valid'}"
+        )
+        if days < 0:
+            problems.append((f"the certificate of {name} has expired", "renew"))
+        elif days < EXPIRY_DAYS:
+            problems.append((f"the certificate of {name} expires in {days:.0f} days", "renew"))
+        if not name_matches(name, info.names):
+            problems.append((f"the certificate does not cover {name}", "names"))
+        if source == "self-signed":
+            if not info.self_signed:
+                problems.append((f"{name} serves a certificate that is not self-signed", "src"))
+        elif chain_errors.get(name) and days >= 0:
+            problems.append((f"the chain of {name} does not verify", "chain"))
+    lines.append(f"key file: {key_match}")
+    if key_match != "match":
+        problems.append(("the private key does not match the certificate", "key"))
+    evidence = "\n".join(lines)
+    if problems:
+        hints = {
+            "renew": "renew it: sudo certbot renew --force-renewal (acme), or install a new "
+            f"certificate, then {RERUN_TLS}",
+            "names": f"{RERUN_TLS}: it asks for the domain and www in one certificate",
+            "chain": "the server must send the full chain (fullchain.pem, not cert.pem) signed by "
+            f"a CA clients trust; for a private CA, give its file as ca_file; {RERUN_TLS}",
+            "key": "the certificate and key files are from different pairs: install the key "
+            f"that was issued with the certificate, or {RERUN_TLS} to get a new pair",
+            "src": RERUN_TLS,
+        }
+        kinds = dict.fromkeys(kind for _, kind in problems)
+        hint = "; ".join(hints.get(k, "see the evidence") for k in kinds)
+        return fail(cid, "; ".join(p for p, _ in problems), evidence, hint)
+    kind = "self-signed, as chosen (browsers warn)" if source == "self-signed" else "valid"
+    return ok(cid, f"{kind} certificate for {', '.join(names)}, key matches", evidence)
+
+
+def key_match_script(cert: str, key: str) -> str:
+    """Compare the public key of the certificate file with the one of the key file, on the
+    server: the private key never leaves it."""
+    return "\n".join(
+        [
+            marker("CERT"),
+            f"openssl x509 -noout -pubkey -in {shlex.quote(cert)} 2>&1 | sha256sum",
+            marker("KEY"),
+            f"openssl pkey -pubout -in {shlex.quote(key)} 2>&1 | sha256sum",
+            marker("CA"),
+        ]
+    )
+
+
+@check("tls.certificate")
+def certificate_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """Each name's served certificate: chain, names, expiry; and the key files match."""
+    names = names_of(params["names"])
+    source = str(params.get("source", "acme"))
+    cert, key, ca_file = str(params["cert"]), str(params["key"]), str(params.get("ca_file") or "")
+    for path in (cert, key, *([ca_file] if ca_file else [])):
+        if not safe_path(path):
+            return fail("tls.certificate", f"'{path}' is not a file path", hint="a step bug")
+    script = key_match_script(cert, key)
+    if ca_file:
+        script += f"\ncat {shlex.quote(ca_file)}"
+    sections = split_sections(ctx.remote.run_script(script).stdout)
+    cert_sum, key_sum = sections.get("CERT", ""), sections.get("KEY", "")
+    empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"  # sha256 of ""
+    if empty in (cert_sum, key_sum) or not cert_sum or not key_sum:
+        key_match = "could not read the certificate or key file"
+    else:
+        key_match = "match" if cert_sum == key_sum else "mismatch"
+    cadata = sections.get("CA", "") if ca_file else ""
+    address = server_host(ctx.address)
+    served: dict[str, CertInfo | str] = {}
+    errors: dict[str, str] = {}
+    for name in names:
+        seen = handshake(address, name)
+        served[name] = cert_info(seen.leaf) if seen.leaf else (seen.error or "no certificate")
+        if source != "self-signed" and seen.leaf:
+            errors[name] = verify_error(address, name, cadata)
+    now = datetime.datetime.now(datetime.UTC)
+    return judge_certificate(names, source, served, errors, key_match, now)
+
+
+# ----------------------------------------------------------------------------- tls.protocols
+
+
+def judge_protocols(host: str, seen: Mapping[str, Handshake]) -> CheckResult:
+    """TLS 1.0 and 1.1 refused, 1.2 and 1.3 accepted; untestable old versions only warn."""
+    cid = "tls.protocols"
+    lines, wrong, untested = [], [], []
+    for label, wanted in WANTED.items():
+        attempt = seen.get(label, Handshake(error="not tried", local=True))
+        if attempt.local:
+            state = f"could not test: this machine cannot offer it ({attempt.error})"
+            untested.append(label)
+        elif attempt.error:
+            state = f"refused ({attempt.error})"
+        else:
+            state = f"accepted ({attempt.version}, {attempt.cipher})"
+        lines.append(f"{label}: {state}")
+        accepted = not attempt.local and not attempt.error
+        if not attempt.local and accepted != wanted:
+            wrong.append(f"{label} {'accepted' if accepted else 'refused'}")
+    evidence = "\n".join(lines)
+    if wrong:
+        return fail(
+            cid,
+            f"{host}: {', '.join(wrong)}",
+            evidence,
+            "only TLS 1.2 and 1.3 should be on (ssl_protocols TLSv1.2 TLSv1.3; Apache: "
+            f"SSLProtocol -all +TLSv1.2 +TLSv1.3): {RERUN_TLS} to restore its configuration",
+        )
+    if any(WANTED[label] for label in untested):
+        return fail(cid, "TLS 1.2/1.3 could not be tested", evidence, "this machine's OpenSSL")
+    if untested:
+        return warn(
+            cid,
+            f"{host}: TLS 1.2 and 1.3 accepted; {', '.join(untested)} could not be tested",
+            evidence,
+            "this machine's OpenSSL refuses to offer the old versions; test from another client",
+        )
+    return ok(cid, f"{host}: TLS 1.0 and 1.1 refused, 1.2 and 1.3 accepted", evidence)
+
+
+@check("tls.protocols")
+def protocols_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """Offer each TLS version alone and see which the server accepts."""
+    host, address = str(params["host"]), server_host(ctx.address)
+    seen = {label: handshake(address, host, version=v) for label, v in VERSIONS.items()}
+    return judge_protocols(host, seen)
+
+
+# ----------------------------------------------------------------------------- tls.ciphers
+
+
+def judge_ciphers(host: str, attempt: Handshake) -> CheckResult:
+    """No cipher without forward secrecy is accepted on TLS 1.2."""
+    cid = "tls.ciphers"
+    evidence = f"offered on TLS 1.2 only RSA key exchange: {NON_FS_CIPHERS}\n" + (
+        f"refused ({attempt.error})" if attempt.error else f"accepted: {attempt.cipher}"
+    )
+    if attempt.local:
+        return warn(cid, "could not test: this machine cannot offer them", evidence, "")
+    if attempt.error and not attempt.refused_by_server:
+        # A closed port or a timeout refuses every cipher too, and proves nothing.
+        return fail(cid, f"{host}: no TLS handshake", evidence, "is port 443 open and served?")
+    if not attempt.error:
+        return fail(
+            cid,
+            f"{host} accepts {attempt.cipher}, without forward secrecy",
+            evidence,
+            f"keep Mozilla's intermediate list (ECDHE only): {RERUN_TLS}",
+        )
+    return ok(cid, f"{host} refuses every cipher without forward secrecy on TLS 1.2", evidence)
+
+
+@check("tls.ciphers")
+def ciphers_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """Offer only non-forward-secret suites on TLS 1.2 and expect a refusal."""
+    host = str(params["host"])
+    attempt = handshake(
+        server_host(ctx.address), host, version=ssl.TLSVersion.TLSv1_2, ciphers=NON_FS_CIPHERS
+    )
+    return judge_ciphers(host, attempt)
+
+
+# ----------------------------------------------------------------------------- tls.alpn_h2
+
+
+def judge_alpn(host: str, attempt: Handshake) -> CheckResult:
+    """HTTP/2 is chosen through ALPN when the client offers h2 and http/1.1."""
+    cid = "tls.alpn_h2"
+    evidence = f"offered h2, http/1.1: {attempt.error or ('chose ' + (attempt.alpn or 'nothing'))}"
+    if attempt.error:
+        return fail(cid, f"{host}: no TLS handshake", evidence, "is port 443 open and served?")
+    if attempt.alpn != "h2":
+        return fail(
+            cid,
+            f"{host} does not offer HTTP/2",
+            evidence,
+            f"nginx: listen 443 ssl http2; Apache: Protocols h2 http/1.1 and mod_http2 "
+            f"(with MPM event): {RERUN_TLS}",
+        )
+    return ok(cid, f"{host} speaks HTTP/2 (ALPN h2)", evidence)
+
+
+@check("tls.alpn_h2")
+def alpn_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """Offer h2 and http/1.1 with ALPN."""
+    host = str(params["host"])
+    return judge_alpn(host, handshake(server_host(ctx.address), host, alpn=("h2", "http/1.1")))
+
+
+# ----------------------------------------------------------------------------- HTTP(S) requests
+
+
+@dataclass(frozen=True)
+class Response:
+    """One HTTP or HTTPS answer with every header line kept (duplicates count for HSTS)."""
+
+    url: str
+    status: int = 0
+    headers: tuple[tuple[str, str], ...] = ()
+    error: str = ""
+
+    def values(self, name: str) -> list[str]:
+        """Every value of a header, in order."""
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    @property
+    def location(self) -> str:
+        """The Location header, or ""."""
+        found = self.values("location")
+        return found[0] if found else ""
+
+    def summary(self) -> str:
+        """One line of evidence."""
+        if self.error:
+            return f"GET {self.url}: {self.error}"
+        return f"GET {self.url}: {self.status}" + (f" -> {self.location}" if self.location else "")
+
+
+def request(address: str, url: str, timeout: float = TIMEOUT) -> Response:
+    """GET `url` at `address` (the URL's host goes in SNI and Host), no redirect followed."""
+    scheme, _, rest = url.partition("://")
+    host, _, path = rest.partition("/")
+    port = 443 if scheme == "https" else 80
+    connection = http.client.HTTPConnection(address, port, timeout=timeout)
+    try:
+        raw = socket.create_connection((address, port), timeout=timeout)
+        connection.sock = (
+            client_context().wrap_socket(raw, server_hostname=host) if scheme == "https" else raw
+        )
+        connection.request("GET", "/" + path, headers={"Host": host, "User-Agent": "vps-wizard"})
+        answer = connection.getresponse()
+        answer.read(BODY_LIMIT)
+        return Response(url, answer.status, tuple(answer.getheaders()))
+    except (OSError, http.client.HTTPException) as error:
+        return Response(url, error=f"{type(error).__name__}: {error}")
+    finally:
+        connection.close()
+
+
+# ----------------------------------------------------------------------------- tls.redirect
+
+REDIRECT_PATH = "vps-wizard-tls-check?x=1"
+
+
+def judge_redirect(answers: Sequence[tuple[str, Response]]) -> CheckResult:
+    """http://name/path answers 301 to https://name/path (same name, path kept) for each name."""
+    cid = "tls.redirect"
+    evidence = "\n".join(a.summary() for _, a in answers)
+    wrong = []
+    for name, answer in answers:
+        want = f"https://{name}/{REDIRECT_PATH}"
+        if answer.error or answer.status != 301 or answer.location != want:
+            wrong.append(name)
+    if wrong:
+        return fail(
+            cid,
+            f"http://{wrong[0]} does not redirect (301) to https://{wrong[0]}",
+            evidence,
+            f"{RERUN_TLS}: port 80 answers every request with a 301 to the same name over "
+            "HTTPS (the ACME challenges excepted)",
+        )
+    return ok(cid, "HTTP redirects permanently to HTTPS on the same name", evidence)
+
+
+@check("tls.redirect")
+def redirect_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """Each name over HTTP redirects to itself over HTTPS."""
+    address = server_host(ctx.address)
+    answers = [
+        (name, request(address, f"http://{name}/{REDIRECT_PATH}"))
+        for name in names_of(params["names"])
+    ]
+    return judge_redirect(answers)
+
+
+# ----------------------------------------------------------------------------- tls.renewal
+
+
+def renewal_script(domain: str, ca_bundle: str, server: str) -> str:
+    """certbot's timer, the deploy hook, and a dry run of the renewal against the CA.
+
+    --server is given explicitly: without it certbot's dry run goes to Let's Encrypt's staging
+    directory whatever the lineage's server (Let's Encrypt's production URL still maps to it).
+    """
+    env = f"REQUESTS_CA_BUNDLE={shlex.quote(ca_bundle)} " if ca_bundle else ""
+    return "\n".join(
+        [
+            marker("TIMER"),
+            "systemctl is-active certbot.timer 2>&1; systemctl is-enabled certbot.timer 2>&1",
+            marker("HOOK"),
+            "[ -x /etc/letsencrypt/renewal-hooks/deploy/50-vps-wizard ] && echo present || "
+            "echo missing",
+            marker("DRYRUN"),
+            f"{env}certbot renew --dry-run --no-random-sleep-on-renew --cert-name "
+            f"{shlex.quote(domain)} --server {shlex.quote(server)} 2>&1 | tail -n 8",
+        ]
+    )
+
+
+def judge_renewal(source: str, timer: str, hook: str, dry_run: str) -> CheckResult:
+    """The timer is active and enabled, the deploy hook is there, and the dry run succeeds."""
+    cid = "tls.renewal"
+    if source != "acme":
+        return ok(cid, f"{source} certificate: renewing it is yours to do", "")
+    evidence = f"certbot.timer: {' '.join(timer.split())}\ndeploy hook: {hook.strip()}\n{dry_run}"
+    states = timer.split()
+    if states[:2] != ["active", "enabled"]:
+        return fail(
+            cid,
+            "certbot's timer is not active and enabled",
+            evidence,
+            f"sudo systemctl enable --now certbot.timer, or {RERUN_TLS}",
+        )
+    if hook.strip() != "present":
+        return fail(cid, "the deploy hook is missing", evidence, RERUN_TLS)
+    if "Congratulations, all simulated renewals succeeded" not in dry_run:
+        return fail(
+            cid,
+            "a dry run of the renewal fails",
+            evidence,
+            "see certbot's message: port 80 must serve /.well-known/acme-challenge/ for both "
+            f"names and the CA must be reachable; {RERUN_TLS}",
+        )
+    return ok(cid, "certbot's timer is on and a dry-run renewal succeeds", evidence)
+
+
+@check("tls.renewal")
+def renewal_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """On the server: the timer, the hook, `certbot renew --dry-run`."""
+    source = str(params.get("source", "acme"))
+    if source != "acme":
+        return judge_renewal(source, "", "", "")
+    domain, bundle = str(params["domain"]), str(params.get("ca_bundle") or "")
+    server = str(params["server"])
+    if bundle and not safe_path(bundle):
+        return fail("tls.renewal", f"'{bundle}' is not a file path", hint="a step bug")
+    out = ctx.remote.run_script(renewal_script(domain, bundle, server), timeout=120).stdout
+    sections = split_sections(out)
+    return judge_renewal(
+        source, sections.get("TIMER", ""), sections.get("HOOK", ""), sections.get("DRYRUN", "")
+    )
