@@ -14,7 +14,7 @@ import paramiko
 import pytest
 
 from wizard.checks import fail2ban, firewall, ssh, system
-from wizard.checks.base import CheckResult
+from wizard.checks.base import CheckResult, split_sections
 from wizard.checks.firewall import Probe
 from wizard.remote import fingerprint
 
@@ -37,7 +37,7 @@ def test_markers_split_output_even_after_a_value_without_newline() -> None:
         [system.marker("A"), "printf 'no newline'", system.marker("B"), "echo two; echo lines"]
     )
     output = subprocess.run(["sh", "-c", script], capture_output=True, text=True).stdout
-    assert system.split_sections(output) == {"A": "no newline", "B": "two\nlines"}
+    assert split_sections(output) == {"A": "no newline", "B": "two\nlines"}
 
 
 # ----------------------------------------------------------------------------- system
@@ -542,7 +542,7 @@ def test_test_ban_script_against_fake_fail2ban(tmp_path: Path) -> None:
     )
     script = fail2ban.trial_ban_script("sshd", "192.0.2.77")
     output = subprocess.run(["sh"], input=script, capture_output=True, text=True, env=env).stdout
-    result = fail2ban.judge_test_ban("sshd", "192.0.2.77", system.split_sections(output))
+    result = fail2ban.judge_test_ban("sshd", "192.0.2.77", split_sections(output))
     assert result.status == "ok", result
 
 

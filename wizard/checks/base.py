@@ -85,6 +85,39 @@ def warn(check_id: str, summary: str, evidence: str = "", hint: str = "") -> Che
     return CheckResult(check_id, "warn", summary, evidence, hint)
 
 
+def marker(name: str) -> str:
+    """A shell line printing the `@@name` marker on a line of its own.
+
+    The leading newline ends whatever the previous command printed without one, so the marker
+    never sticks to the end of a value; `split_sections` strips the blank lines this leaves.
+    """
+    return f"printf '\\n@@{name}\\n'"
+
+
+def split_sections(output: str) -> dict[str, str]:
+    """Split a script's output at its `@@NAME` marker lines: {NAME: the text below it}."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in output.splitlines():
+        name = line[2:].strip()
+        if line.startswith("@@") and name and " " not in name:
+            current = sections.setdefault(name, [])
+        elif current is not None:
+            current.append(line)
+    return {name: "\n".join(lines).strip("\n") for name, lines in sections.items()}
+
+
+def run_sections(ctx: CheckContext, script: str) -> dict[str, str]:
+    """Run a check's script on the server (one round trip) and split its marked sections."""
+    return split_sections(ctx.remote.run_script(script).stdout)
+
+
+def exit_code(text: str) -> int:
+    """An exit status a script printed, 1 when it is missing or garbled."""
+    text = text.strip()
+    return int(text) if text.lstrip("-").isdigit() else 1
+
+
 def run_one(context: CheckContext, check_id: str, params: Mapping[str, Any]) -> CheckResult:
     """Run one check; any exception becomes a fail result with its message, never a traceback."""
     started = time.monotonic()

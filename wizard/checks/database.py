@@ -13,10 +13,19 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from wizard.checks.base import CheckContext, CheckResult, check, fail, ok, warn
+from wizard.checks.base import (
+    CheckContext,
+    CheckResult,
+    check,
+    exit_code,
+    fail,
+    marker,
+    ok,
+    run_sections,
+    warn,
+)
 from wizard.checks.firewall import probe_tcp, server_addresses
 from wizard.checks.ssh import server_host
-from wizard.checks.system import marker, split_sections
 
 RERUN_DATABASE = "run the database step again"
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
@@ -189,12 +198,11 @@ def judge_secure(
 @check("database.secure")
 def secure_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """MariaDB as mysql_secure_installation leaves it, InnoDB only, on loopback only."""
-    sections = split_sections(ctx.remote.run_script(SECURE_SCRIPT).stdout)
-    rc_text = sections.get("RC", "").strip()
+    sections = run_sections(ctx, SECURE_SCRIPT)
     return judge_secure(
         sections.get("ACTIVE", ""),
         sections.get("ROOT", ""),
-        int(rc_text) if rc_text.isdigit() else 1,
+        exit_code(sections.get("RC", "")),
         sections.get("ANONYMOUS", ""),
         sections.get("TESTDB", ""),
         sections.get("ENGINE", ""),

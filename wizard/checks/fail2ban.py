@@ -10,8 +10,17 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from wizard.checks.base import CheckContext, CheckResult, check, fail, ok, warn
-from wizard.checks.system import marker, split_sections
+from wizard.checks.base import (
+    CheckContext,
+    CheckResult,
+    check,
+    exit_code,
+    fail,
+    marker,
+    ok,
+    split_sections,
+    warn,
+)
 
 JOURNAL_HINT = "see why with: sudo journalctl -u fail2ban -n 50"
 RERUN_FAIL2BAN = "run the fail2ban step again"
@@ -30,15 +39,6 @@ def not_installed(check_id: str, output: str) -> CheckResult:
         output.strip()[-300:] or "fail2ban-client: command not found",
         f"{RERUN_FAIL2BAN}: it installs fail2ban and python3-systemd",
     )
-
-
-def exit_code(text: str) -> int:
-    """An exit status printed by a script, 1 when it is missing or garbled."""
-    text = text.strip()
-    return int(text) if text.isdigit() else 1
-
-
-# ----------------------------------------------------------------------------- fail2ban.jails
 
 
 def jail_list(status_output: str) -> list[str]:

@@ -13,9 +13,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from wizard.checks.base import CheckContext, CheckResult, check, fail, ok, warn
+from wizard.checks.base import (
+    CheckContext,
+    CheckResult,
+    check,
+    exit_code,
+    fail,
+    marker,
+    ok,
+    run_sections,
+    warn,
+)
 from wizard.checks.ssh import server_host
-from wizard.checks.system import marker, split_sections
 
 RERUN_FIREWALL = "run the firewall step again"
 TABLE = "inet vpswizard"
@@ -104,11 +113,10 @@ def judge_active(listing: str, exit_code: int, enabled: str) -> CheckResult:
 @check("firewall.active")
 def active_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """Our nftables table is loaded with a default-drop input chain, and persists."""
-    sections = split_sections(ctx.remote.run_script(ACTIVE_SCRIPT).stdout)
-    rc_text = sections.get("RC", "").strip()
+    sections = run_sections(ctx, ACTIVE_SCRIPT)
     return judge_active(
         sections.get("TABLE", ""),
-        int(rc_text) if rc_text.isdigit() else 1,
+        exit_code(sections.get("RC", "")),
         sections.get("ENABLED", ""),
     )
 

@@ -12,31 +12,19 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from wizard.checks.base import CheckContext, CheckResult, check, fail, ok, warn
+from wizard.checks.base import (
+    CheckContext,
+    CheckResult,
+    check,
+    exit_code,
+    fail,
+    marker,
+    ok,
+    run_sections,
+    warn,
+)
 
 RERUN_BASE = "run the base step again"
-
-
-def marker(name: str) -> str:
-    """A shell line printing the `@@name` marker on a line of its own.
-
-    The leading newline ends whatever the previous command printed without one, so the marker
-    never sticks to the end of a value; `split_sections` strips the blank lines this leaves.
-    """
-    return f"printf '\\n@@{name}\\n'"
-
-
-def split_sections(output: str) -> dict[str, str]:
-    """Split a script's output at its `@@NAME` marker lines: {NAME: the text below it}."""
-    sections: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in output.splitlines():
-        name = line[2:].strip()
-        if line.startswith("@@") and name and " " not in name:
-            current = sections.setdefault(name, [])
-        elif current is not None:
-            current.append(line)
-    return {name: "\n".join(lines).strip("\n") for name, lines in sections.items()}
 
 
 # ----------------------------------------------------------------------------- system.hostname
@@ -102,7 +90,7 @@ def judge_hostname(fqdn: str, seen_fqdn: str, seen_short: str, hosts_text: str) 
 @check("system.hostname")
 def hostname_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """The server answers to its fully qualified name."""
-    sections = split_sections(ctx.remote.run_script(HOSTNAME_SCRIPT).stdout)
+    sections = run_sections(ctx, HOSTNAME_SCRIPT)
     return judge_hostname(
         str(params["fqdn"]),
         sections.get("FQDN", ""),
@@ -211,7 +199,7 @@ def judge_unattended(package_status: str, apt_dump: str, timer_state: str) -> Ch
 @check("system.unattended_upgrades")
 def unattended_upgrades_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """Security upgrades are installed automatically."""
-    sections = split_sections(ctx.remote.run_script(UNATTENDED_SCRIPT).stdout)
+    sections = run_sections(ctx, UNATTENDED_SCRIPT)
     return judge_unattended(
         sections.get("PACKAGE", ""), sections.get("APT", ""), sections.get("TIMER", "")
     )
@@ -273,10 +261,9 @@ def judge_upgraded(simulation: str, exit_code: int, reboot: str) -> CheckResult:
 @check("system.upgraded")
 def upgraded_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """Every package is current and no reboot is waiting."""
-    sections = split_sections(ctx.remote.run_script(UPGRADED_SCRIPT).stdout)
-    rc_text = sections.get("RC", "").strip()
+    sections = run_sections(ctx, UPGRADED_SCRIPT)
     return judge_upgraded(
         sections.get("SIMULATION", ""),
-        int(rc_text) if rc_text.lstrip("-").isdigit() else 1,
+        exit_code(sections.get("RC", "")),
         sections.get("REBOOT", ""),
     )

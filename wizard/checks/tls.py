@@ -21,9 +21,18 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from wizard.checks.base import CheckContext, CheckResult, check, fail, ok, warn
+from wizard.checks.base import (
+    CheckContext,
+    CheckResult,
+    check,
+    fail,
+    marker,
+    ok,
+    run_sections,
+    split_sections,
+    warn,
+)
 from wizard.checks.ssh import server_host
-from wizard.checks.system import marker, split_sections
 from wizard.checks.web import safe_path
 
 RERUN_TLS = "run the tls step again"
@@ -275,7 +284,7 @@ def certificate_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResu
     script = key_match_script(cert, key)
     if ca_file:
         script += f"\ncat {shlex.quote(ca_file)}"
-    sections = split_sections(ctx.remote.run_script(script).stdout)
+    sections = run_sections(ctx, script)
     cert_sum, key_sum = sections.get("CERT", ""), sections.get("KEY", "")
     empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"  # sha256 of ""
     if empty in (cert_sum, key_sum) or not cert_sum or not key_sum:

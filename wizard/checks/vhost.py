@@ -15,9 +15,17 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from wizard.checks.base import CheckContext, CheckResult, check, fail, ok, warn
+from wizard.checks.base import (
+    CheckContext,
+    CheckResult,
+    check,
+    fail,
+    marker,
+    ok,
+    run_sections,
+    warn,
+)
 from wizard.checks.ssh import server_host
-from wizard.checks.system import marker, split_sections
 from wizard.checks.web import HttpAnswer, http_get, http_problem, safe_path
 
 RERUN_VHOST = "run the vhost step again"
@@ -287,7 +295,7 @@ def permissions_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResu
     root, owner = str(params["root"]), str(params["owner"])
     if not safe_path(root):
         return fail("vhost.permissions", f"'{root}' is not a web root path", hint="a step bug")
-    sections = split_sections(ctx.remote.run_script(permissions_script(root, owner)).stdout)
+    sections = run_sections(ctx, permissions_script(root, owner))
     return judge_permissions(
         root, owner, sections.get("TOP", ""), sections.get("WRONG", ""), sections.get("OPEN", "")
     )

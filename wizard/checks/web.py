@@ -18,9 +18,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wizard.checks.base import CheckContext, CheckResult, check, fail, ok
+from wizard.checks.base import (
+    CheckContext,
+    CheckResult,
+    check,
+    exit_code,
+    fail,
+    marker,
+    ok,
+    run_sections,
+)
 from wizard.checks.ssh import server_host
-from wizard.checks.system import marker, split_sections
 
 RERUN_WEB = "run the web step again"
 HTTP_TIMEOUT = 5.0
@@ -254,14 +262,13 @@ def service_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     server = str(params["server"])
     if server not in SERVICE_UNITS:
         return fail("web.service", f"unknown web server '{server}'", hint="a step bug")
-    sections = split_sections(ctx.remote.run_script(service_script(server)).stdout)
-    rc_text = sections.get("RC", "").strip()
+    sections = run_sections(ctx, service_script(server))
     return judge_service(
         server,
         sections.get("ACTIVE", ""),
         sections.get("ENABLED", ""),
         sections.get("TEST", ""),
-        int(rc_text) if rc_text.isdigit() else 1,
+        exit_code(sections.get("RC", "")),
         sections.get("FEATURES", ""),
     )
 
