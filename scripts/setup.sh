@@ -3,8 +3,9 @@
 # .venv. Each install is skipped when already done.
 
 # debootstrap builds the test host image, systemd-container boots it, tinyproxy is its apt
-# proxy, tmux drives the TUI in end-to-end tests; python3-venv makes .venv on a fresh machine.
-packages=(debootstrap systemd-container iproute2 openssh-client tinyproxy tmux)
+# proxy, tmux drives the TUI in end-to-end tests; python3-venv makes .venv on a fresh machine;
+# publicsuffix is the list the hsts.preload check reads (a registrable domain).
+packages=(debootstrap systemd-container iproute2 openssh-client tinyproxy tmux publicsuffix)
 if [[ ! -x .venv/bin/python ]]; then
     packages+=(python3-venv)
 fi

@@ -28,6 +28,7 @@ from wizard.checks.tls import (
 )
 from wizard.errors import AnswerError
 
+SUFFIXES = frozenset({"net", "uk", "co.uk"})
 NOW = datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC)
 NAMES = ["example.net", "www.example.net"]
 GOOD_HSTS = "max-age=63072000; includeSubDomains; preload"
@@ -212,13 +213,13 @@ def test_preload_ok_and_www_first_fails_by_name():
     page = Response("https://example.net/", 200, (("Strict-Transport-Security", GOOD_HSTS),))
     hops = [redirect("http://example.net/", "https://example.net/"), page]
     www = Handshake(version="TLSv1.3")
-    result = judge_preload("example.net", hops, www, "", [info()], page)
+    result = judge_preload("example.net", hops, www, "", [info()], page, SUFFIXES)
     assert result.status == "ok", result
     www_first = [
         redirect("http://example.net/", "https://www.example.net/"),
         Response("https://www.example.net/", 200),
     ]
-    result = judge_preload("example.net", www_first, www, "", [info()], page)
+    result = judge_preload("example.net", www_first, www, "", [info()], page, SUFFIXES)
     assert result.status == "fail"
     assert "redirect to https on the same host first: FAILS" in result.evidence
     assert "to www first" in result.evidence
@@ -231,10 +232,33 @@ def test_preload_rules_chain_www_and_redirect_count():
     ]
     sha1 = CertInfo("CN=x", "CN=ca", tuple(NAMES), NOW, False, "sha1")
     result = judge_preload(
-        "example.net", loop, Handshake(error="refused"), "self-signed certificate", [sha1], page
+        "example.net",
+        loop,
+        Handshake(error="refused"),
+        "self-signed certificate",
+        [sha1],
+        page,
+        SUFFIXES,
     )
     for rule in ("at most 3 redirects", "www answers over TLS", "valid chain, no SHA-1"):
         assert f"{rule}" in result.summary
+
+
+def test_preload_wants_the_registrable_domain_and_says_which():
+    page = Response("https://www.example.co.uk/", 200, (("Strict-Transport-Security", GOOD_HSTS),))
+    hops = [
+        redirect("http://www.example.co.uk/", "https://www.example.co.uk/"),
+        Response("https://www.example.co.uk/", 200),
+    ]
+    www = Handshake()
+    result = judge_preload("www.example.co.uk", hops, www, "", [info()], page, SUFFIXES)
+    assert result.status == "fail"
+    assert "a registrable domain" in result.summary
+    assert "only example.co.uk can be submitted" in result.evidence
+    assert "turn preload off" in result.hint
+    result = judge_preload("www.example.co.uk", hops, www, "", [info()], page, None)
+    assert result.status == "ok", result
+    assert "not checked, no public suffix list" in result.evidence
 
 
 # ----------------------------------------------------------------------------- answers

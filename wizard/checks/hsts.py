@@ -25,11 +25,19 @@ from wizard.checks.tls import (
     verify_error,
 )
 from wizard.checks.web import safe_path
+from wizard.publicsuffix import load_rules, registrable_domain
 
 RERUN_HSTS = "run the hsts step again"
 PRELOAD_MIN_AGE = 31536000
 MAX_REDIRECTS = 3
 WEAK_HASHES = ("sha1", "md5")
+# hstspreload.org's rules, by the names the check reports them under.
+REGISTRABLE = "a registrable domain (not a subdomain, not a public suffix)"
+SAME_HOST_FIRST = "redirect to https on the same host first"
+FEW_REDIRECTS = "at most 3 redirects, all to https"
+WWW_TLS = "www answers over TLS"
+VALID_CHAIN = "valid chain, no SHA-1"
+PRELOAD_HEADER = "one header with max-age >= 31536000, includeSubDomains, preload"
 
 
 def parse_hsts(value: str) -> dict[str, str]:
@@ -108,20 +116,37 @@ def judge_preload(
     chain_error: str,
     chain: Sequence[CertInfo],
     https_answer: Response,
+    suffix_rules: frozenset[str] | None,
 ) -> CheckResult:
     """hstspreload.org's rules, each reported by name.
 
     `hops`: http://domain/ and the redirects followed from it (at most 3, on this server);
     `www`: a TLS handshake with www.domain; `chain_error`: the verification of https://domain;
-    `chain`: the certificates the server sends; `https_answer`: https://domain/.
+    `chain`: the certificates the server sends; `https_answer`: https://domain/;
+    `suffix_rules`: the Public Suffix List, None when this machine has none.
     """
     cid = "hsts.preload"
     rules: list[tuple[str, str]] = []  # (rule, "" or what breaks it)
+    notes: list[str] = []
+    if suffix_rules is None:
+        notes.append(f"{REGISTRABLE}: not checked, no public suffix list on this machine")
+    else:
+        registrable = registrable_domain(domain, suffix_rules)
+        rules.append(
+            (
+                REGISTRABLE,
+                ""
+                if registrable == domain
+                else f"{domain} is a public suffix"
+                if registrable is None
+                else f"{domain} is under {registrable}: only {registrable} can be submitted",
+            )
+        )
     first = hops[0] if hops else Response(f"http://{domain}/", error="not tried")
     same_host = f"https://{domain}/"
     rules.append(
         (
-            "redirect to https on the same host first",
+            SAME_HOST_FIRST,
             ""
             if first.status in (301, 308) and first.location.startswith(same_host)
             else f"http://{domain}/ answers {first.error or first.status} "
@@ -138,7 +163,7 @@ def judge_preload(
     too_many = len(redirects) > MAX_REDIRECTS or (hops and hops[-1].status in (301, 302, 307, 308))
     rules.append(
         (
-            "at most 3 redirects, all to https",
+            FEW_REDIRECTS,
             f"redirects to {', '.join(insecure)}"
             if insecure
             else (f"more than {MAX_REDIRECTS} redirects" if too_many else ""),
@@ -146,14 +171,14 @@ def judge_preload(
     )
     rules.append(
         (
-            "www answers over TLS",
+            WWW_TLS,
             f"www.{domain}: {www.error}" if www.error else "",
         )
     )
     weak = [c.subject for c in chain if c.signature_hash in WEAK_HASHES and not c.self_signed]
     rules.append(
         (
-            "valid chain, no SHA-1",
+            VALID_CHAIN,
             (chain_error and f"https://{domain}: {chain_error}")
             or (f"SHA-1 or MD5 signature on {', '.join(weak)}" if weak else ""),
         )
@@ -161,23 +186,31 @@ def judge_preload(
     values = https_answer.values("strict-transport-security")
     rules.append(
         (
-            "one header with max-age >= 31536000, includeSubDomains, preload",
+            PRELOAD_HEADER,
             https_answer.error or header_problem(values, PRELOAD_MIN_AGE, True),
         )
     )
     evidence = "\n".join(
-        [*(f"{name}: {'ok' if not why else 'FAILS: ' + why}" for name, why in rules), "---"]
+        [
+            *(f"{name}: {'ok' if not why else 'FAILS: ' + why}" for name, why in rules),
+            *notes,
+            "---",
+        ]
         + [hop.summary() for hop in hops]
     )
     broken = [name for name, why in rules if why]
     if broken:
         hints = {
-            rules[0][0]: "port 80 must send http://domain to https://domain (same name) before "
+            REGISTRABLE: "preload is for a registrable domain: run the hsts step on that "
+            "domain's vhost, or turn preload off for this one (includeSubDomains of the "
+            "registrable domain covers it once that is preloaded)",
+            SAME_HOST_FIRST: "port 80 must send http://domain to https://domain (same name) before "
             "any move to www: run the tls step again",
-            rules[1][0]: "shorten the redirect chain and keep it on https: run the tls step again",
-            rules[2][0]: "www needs a certificate and an HTTPS server too: run the tls step again",
-            rules[3][0]: "serve the full chain from a CA browsers trust (see tls.certificate)",
-            rules[4][0]: RERUN_HSTS,
+            FEW_REDIRECTS: "shorten the redirect chain and keep it on https: "
+            "run the tls step again",
+            WWW_TLS: "www needs a certificate and an HTTPS server too: run the tls step again",
+            VALID_CHAIN: "serve the full chain from a CA browsers trust (see tls.certificate)",
+            PRELOAD_HEADER: RERUN_HSTS,
         }
         return fail(
             cid,
@@ -216,4 +249,5 @@ def preload_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     served = handshake(address, domain)
     chain = [cert_info(served.leaf)] if served.leaf else []
     error = verify_error(address, domain, cadata)
-    return judge_preload(domain, hops, www, error, chain, request(address, f"https://{domain}/"))
+    page = request(address, f"https://{domain}/")
+    return judge_preload(domain, hops, www, error, chain, page, load_rules())

@@ -14,6 +14,7 @@ import http.client
 import shlex
 import socket
 import ssl
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,8 @@ VERSIONS = {
 }
 WANTED = {"TLS 1.0": False, "TLS 1.1": False, "TLS 1.2": True, "TLS 1.3": True}
 # What the local OpenSSL says when it cannot even offer a version or cipher (not the server).
+# tls.protocols offers TLS 1.0 and 1.1 on purpose, to see the server refuse them.
+warnings.filterwarnings("ignore", r"ssl\.TLSVersion\.TLSv1(_1)? is deprecated", DeprecationWarning)
 LOCAL_REFUSALS = ("NO_PROTOCOLS_AVAILABLE", "NO_CIPHERS_AVAILABLE", "no protocols available")
 
 
