@@ -81,6 +81,9 @@ class WizardApp(App[None]):
         self.session: WizardSession | None = None
         self.stats = Stats()
         self._quit_armed = False
+        self._followups: list[tuple[Plan, str]] = []
+        self._checks_waiting: list[str] = []
+        self._checks_heading = ""
 
     def on_mount(self) -> None:
         # With a server given, the connect screen connects at once and stays only to show
@@ -252,14 +255,8 @@ class WizardApp(App[None]):
         except ApplyFailed as failure:
             self.post_message(ApplyEnded(plan, None, failure))
             return
-        for followup in self.live_session.followups(plan.step.id):
-            self.call_from_thread(
-                self.notify,
-                f"{followup.summary()}. It is marked outdated: open it to review and apply.",
-                title=f"{plan.step.id} changed {followup.step.id}",
-                timeout=15,
-            )
-        self.post_message(ApplyEnded(plan, outcome, None))
+        followups = tuple(self.live_session.followups(plan.step.id))
+        self.post_message(ApplyEnded(plan, outcome, None, followups))
 
     @on(ApplyEnded)
     async def _apply_ended(self, event: ApplyEnded) -> None:
@@ -267,12 +264,34 @@ class WizardApp(App[None]):
         if event.failure is not None or event.outcome is None:
             if screen is not None and event.failure is not None:
                 screen.failed(event.failure)
+            self._followups, self._checks_waiting = [], []
             return
         if screen is not None:
             screen.succeeded(event.outcome)
-        await self.start_verify(
-            [event.plan.step.id], f"{event.plan.step.title}: applied, run {event.outcome.run_id}"
+        if not self._checks_waiting:
+            self._checks_heading = f"{event.plan.step.title}: applied, run {event.outcome.run_id}"
+        self._checks_waiting.append(event.plan.step.id)
+        ports = ", ".join(event.plan.step.ports)
+        self._followups.extend(
+            (plan, f"{event.plan.step.id} opens {ports}: {plan.step.id} must change too")
+            for plan in event.followups
         )
+        await self.review_next_followup()
+
+    async def review_next_followup(self) -> None:
+        """Review the next step the last apply made outdated; when none is left, check every
+        step applied since, follow-ups included, on one screen."""
+        if self._followups:
+            plan, reason = self._followups.pop(0)
+            await self.pop_to_overview()
+            await self.push_screen(ReviewScreen(plan, reason), self._followup_declined)
+            return
+        step_ids, self._checks_waiting = self._checks_waiting, []
+        await self.start_verify(step_ids, self._checks_heading)
+
+    async def _followup_declined(self, _result: None) -> None:
+        """Back from a follow-up's review: it stays outdated (the overview says so)."""
+        await self.review_next_followup()
 
     # ------------------------------------------------------------------ verify
     @on(OverviewScreen.VerifyChosen)

@@ -63,15 +63,21 @@ class AnswersRefused(Message):
 
 
 class ApplyEnded(Message):
-    """An apply finished: `outcome` when it worked, `failure` when it was rolled back."""
+    """An apply finished: `outcome` when it worked, `failure` when it was rolled back, and
+    the plans of the steps it made outdated (the firewall, for a step that opens a port)."""
 
     def __init__(
-        self, plan: Plan, outcome: ApplyOutcome | None, failure: ApplyFailed | None
+        self,
+        plan: Plan,
+        outcome: ApplyOutcome | None,
+        failure: ApplyFailed | None,
+        followups: tuple[Plan, ...] = (),
     ) -> None:
         super().__init__()
         self.plan = plan
         self.outcome = outcome
         self.failure = failure
+        self.followups = followups
 
 
 class VerifyEnded(Message):

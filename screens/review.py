@@ -94,9 +94,10 @@ class ReviewScreen(Screen[None]):
             super().__init__()
             self.plan = plan
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, reason: str = "") -> None:
         super().__init__()
         self.plan = plan
+        self.reason = reason
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -143,7 +144,10 @@ class ReviewScreen(Screen[None]):
             view.show_change(change)
 
     def _update_summary(self) -> None:
-        self.query_one("#summary", Static).update(self.plan.summary())
+        summary = self.plan.summary()
+        self.query_one("#summary", Static).update(
+            f"{self.reason}. {summary}" if self.reason else summary
+        )
         changing = [f for f in self.plan.files if f.status != "unchanged"]
         written = [f for f in changing if f.approved]
         self.query_one("#approved", Static).update(
@@ -181,5 +185,5 @@ class ReviewScreen(Screen[None]):
 
     @on(Button.Pressed, "#back")
     def action_back(self) -> None:
-        """Back to the questions."""
+        """Back to the questions; from a follow-up, on to what was waiting (it stays outdated)."""
         self.dismiss()

@@ -70,10 +70,22 @@ async def run_step(
         await pilot.press(*value)
     await pilot.press("ctrl+n")
     await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen | VerifyScreen))
-    if isinstance(app.screen, ReviewScreen):
+    reviewed = []
+    # The step's review, then those of the steps it made outdated (the firewall), each applied.
+    while isinstance(app.screen, ReviewScreen):
+        reviewed.append(app.screen.plan.step.id)
         await pilot.press("A")
+        await wait_until(pilot, lambda: next_review_or_checks(app, reviewed[-1]))
     await wait_until(pilot, lambda: isinstance(app.screen, VerifyScreen) and not app.screen.running)
     return await close_checks(pilot, app, all_ok)
+
+
+def next_review_or_checks(app: WizardApp, reviewed: str) -> bool:
+    """After applying `reviewed`: the review of a follow-up, or the checks."""
+    screen = app.screen
+    if isinstance(screen, ReviewScreen):
+        return screen.plan.step.id != reviewed
+    return isinstance(screen, VerifyScreen)
 
 
 async def close_checks(pilot: Any, app: WizardApp, all_ok: bool = True) -> list[Any]:

@@ -114,6 +114,16 @@ def base_plan(catalog: Catalog, raw: Mapping[str, Any] | None = None) -> Plan:
     return Plan(step, answers, files, commands, ("unattended-upgrades",), ())
 
 
+def firewall_plan(catalog: Catalog) -> Plan:
+    """A real plan of the firewall step that opens one more port."""
+    step = catalog.get("firewall")
+    answers = validate_answers(step, sample_defaults(step))
+    spec = step.files[0]
+    old = RemoteFile(spec.dest, b"tcp dport { 22 } accept\n", "0644", "root", "root")
+    change = FileChange(spec, spec.dest, b"tcp dport { 22, 80 } accept\n", old)
+    return Plan(step, answers, (change,), (), (), ())
+
+
 def empty_plan(catalog: Catalog, step_id: str) -> Plan:
     """A real plan with nothing to change."""
     step = catalog.get(step_id)
@@ -151,6 +161,7 @@ class FakeSession:
         self.stats = Stats()
         self.records = {step.id: StepRecord(step.id) for step in catalog.steps}
         self.plans: dict[str, Plan] = {"base": base_plan(catalog)}
+        self.followup_plans: dict[str, list[Plan]] = {}
         self.plan_error: Exception | None = None
         self.apply_events = ["backing up 3 files", "writing /etc/hostname", "reloading"]
         self.apply_error: Exception | None = None
@@ -199,9 +210,9 @@ class FakeSession:
         return ApplyOutcome("run-1", "done", tuple(self.apply_events))
 
     def followups(self, step_id: str) -> list[Plan]:
-        """Nothing depends on the fake's steps."""
+        """The prepared plans of the steps this one made outdated (none unless set)."""
         self.calls.append(("followups", step_id))
-        return []
+        return self.followup_plans.pop(step_id, [])
 
     def adopt(self, plan: Plan) -> None:
         """The server already matches: the step counts as applied."""

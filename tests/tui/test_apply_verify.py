@@ -12,6 +12,7 @@ from screens.overview import OverviewScreen
 from screens.questions import QuestionsScreen
 from screens.review import ReviewScreen
 from screens.verify import VerifyScreen
+from tests.tui.conftest import firewall_plan
 from wizard.errors import ApplyFailed, WizardError
 
 
@@ -152,3 +153,42 @@ async def test_q_quits_from_a_modal(make_app, scripted, settle, fake, options):
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
+
+
+async def test_a_step_that_opens_a_port_leads_to_the_firewall_review_then_checks_both(
+    make_app, scripted, settle, fake, options, catalog
+):
+    fake.followup_plans["base"] = [firewall_plan(catalog)]
+    app = make_app(options, scripted(fake))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await apply_base(app, pilot, settle)
+        await settle(
+            pilot,
+            until=lambda: (
+                isinstance(app.screen, ReviewScreen) and app.screen.plan.step.id == "firewall"
+            ),
+        )
+        summary = str(app.screen.query_one("#summary", Static).visual)
+        assert "firewall must change too" in summary
+        await pilot.press("A")
+        await settle(pilot, until=lambda: isinstance(app.screen, VerifyScreen))
+        await settle(pilot, until=lambda: not app.screen.running)
+    applied = [c[1].step.id for c in fake.calls if c[0] == "apply"]
+    assert applied == ["base", "firewall"]
+    assert [c for c in fake.calls if c[0] == "verify"] == [("verify", ["base", "firewall"])]
+
+
+async def test_declining_the_firewall_review_checks_the_step_and_leaves_the_firewall(
+    make_app, scripted, settle, fake, options, catalog
+):
+    fake.followup_plans["base"] = [firewall_plan(catalog)]
+    app = make_app(options, scripted(fake))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await apply_base(app, pilot, settle)
+        await settle(pilot, until=lambda: isinstance(app.screen, ReviewScreen))
+        await settle(pilot, until=lambda: app.screen.plan.step.id == "firewall")
+        await pilot.press("escape")
+        await settle(pilot, until=lambda: isinstance(app.screen, VerifyScreen))
+        await settle(pilot, until=lambda: not app.screen.running)
+    assert [c[1].step.id for c in fake.calls if c[0] == "apply"] == ["base"]
+    assert [c for c in fake.calls if c[0] == "verify"] == [("verify", ["base"])]
