@@ -66,6 +66,17 @@ def parse_fqdn(raw: Any) -> str:
     return value
 
 
+def parse_fqdn_list(raw: Any) -> tuple[str, ...]:
+    """Full names like 'ns6.gandi.net, ns2.example.org', each checked as an fqdn."""
+    names = []
+    for item in _items(raw):
+        try:
+            names.append(parse_fqdn(item))
+        except AnswerError as error:
+            raise AnswerError(f"'{item}': {error.message}") from None
+    return tuple(dict.fromkeys(names))
+
+
 def parse_username(raw: Any) -> str:
     """A Unix login name a Debian adduser accepts, not a system account."""
     value = _text(raw)
@@ -177,6 +188,31 @@ def parse_email(raw: Any) -> str:
     return f"{local}@{parse_fqdn(domain)}"
 
 
+_LOCAL_PART = re.compile(r"^[a-z0-9](?:[a-z0-9_-]|\.(?!\.)){0,62}(?<![.])$")
+
+
+def parse_local_part_list(raw: Any) -> tuple[str, ...]:
+    """Mailbox names like 'contact, admin': the part before the @, in the step's own domain.
+
+    Lower case letters, digits, '.', '_' and '-' only (no leading or trailing '.', no '..'):
+    the name becomes a Maildir folder and a line of a passwd-file, and goes through a shell.
+    """
+    names = []
+    for item in _items(raw):
+        value = item.lower()
+        if "@" in value:
+            raise AnswerError(
+                f"'{item}': give only the part before the @ (the domain is the mail domain's)"
+            )
+        if not _LOCAL_PART.match(value):
+            raise AnswerError(
+                f"'{item}' is not a mailbox name: use letters, digits, '.', '_' and '-' "
+                "(64 at most), starting with a letter or digit"
+            )
+        names.append(value)
+    return tuple(dict.fromkeys(names))
+
+
 def parse_secret(raw: Any) -> str:
     """A password: one line, at least 12 characters. Never stored or logged."""
     value = raw if isinstance(raw, str) else ""
@@ -211,6 +247,7 @@ PARSERS: Mapping[str, Callable[[Any], AnswerValue]] = {
     "hostname": parse_hostname_label,
     "fqdn": parse_fqdn,
     "domain": parse_fqdn,
+    "fqdn_list": parse_fqdn_list,
     "username": parse_username,
     "ssh_pubkey": parse_ssh_pubkey,
     "port": parse_port,
@@ -220,6 +257,7 @@ PARSERS: Mapping[str, Callable[[Any], AnswerValue]] = {
     "timezone": parse_timezone,
     "bool": parse_bool,
     "email": parse_email,
+    "local_part_list": parse_local_part_list,
     "secret": parse_secret,
     "url": parse_url,
     "path": parse_path,

@@ -66,6 +66,15 @@ class StepStatus:
     blocked_by: tuple[str, ...] = ()
 
 
+def site_domain(steps: Mapping[str, Mapping[str, Any]]) -> str:
+    """The user's domain as the steps so far tell it: the vhost's, else the base step's FQDN
+    less its host name; the default of every later question about the domain."""
+    if "vhost" in steps:
+        return str(steps["vhost"]["domain"])
+    fqdn = str(steps.get("base", {}).get("fqdn", ""))
+    return fqdn.split(".", 1)[1] if fqdn.count(".") > 1 else ""
+
+
 @dataclass
 class Session:
     """A connected wizard session on one host."""
@@ -210,6 +219,7 @@ class Session:
             "steps": steps,
             "local": {"ssh_pubkey": local_public_key(self.options.credentials.key_filename)},
             "open_ports": self.open_ports(step, answers or {}),
+            "site_domain": site_domain(steps),
         }
 
     def open_ports(self, step: Step, answers: Mapping[str, Any]) -> tuple[str, ...]:

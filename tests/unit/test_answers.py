@@ -81,3 +81,14 @@ def test_secret_answers_stay_out_of_the_public_answers():
     answers = validate_answers(step, {"pw": "a-long-secret-value"})
     assert answers.public() == {}
     assert answers.secret_values() == ("a-long-secret-value",)
+
+
+def test_fqdn_list_normalizes_and_names_the_bad_item():
+    from wizard.answers import parse_fqdn_list
+
+    assert parse_fqdn_list("NS6.Gandi.net., ns2.example.org ns6.gandi.net") == (
+        "ns6.gandi.net",
+        "ns2.example.org",
+    )
+    with pytest.raises(AnswerError, match=r"'bad_name\.org'"):
+        parse_fqdn_list("ns1.example.org, bad_name.org")

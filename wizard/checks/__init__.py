@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-AREAS = ("system", "ssh", "firewall", "fail2ban", "web", "database", "vhost", "tls", "hsts")
+AREAS = ("system", "ssh", "firewall", "fail2ban", "web", "database", "vhost", "tls", "hsts", "dns")
 
 
 def load_all_checks() -> None:

@@ -47,6 +47,13 @@ STEP_PACKAGES = (
     "certbot",
     "pebble",
     "bind9",
+    # dns-zone and dnssec: BIND's tools; mail: Dovecot; mail-auth: OpenDKIM.
+    "bind9-utils",
+    "bind9-dnsutils",
+    "dovecot-imapd",
+    "dovecot-lmtpd",
+    "opendkim",
+    "opendkim-tools",
 )
 SOURCES = f"""\
 deb {MIRROR} {SUITE} main
