@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import importlib
 
-AREAS = ("system", "ssh", "firewall", "fail2ban", "web", "database", "vhost", "tls", "hsts", "dns")
+AREAS = (
+    "system",
+    "ssh",
+    "firewall",
+    "fail2ban",
+    "web",
+    "database",
+    "vhost",
+    "tls",
+    "hsts",
+    "dns",
+    "dnssec",
+    "mail",
+)
 
 
 def load_all_checks() -> None:
