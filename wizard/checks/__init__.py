@@ -17,6 +17,7 @@ AREAS = (
     "dns",
     "dnssec",
     "mail",
+    "mail_auth",
 )
 
 
