@@ -191,3 +191,112 @@ def test_a_parent_delegating_elsewhere_fails_registrar_and_no_parent_warns(dns_h
         assert f"NS ns1.{DOMAIN}." in result["evidence"]
     finally:
         parent.delegate(delegation(dns_host.host))
+
+
+# ----------------------------------------------------------------------------- dnssec
+# The same host, signed: these run after the unsigned zone's tests above.
+
+DNSSEC_CHECKS = ("dnssec.signed", "dnssec.ds", "dnssec.resign")
+
+
+def served_ds(dns_host: DnsHost) -> str:
+    """The DS line the dnssec.ds check prints for the registrar."""
+    evidence = checks(dns_host.wizard, "dnssec")["dnssec.ds"]["evidence"]
+    match = re.search(rf"^  {DOMAIN}\. IN DS (.+)$", evidence, re.MULTILINE)
+    assert match, evidence
+    return match.group(1)
+
+
+@pytest.fixture(scope="module")
+def signed_host(dns_host: DnsHost) -> DnsHost:
+    """dnssec applied; the parent holds the DS the check tells the user to give."""
+    apply_ok(dns_host.wizard, dns_host.host.address, ["dnssec"], dns_host.answers)
+    dns_host.parent.delegate([*delegation(dns_host.host), f"{DOMAIN}. IN DS {served_ds(dns_host)}"])
+    return dns_host
+
+
+def test_signed_zone_every_dnssec_and_dns_check_ok(signed_host):
+    results = checks(signed_host.wizard, "dns-zone", "dnssec")
+    for cid in (*DNS_CHECKS, *DNSSEC_CHECKS):
+        assert results[cid]["status"] == "ok", results[cid]
+    assert "signed serial" in results["dnssec.resign"]["evidence"]
+    signed = results["dnssec.signed"]["evidence"]
+    assert "NSEC3" in signed and "soonest expiry" in signed
+
+
+def test_signed_zone_second_apply_is_a_no_op(signed_host):
+    result = signed_host.wizard.cli(
+        "plan",
+        signed_host.host.address,
+        "--answers",
+        str(signed_host.answers),
+        "--step",
+        "dnssec",
+        "--step",
+        "dns-zone",
+        "--json",
+    )
+    assert [p["changes"] for p in json.loads(result.stdout)] == [False, False], result.stdout
+
+
+def test_a_record_change_is_signed_by_named_without_the_wizard(signed_host):
+    host = signed_host.host
+    before = checks(signed_host.wizard, "dnssec")["dnssec.resign"]["evidence"]
+    fragment = f"/etc/bind/vps-wizard/{DOMAIN}/extra.zone"
+    host.exec(f"echo 'shop IN A {host.address}' > {fragment} && vps-wizard-zone {DOMAIN}")
+    try:
+        result = checks(signed_host.wizard, "dns-zone", "dnssec")
+        assert result["dnssec.signed"]["status"] == "ok", result["dnssec.signed"]
+        assert result["dns.serial"]["status"] == "ok", result["dns.serial"]
+        assert result["dnssec.resign"]["evidence"] != before
+    finally:
+        host.exec(f"rm -f {fragment} && vps-wizard-zone {DOMAIN}")
+
+
+def test_a_stale_ds_at_the_parent_fails_dnssec_ds(signed_host):
+    parent = signed_host.parent
+    right = served_ds(signed_host)
+    tag, algorithm, digest_type, digest = right.split()
+    stale = f"{int(tag) ^ 1} {algorithm} {digest_type} {digest[::-1]}"
+    parent.delegate([*delegation(signed_host.host), f"{DOMAIN}. IN DS {stale}"])
+    try:
+        result = checks(signed_host.wizard, "dnssec")["dnssec.ds"]
+        assert_fails(result, "matches no key", "SERVFAIL", right.upper(), "registrar")
+        parent.delegate(delegation(signed_host.host))
+        result = checks(signed_host.wizard, "dnssec")["dnssec.ds"]
+        assert result["status"] == "warn" and "holds no DS" in result["summary"], result
+    finally:
+        parent.delegate([*delegation(signed_host.host), f"{DOMAIN}. IN DS {right}"])
+
+
+def test_signatures_close_to_expiry_fail_dnssec_signed_and_apply_restores_the_policy(
+    signed_host,
+):
+    host = signed_host.host
+    policies = "/etc/bind/vps-wizard/policies.conf"
+    # A policy that signs for 2 days only, as a neglected or broken setup would end up.
+    host.exec(
+        f"sed -i 's/signatures-validity P14D/signatures-validity P2D/; "
+        f"s/signatures-validity-dnskey P14D/signatures-validity-dnskey P2D/; "
+        f"s/signatures-refresh P4D/signatures-refresh P1D/' {policies} "
+        f"&& rndc reconfig && rndc sign {DOMAIN}"
+    )
+    try:
+        result = wait_for_check(signed_host, "dnssec.signed", "fail")
+        assert_fails(result, "less than 7 days", "rndc sign")
+    finally:
+        apply_ok(signed_host.wizard, host.address, ["dnssec"], signed_host.answers)
+        host.exec(f"rndc sign {DOMAIN}")
+    assert wait_for_check(signed_host, "dnssec.signed", "ok")["status"] == "ok"
+
+
+def wait_for_check(dns_host: DnsHost, cid: str, status: str, seconds: float = 30) -> dict:
+    """The check's result once it has the status (named signs in the background)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        result = checks(dns_host.wizard, cid.split(".")[0])[cid]
+        if result["status"] == status or time.monotonic() > deadline:
+            return result
+        time.sleep(1)
