@@ -357,11 +357,22 @@ def result_json(result: CheckResult) -> dict[str, Any]:
     }
 
 
+EVIDENCE_LINES = 12
+
+
 def print_results(results: list[CheckResult]) -> None:
-    """One line per check, with the hint under anything not ok."""
+    """One line per check; under anything not ok, its evidence (what the registrar must hold,
+    which record differs...) and the hint."""
     for result in results:
         print(f"  {ICONS[result.status]} {result.check_id}: {result.summary}")
-        if result.status != "ok" and result.hint:
+        if result.status == "ok":
+            continue
+        evidence = result.evidence.strip().splitlines()
+        for line in evidence[:EVIDENCE_LINES]:
+            print(f"      | {line}")
+        if len(evidence) > EVIDENCE_LINES:
+            print(f"      | … {len(evidence) - EVIDENCE_LINES} more line(s): verify --json has all")
+        if result.hint:
             print(f"      → {result.hint}")
 
 
