@@ -17,6 +17,6 @@ def test_evidence_is_printed_under_a_result_that_is_not_ok(capsys):
     )
     out = capsys.readouterr().out
     assert "zone file: 5" not in out
-    assert "      | glue ns1.example.net. 192.0.2.1" in out
+    assert "      |   glue ns1.example.net. 192.0.2.1" in out
     assert "      → enter these" in out
     assert "line 11" in out and "line 12" not in out and "8 more line(s)" in out
