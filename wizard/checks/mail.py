@@ -453,16 +453,18 @@ def judge_no_open_relay(seen: SmtpSeen, loopback: bool) -> CheckResult:
             cid,
             "could not try a relay on port 25",
             evidence,
-            "is Postfix running and port 25 open in the firewall? Apply the firewall step again",
+            "is Postfix running (sudo journalctl -u postfix@- -n 20 shows why smtpd stops) and "
+            "port 25 open in the firewall? Apply the firewall step again",
         )
     if rcpt.startswith("2"):
         return fail(
             cid,
             "OPEN RELAY: port 25 accepts mail for other domains without a login",
             evidence,
-            "spammers will use this server within hours: set smtpd_relay_restrictions = "
-            "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination "
-            f"(sudo postconf -e ... && sudo postfix reload), or {RERUN_MAIL}",
+            "spammers will use this server within hours: mynetworks must be loopback only "
+            "(127.0.0.0/8 [::1]/128) and smtpd_relay_restrictions = permit_mynetworks, "
+            "permit_sasl_authenticated, reject_unauth_destination (sudo postconf -e ... && "
+            f"sudo postfix reload), or {RERUN_MAIL}",
         )
     if rcpt.startswith("4"):
         return warn(
