@@ -26,7 +26,7 @@ from wizard.facts import SERVER_STATE, STATE_DIR, Facts, gather_facts
 from wizard.guard import confirm_script, revert_now_script
 from wizard.journal import RunPaths, new_run_id
 from wizard.localkeys import local_public_key
-from wizard.plan import Plan, make_plan
+from wizard.plan import FileChange, Plan, make_plan
 from wizard.remote import (
     DEFAULT_KNOWN_HOSTS,
     Credentials,
@@ -44,6 +44,7 @@ from wizard.steps import Step
 WATCHED_PACKAGES = ("postfix", "nginx", "apache2", "bind9", "dovecot-core", "mariadb-server")
 APPLIED = ("applied", "verified", "drifted", "failed-verify", "outdated")
 DEFAULT_GUARD_SECONDS = 120
+SECRET_DIGEST = "(secret file: not recorded)"
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,15 @@ class StepStatus:
     step: Step
     record: StepRecord
     blocked_by: tuple[str, ...] = ()
+
+
+def file_digests(changes: Iterable[FileChange]) -> dict[str, str]:
+    """What the local state records of a step's files: their SHA-256, except for secret files,
+    whose digest would let a dictionary attack find a weak password they hold."""
+    return {
+        c.dest: SECRET_DIGEST if c.spec.secret else hashlib.sha256(c.new).hexdigest()
+        for c in changes
+    }
 
 
 def site_domain(steps: Mapping[str, Mapping[str, Any]]) -> str:
@@ -305,7 +315,7 @@ class Session:
         if not outcome.ok:
             self._save_step(plan.step.id, status="failed", message=outcome.failure)
             raise explain_failure(outcome)
-        files = {c.dest: hashlib.sha256(c.new).hexdigest() for c in plan.files if c.approved}
+        files = file_digests(c for c in plan.files if c.approved)
         self._save_step(
             plan.step.id,
             status="applied",
@@ -356,7 +366,7 @@ class Session:
         if plan.has_changes:
             raise WizardError(f"step {plan.step.id} still has changes to apply")
         record = self.host.step(plan.step.id)
-        files = {c.dest: hashlib.sha256(c.new).hexdigest() for c in plan.files}
+        files = file_digests(plan.files)
         if record.status in APPLIED and record.files == files:
             return
         status = record.status if record.status in APPLIED else "applied"

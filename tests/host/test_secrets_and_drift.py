@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 
 import pytest
@@ -47,6 +48,12 @@ def test_password_and_secret_answers_are_never_written(fresh_testhost, wizard_fa
         text=True,
     )
     assert local.stdout == "", f"secret found in {local.stdout}"
+    # Nor a digest of the secret file, which a dictionary attack on a weak password could use.
+    digest = hashlib.sha256(f"password = {SECRET}\n".encode()).hexdigest()
+    hashed = subprocess.run(
+        ["grep", "-r", "-l", "-a", "-e", digest, str(wizard.home)], capture_output=True, text=True
+    )
+    assert hashed.stdout == "", f"the secret file's sha256 found in {hashed.stdout}"
     journal = host.exec(
         f"grep -r -l -a -e {SECRET} -e {ROOT_PASSWORD} /var/lib/vps-wizard", check=False
     )
