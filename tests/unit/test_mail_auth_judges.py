@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from wizard import dkim
+from wizard.catalog import load_catalog
 from wizard.checks.mail_auth import (
     LookupFailed,
     SpfError,
@@ -28,6 +29,7 @@ from wizard.checks.mail_auth import (
     server_key_script,
     signed_message_script,
 )
+from wizard.plan import DesiredState, render_step
 
 DOMAIN = "example.net"
 IPV4, IPV6 = "192.0.2.10", "2001:db8::10"
@@ -331,3 +333,45 @@ def test_the_server_scripts_parse():
     ):
         result = subprocess.run(["sh", "-n"], input=script, text=True, capture_output=True)
         assert result.returncode == 0, (result.stderr, script)
+
+
+# ----------------------------------------------------------------------------- the step
+
+
+def rendered(mail_domain: str, zone: str) -> DesiredState:
+    """The mail-auth step rendered for a mail domain and a dns-zone domain."""
+    step = load_catalog().get("mail-auth")
+    answers = {
+        "selector": "mail",
+        "spf_include": ("_spf.example.org",),
+        "spf_all": "-all",
+        "dmarc_policy": "reject",
+        "dmarc_reports": f"postmaster@{mail_domain}",
+    }
+    steps = {
+        "dns-zone": {"domain": zone, "ipv4": IPV4, "ipv6": IPV6},
+        "mail": {"domain": mail_domain, "mailboxes": ["contact"]},
+    }
+    return render_step(step, {"answers": answers, "steps": steps, "facts": {}})
+
+
+def test_a_mail_domain_outside_the_zone_is_refused_before_anything_is_made():
+    for mail_domain, zone, inside in (
+        (DOMAIN, DOMAIN, True),
+        (f"lists.{DOMAIN}", DOMAIN, True),
+        ("example.org", DOMAIN, False),
+        (f"bad{DOMAIN}", DOMAIN, False),
+    ):
+        first = rendered(mail_domain, zone).commands[0]
+        assert first[0].stage == "before" and "is not inside the zone" in first[1]
+        guard = subprocess.run(["sh", "-c", first[3]])
+        assert (guard.returncode == 0) is inside, (mail_domain, zone)
+
+
+def test_the_zone_fragment_names_the_servers_addresses_and_the_policy():
+    files = {dest: content.decode() for _, dest, content in rendered(DOMAIN, DOMAIN).files}
+    fragment = files[f"/etc/bind/vps-wizard/{DOMAIN}/mail-auth.zone"]
+    assert f'@\tIN TXT\t"v=spf1 ip4:{IPV4} ip6:{IPV6} include:_spf.example.org -all"' in fragment
+    assert '_dmarc\tIN TXT\t"v=DMARC1; p=reject; sp=reject;' in fragment
+    sub = {dest: c.decode() for _, dest, c in rendered(f"lists.{DOMAIN}", DOMAIN).files}
+    assert "\n_dmarc.lists\tIN TXT" in sub[f"/etc/bind/vps-wizard/{DOMAIN}/mail-auth.zone"]
