@@ -18,6 +18,7 @@ AREAS = (
     "dnssec",
     "mail",
     "mail_auth",
+    "dane",
 )
 
 
