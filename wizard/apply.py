@@ -134,12 +134,19 @@ def restore_script(plan: Plan, paths: RunPaths) -> str:
     lines.append('sh "$D/cleanup.sh"')
     lines.append(f'if [ -e "$B/manifest" ]; then cp -a "$B/manifest" {_q(MANIFEST)}; fi')
     for service, action in plan.handlers().items():
-        lines.append(f"systemctl {action} {_q(service)} 2>/dev/null")
+        lines.append(f"{handler_command(service, action)} 2>/dev/null")
     lines.append(
         '[ "${1:-}" = rollback ] || { echo reverted > "$D/status.tmp" && '
         'mv -f "$D/status.tmp" "$D/status"; }'
     )
     return "\n".join(lines) + "\n"
+
+
+def handler_command(service: str, action: str) -> str:
+    """The shell command of a handler (see steps.ServiceAction)."""
+    if action == "regenerate":
+        return f"systemctl daemon-reload && systemctl try-restart {_q(service)}"
+    return f"systemctl {action} {_q(service)}"
 
 
 def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> str:
@@ -203,21 +210,31 @@ def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> str:
         )
     if plan.changed_files:
         lines.append(f"log 'wrote {len(plan.changed_files)} file(s)'")
+    handlers = plan.handlers()
+    started_now: list[str] = []
     for service in plan.services_to_enable:
+        # Started now, it reads the new files and needs no handler; already running (the
+        # package's install started it with its defaults: fail2ban on Debian 13), it does.
+        if service in handlers:
+            lines.append(f"systemctl -q is-active {_q(service)} || started_{len(started_now)}=1")
+            started_now.append(service)
         lines.append(
             f"log 'enabling {service}'\n"
             f'out=$(systemctl enable --now {_q(service)} 2>&1) || rollback "enabling {service} '
             f'failed: $out $(journalctl -u {_q(service)} -n 5 --no-pager 2>/dev/null | tail -n 5)"'
         )
-    for service, action in plan.handlers().items():
-        if service in plan.services_to_enable:
-            continue  # just started by enable --now: it already read the new files
-        lines.append(
+    for service, action in handlers.items():
+        handler = (
             f"log '{action} {service}'\n"
-            f'out=$(systemctl {action} {_q(service)} 2>&1) || rollback "{action} of {service} '
+            f'out=$({handler_command(service, action)} 2>&1) || rollback "{action} of {service} '
             f'failed: $out $(journalctl -u {_q(service)} -n 5 --no-pager 2>/dev/null | tail -n 5)"'
         )
-    if plan.handlers():
+        if service in started_now:
+            handler = (
+                f'if [ -z "${{started_{started_now.index(service)}:-}}" ]; then\n{handler}\nfi'
+            )
+        lines.append(handler)
+    if handlers:
         # A reload returns once the signal is sent; nginx's old workers then answer with the
         # old configuration for a moment. The checks that follow must see the new one.
         lines.append("sleep 1")

@@ -125,7 +125,9 @@ class Plan:
         for change in self.changed_files:
             for service in change.spec.notify:
                 action = self.step.handlers.get(service, "reload")
-                wanted[service] = "restart" if action == "restart" else "reload-or-restart"
+                wanted[service] = (
+                    action if action in ("restart", "regenerate") else ("reload-or-restart")
+                )
         return wanted
 
     def with_approval(self, dest: str, approved: bool) -> Plan:

@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 CommandStage = Literal["before", "after"]
-ServiceAction = Literal["reload", "restart", "reload-or-restart"]
+# "regenerate": systemd's generators run again (daemon-reload), then the unit restarts if it is
+# active. Ubuntu 24.04's ssh.socket is generated from sshd_config's Port: a reload of ssh does
+# not move it.
+ServiceAction = Literal["reload", "restart", "reload-or-restart", "regenerate"]
 
 
 @dataclass(frozen=True)

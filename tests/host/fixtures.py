@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from wizard.testhost.image import DEBIAN12, Distro
 from wizard.testhost.machine import HostBusy, TestHost, boot, write_known_hosts
 
 __all__ = ["fresh_testhost", "testhost", "testhost_factory", "write_known_hosts"]
@@ -27,7 +28,7 @@ SESSION_SLOTS = range(16, 32)
 FRESH_SLOTS = range(64, 128)
 
 
-def boot_free(prefix: str, slots: range) -> TestHost:
+def boot_free(prefix: str, slots: range, distro: Distro = DEBIAN12) -> TestHost:
     """Boot a machine in the first slot not held by a live process, starting at this worker's."""
     if os.geteuid() != 0:
         pytest.skip("the test host needs root (systemd-nspawn, network namespaces)")
@@ -35,7 +36,7 @@ def boot_free(prefix: str, slots: range) -> TestHost:
     for offset in range(len(slots)):
         index = slots[(start + offset) % len(slots)]
         try:
-            return boot(name=f"{prefix}{index}", subnet_index=index)
+            return boot(name=f"{prefix}{index}", subnet_index=index, distro=distro)
         except HostBusy:
             continue
     raise HostBusy(f"all test host slots {prefix}{slots.start}..{slots.stop - 1} are in use")

@@ -1,7 +1,9 @@
 """Command line for the test host (needs root).
 
-python -m wizard.testhost build              build (or reuse) the cached image
-python -m wizard.testhost up [--name N]      boot a machine, print how to reach it, and keep
+python -m wizard.testhost build [--all]      build (or reuse) the cached Debian 12 image
+                                             (--all: Debian 13 and Ubuntu 24.04 too)
+python -m wizard.testhost up [--name N] [--distro debian12|debian13|ubuntu2404]
+                                             boot a machine, print how to reach it, and keep
                                              it until Ctrl-C or SIGTERM
 """
 
@@ -12,6 +14,7 @@ import shlex
 import signal
 import sys
 
+from wizard.testhost.image import DEBIAN12, DISTROS, Distro
 from wizard.testhost.machine import boot, ensure_image, write_known_hosts
 
 
@@ -19,23 +22,26 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen command."""
     parser = argparse.ArgumentParser(prog="python -m wizard.testhost")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("build", help="build the test host image once (cached)")
+    build = commands.add_parser("build", help="build the test host image once (cached)")
+    build.add_argument("--all", action="store_true", help="every release, not only Debian 12")
     up = commands.add_parser("up", help="boot a pristine test host until Ctrl-C")
     up.add_argument("--name", default="vw1", help="machine name (default: vw1)")
     up.add_argument("--subnet", type=int, default=1, help="N in 10.254.N.0/30 (default: 1)")
+    up.add_argument("--distro", choices=sorted(DISTROS), default="debian12")
     args = parser.parse_args(argv)
     if args.command == "build":
-        print(ensure_image())
+        for distro in DISTROS.values() if args.all else [DEBIAN12]:
+            print(ensure_image(distro))
         return 0
-    return run_up(args.name, args.subnet)
+    return run_up(args.name, args.subnet, DISTROS[args.distro])
 
 
-def run_up(name: str, subnet_index: int) -> int:
+def run_up(name: str, subnet_index: int, distro: Distro) -> int:
     """Boot, print the connection details, wait for Ctrl-C or SIGTERM, then stop."""
-    host = boot(name, subnet_index)
+    host = boot(name, subnet_index, distro)
     try:
         known_hosts = write_known_hosts(host, host.workdir / "known_hosts")
-        print(f"test host {host.name} is up at {host.address}:{host.port}")
+        print(f"{distro.title} test host {host.name} is up at {host.address}:{host.port}")
         print(f"  root key:     {host.root_key_path}")
         print(f"  known_hosts:  {known_hosts}")
         print(f"  root password {host.root_password} (sshd allows keys only, as on Debian)")

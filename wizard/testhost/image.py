@@ -1,6 +1,7 @@
-"""Build, once and cached, the Debian root tree that test hosts boot from.
+"""Build, once and cached, the root trees that test hosts boot from: Debian 12 (every step's
+packages), and Debian 13 and Ubuntu 24.04 (the day-one steps' packages).
 
-The tree is keyed by a hash of what goes into it, so a change of package list makes a new
+A tree is keyed by a hash of what goes into it, so a change of package list makes a new
 image and an unchanged one is reused by CI on the same machine.
 """
 
@@ -10,13 +11,14 @@ import hashlib
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 CACHE_DIR = Path(os.environ.get("VPS_WIZARD_TESTHOST_CACHE", "/var/cache/vps-wizard"))
-SUITE = "bookworm"
-MIRROR = "http://deb.debian.org/debian"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+UBUNTU_MIRROR = "http://archive.ubuntu.com/ubuntu"
 
-# What a provider's fresh Debian 12 image has: systemd, OpenSSH, sudo, apt.
+# What a provider's fresh image has: systemd, OpenSSH, sudo, apt.
 BASE_PACKAGES = (
     "systemd",
     "systemd-sysv",
@@ -55,23 +57,78 @@ STEP_PACKAGES = (
     "opendkim",
     "opendkim-tools",
 )
-SOURCES = f"""\
-deb {MIRROR} {SUITE} main
-deb {MIRROR} {SUITE}-updates main
-deb http://deb.debian.org/debian-security {SUITE}-security main
-"""
+# The other releases are tested on day one: the steps whose files differ between releases.
+DAY_ONE_PACKAGES = ("nftables", "fail2ban", "python3-systemd", "unattended-upgrades", "postfix")
 BUILD_VERSION = "1"
 
 
-def image_key() -> str:
+@dataclass(frozen=True)
+class Distro:
+    """A release a test host can run: where debootstrap gets it and what goes into it."""
+
+    name: str
+    title: str
+    suite: str
+    mirror: str
+    sources: str
+    step_packages: tuple[str, ...]
+    # debootstrap's script for the suite, when its own version has none (Ubuntu's generic one).
+    script: str = ""
+    # Debian 12 packages no Ubuntu archive key, so debootstrap cannot check Ubuntu's Release
+    # file; the image's own apt checks everything after that with the key the image installs.
+    check_gpg: bool = True
+    # How sshd starts on the provider's image: Ubuntu 24.04 listens through ssh.socket.
+    ssh_units: tuple[str, ...] = ("ssh.service",)
+
+
+DEBIAN12 = Distro(
+    "debian12",
+    "Debian 12",
+    "bookworm",
+    DEBIAN_MIRROR,
+    f"deb {DEBIAN_MIRROR} bookworm main\n"
+    f"deb {DEBIAN_MIRROR} bookworm-updates main\n"
+    "deb http://deb.debian.org/debian-security bookworm-security main\n",
+    STEP_PACKAGES,
+)
+DEBIAN13 = Distro(
+    "debian13",
+    "Debian 13",
+    "trixie",
+    DEBIAN_MIRROR,
+    f"deb {DEBIAN_MIRROR} trixie main\n"
+    f"deb {DEBIAN_MIRROR} trixie-updates main\n"
+    "deb http://deb.debian.org/debian-security trixie-security main\n",
+    DAY_ONE_PACKAGES,
+)
+UBUNTU2404 = Distro(
+    "ubuntu2404",
+    "Ubuntu 24.04",
+    "noble",
+    UBUNTU_MIRROR,
+    f"deb {UBUNTU_MIRROR} noble main universe\n"
+    f"deb {UBUNTU_MIRROR} noble-updates main universe\n"
+    "deb http://security.ubuntu.com/ubuntu noble-security main universe\n",
+    DAY_ONE_PACKAGES,
+    script="/usr/share/debootstrap/scripts/gutsy",
+    check_gpg=False,
+    ssh_units=("ssh.socket",),
+)
+DISTROS = {distro.name: distro for distro in (DEBIAN12, DEBIAN13, UBUNTU2404)}
+
+
+def image_key(distro: Distro = DEBIAN12) -> str:
     """A short hash of everything that decides the image's content."""
-    recipe = "|".join((BUILD_VERSION, SUITE, SOURCES, *BASE_PACKAGES, "--", *STEP_PACKAGES))
+    recipe = "|".join(
+        (BUILD_VERSION, distro.suite, distro.sources, *BASE_PACKAGES, "--", *distro.step_packages)
+        + (() if distro.ssh_units == ("ssh.service",) else distro.ssh_units)
+    )
     return hashlib.sha256(recipe.encode()).hexdigest()[:12]
 
 
-def image_path() -> Path:
+def image_path(distro: Distro = DEBIAN12) -> Path:
     """Where the image for the current recipe lives (built or not)."""
-    return CACHE_DIR / f"testhost-{image_key()}"
+    return CACHE_DIR / f"testhost-{image_key(distro)}"
 
 
 def ensure_host_tools() -> None:
@@ -99,29 +156,31 @@ def ensure_host_tools() -> None:
         )
 
 
-def build_image(log=print) -> Path:
+def build_image(distro: Distro = DEBIAN12, log=print) -> Path:
     """Return the cached image, building it first when it does not exist (about a minute)."""
-    target = image_path()
+    target = image_path(distro)
     if (target / ".complete").exists():
         return target
     ensure_host_tools()
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    log(f"building test host image {target} (once, about a minute)")
+    log(f"building the {distro.title} test host image {target} (once, about a minute)")
     subprocess.run(
         [
             "debootstrap",
             "--variant=minbase",
             "--include=" + ",".join(BASE_PACKAGES),
-            SUITE,
+            *([] if distro.check_gpg else ["--no-check-gpg"]),
+            distro.suite,
             str(partial),
-            MIRROR,
+            distro.mirror,
+            *([distro.script] if distro.script else []),
         ],
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    (partial / "etc/apt/sources.list").write_text(SOURCES)
+    (partial / "etc/apt/sources.list").write_text(distro.sources)
     chroot_env = {
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
         "DEBIAN_FRONTEND": "noninteractive",
@@ -130,8 +189,9 @@ def build_image(log=print) -> Path:
     for command in (
         "apt-get update -q",
         "apt-get -y -q full-upgrade",
-        "apt-get -y -q install --download-only " + " ".join(STEP_PACKAGES),
-        "systemctl enable ssh",
+        "apt-get -y -q install --download-only " + " ".join(distro.step_packages),
+        "systemctl disable ssh.service ssh.socket 2>/dev/null; systemctl enable "
+        + " ".join(distro.ssh_units),
         "printf 'C.UTF-8 UTF-8\\nen_US.UTF-8 UTF-8\\n' > /etc/locale.gen && locale-gen",
     ):
         subprocess.run(
@@ -147,7 +207,7 @@ def build_image(log=print) -> Path:
     for key in (partial / "etc/ssh").glob("ssh_host_*"):
         key.unlink()
     subprocess.run(["ssh-keygen", "-A", "-f", str(partial)], check=True, stdout=subprocess.DEVNULL)
-    (partial / ".complete").write_text(image_key() + "\n")
+    (partial / ".complete").write_text(image_key(distro) + "\n")
     partial.rename(target)
     return target
 

@@ -221,8 +221,11 @@ def write_known_hosts(host: TestHost, path: Path, also: Iterable[tuple[str, int]
     return path
 
 
-def boot(name: str = "vw1", subnet_index: int = 1) -> TestHost:
-    """Boot a pristine machine `name` at 10.254.<subnet_index>.2 and wait until it is usable.
+def boot(
+    name: str = "vw1", subnet_index: int = 1, distro: image.Distro = image.DEBIAN12
+) -> TestHost:
+    """Boot a pristine machine `name` of the release `distro` at 10.254.<subnet_index>.2 and
+    wait until it is usable.
 
     Usable means: `systemctl is-system-running --wait` says running (or degraded) and sshd
     answers with its banner on port 22. Leftovers of a crashed earlier run with the same name
@@ -236,7 +239,7 @@ def boot(name: str = "vw1", subnet_index: int = 1) -> TestHost:
         raise TestHostError("booting a test host needs root")
     net = ipaddress.IPv4Network(f"10.254.{subnet_index}.0/30")
 
-    rootfs = ensure_image()
+    rootfs = ensure_image(distro)
     runtime = _Runtime()
     try:
         host = _claim(name, net, rootfs, runtime)
@@ -291,13 +294,13 @@ def _release_locks(runtime: _Runtime) -> None:
 # --- image -------------------------------------------------------------------------------------
 
 
-def ensure_image() -> Path:
+def ensure_image(distro: image.Distro = image.DEBIAN12) -> Path:
     """The cached image, built first if missing; serialised across processes (image.py is not),
     so parallel test workers never build the same tree at once."""
     image.CACHE_DIR.mkdir(parents=True, exist_ok=True)
     with open(image.CACHE_DIR / ".build.lock", "wb") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return image.build_image()
+        return image.build_image(distro)
 
 
 def _image_host_key(rootfs: Path) -> str:
