@@ -48,6 +48,15 @@ def start_acme_ca(host: TestHost) -> None:
         f'echo \'zone "{DOMAIN}" {{ type master; file "/etc/bind/db.{DOMAIN}"; }};\' '
         ">> /etc/bind/named.conf.local && systemctl restart named"
     )
+    start_pebble(host)
+
+
+def start_pebble(host: TestHost) -> None:
+    """Pebble alone, validating on ports 80/443 and resolving through the host's BIND on
+    127.0.0.1:53 (the dns-zone step's, authoritative for the test domain, suits it); its
+    issuing root is saved where the tls step's ca_file answer points, its own HTTPS CA where
+    acme_ca_bundle does."""
+    host.exec("apt-get -o DPkg::Lock::Timeout=600 -q -y install pebble >/dev/null 2>&1")
     host.exec(
         f"mkdir -p {PEBBLE} && cd {PEBBLE} && "
         "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 "
