@@ -271,9 +271,8 @@ class WizardApp(App[None]):
         if not self._checks_waiting:
             self._checks_heading = f"{event.plan.step.title}: applied, run {event.outcome.run_id}"
         self._checks_waiting.append(event.plan.step.id)
-        ports = ", ".join(event.plan.step.ports)
         self._followups.extend(
-            (plan, f"{event.plan.step.id} opens {ports}: {plan.step.id} must change too")
+            (plan, f"{event.plan.step.id} changed what {plan.step.id} must do")
             for plan in event.followups
         )
         await self.review_next_followup()

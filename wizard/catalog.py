@@ -80,6 +80,7 @@ def _step_from_toml(folder: Path, data: Mapping[str, Any]) -> Step:
         enable=_tuple(data.get("enable")),
         ports=_tuple(data.get("ports")),
         depends_on_ports=bool(data.get("depends_on_ports", False)),
+        depends_on_packages=tuple(data.get("depends_on_packages", ())),
         guard=data.get("guard"),
         checks=tuple(
             CheckSpec(id=c["id"], params=dict(c.get("params", {}))) for c in data.get("checks", ())

@@ -335,24 +335,31 @@ class Session:
     def followups(self, step_id: str) -> list[Plan]:
         """Applied steps that must be applied again because this one changed their input.
 
-        Today: a step that opens ports makes the firewall's ruleset outdated. Each is planned
-        (one round trip) with its recorded answers; those with changes are marked outdated,
-        so the overview sends the user there next.
+        A step that opens ports makes the firewall's ruleset outdated; a step that installs a
+        package another step depends on (Postfix for fail2ban's postfix-auth jail) makes that
+        one outdated. Each is planned with its recorded answers; those with changes are marked
+        outdated, so the overview sends the user there next.
         """
         step = self.catalog.get(step_id)
-        if not step.ports:
-            return []
-        plans = []
+        reasons: dict[str, str] = {}
         for other in self.catalog.steps:
-            record = self.host.step(other.id)
-            if other.id == step_id or not other.depends_on_ports or record.status not in APPLIED:
+            if other.id == step_id or self.host.step(other.id).status not in APPLIED:
                 continue
-            plan = self.plan(other.id)
+            installed = sorted(set(step.packages) & set(other.depends_on_packages))
+            if step.ports and other.depends_on_ports:
+                reasons[other.id] = f"{step_id} needs {', '.join(step.ports)}"
+            elif installed:
+                reasons[other.id] = f"{step_id} installed {', '.join(installed)}"
+        if not reasons:
+            return []
+        if any("installed" in reason for reason in reasons.values()):
+            self.refresh()  # the plans read the installed packages from the facts
+        plans = []
+        for other_id, reason in reasons.items():
+            plan = self.plan(other_id)
             if plan.has_changes:
                 self._save_step(
-                    other.id,
-                    status="outdated",
-                    message=f"{step_id} needs {', '.join(step.ports)}: apply {other.id} again",
+                    other_id, status="outdated", message=f"{reason}: apply {other_id} again"
                 )
                 plans.append(plan)
         return plans

@@ -93,6 +93,9 @@ class Step:
     enable: tuple[str, ...] = ()
     ports: tuple[str, ...] = ()
     depends_on_ports: bool = False
+    # Packages whose arrival changes this step's files (fail2ban's postfix-auth jail turns on
+    # with Postfix): a step installing one makes this step outdated once applied.
+    depends_on_packages: tuple[str, ...] = ()
     guard: Literal["lockout"] | None = None
     checks: tuple[CheckSpec, ...] = ()
     source_dir: str = ""

@@ -169,7 +169,7 @@ async def test_a_step_that_opens_a_port_leads_to_the_firewall_review_then_checks
             ),
         )
         summary = str(app.screen.query_one("#summary", Static).visual)
-        assert "firewall must change too" in summary
+        assert "base changed what firewall must do" in summary
         await pilot.press("A")
         await settle(pilot, until=lambda: isinstance(app.screen, VerifyScreen))
         await settle(pilot, until=lambda: not app.screen.running)
