@@ -300,3 +300,23 @@ def wait_for_check(dns_host: DnsHost, cid: str, status: str, seconds: float = 30
         if result["status"] == status or time.monotonic() > deadline:
             return result
         time.sleep(1)
+
+
+def test_the_policy_taken_off_fails_resign_and_its_return_asks_for_the_new_ds(signed_host):
+    host, parent = signed_host.host, signed_host.parent
+    options = f"/etc/bind/vps-wizard/{DOMAIN}/zone-options.conf"
+    host.exec(f"sed -i 's/dnssec-policy \"vps-wizard\"/dnssec-policy insecure/' {options}")
+    host.exec("rndc reconfig")
+    result = checks(signed_host.wizard, "dnssec")["dnssec.resign"]
+    assert_fails(result, "no dnssec-policy", "dnssec step")
+    # The policy back: named signs with a new KSK, so the DS the parent holds is stale now,
+    # and the apply says so, with the new DS to give the registrar.
+    applied = signed_host.wizard.cli(
+        "apply", host.address, "--answers", str(signed_host.answers), "--step", "dnssec", "--yes"
+    )
+    assert "matches no key of the zone" in applied.stdout, applied.stdout
+    new_ds = served_ds(signed_host)
+    assert new_ds.upper() in applied.stdout
+    parent.delegate([*delegation(host), f"{DOMAIN}. IN DS {new_ds}"])
+    results = checks(signed_host.wizard, "dnssec")
+    assert all(r["status"] == "ok" for r in results.values()), results

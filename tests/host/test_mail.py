@@ -205,6 +205,19 @@ def test_auth_offered_before_starttls_fails_auth_after_tls_and_apply_removes_it(
     repaired(mail_host, "mail.auth_after_tls")
 
 
+def test_submission_without_login_fails_submission_auth_and_apply_restores_it(mail_host):
+    # An old tutorial's 587: TLS required, but the restrictions of port 25 (local mail is
+    # accepted from anyone).
+    mail_host.host.exec(
+        "postconf -P 'submission/inet/smtpd_client_restrictions=' "
+        "'submission/inet/smtpd_relay_restrictions=permit_sasl_authenticated,"
+        "reject_unauth_destination' && postfix reload"
+    )
+    result = mail_checks(mail_host)["mail.submission_auth"]
+    assert_fails(result, "accepts mail without a login", "RCPT TO", "master.cf")
+    repaired(mail_host, "mail.submission_auth")
+
+
 def test_tls_1_0_allowed_fails_starttls_and_apply_restores_tls_1_2(mail_host):
     host = mail_host.host
     try:

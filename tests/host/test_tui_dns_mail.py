@@ -16,8 +16,7 @@ pytestmark = pytest.mark.host
 DOMAIN = "example.net"
 STEPS = ("dns-zone", "dnssec", "mail", "mail-auth", "dane")
 WEB = (
-    f'\n[web]\nserver = "nginx"\n\n[vhost]\ndomain = "{DOMAIN}"\n\n'
-    '[tls]\nsource = "self-signed"\n'
+    f'\n[web]\nserver = "nginx"\n\n[vhost]\ndomain = "{DOMAIN}"\n\n[tls]\nsource = "self-signed"\n'
 )
 
 

@@ -94,7 +94,8 @@ def test_resign_needs_the_policy_and_a_scheduled_resign():
     )
     policy = "dnssec-policy: vps-wizard\ncurrent time: ...\n"
     assert judge_resign("example.net", status, policy, "2026112901").status == "ok"
-    result = judge_resign("example.net", status, "dnssec-policy: none\n", "2026112901")
-    assert result.status == "fail" and "no dnssec-policy" in result.summary
+    for off in ("none", "insecure"):
+        result = judge_resign("example.net", status, f"dnssec-policy: {off}\n", "2026112901")
+        assert result.status == "fail" and "no dnssec-policy" in result.summary
     unsigned = "name: example.net\nserial: 2026112901\n"
     assert judge_resign("example.net", unsigned, policy, "2026112901").status == "fail"

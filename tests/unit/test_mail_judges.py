@@ -210,6 +210,17 @@ def test_submission_without_login_must_be_refused():
     result = judge_submission_auth(accepted)
     assert result.status == "fail" and "permit_sasl_authenticated,reject" in result.hint
     assert judge_submission_auth(SmtpSeen(587, error="refused")).status == "fail"
+    # Relay refused, but the local mailbox taken without a login: port 25's rules on 587.
+    local_only = SmtpSeen(
+        587,
+        tls=TLS13,
+        replies=(
+            ("MAIL FROM:<a@b.c>", "250 Ok"),
+            ("RCPT TO:<postmaster@example.net>", "250 Ok"),
+            ("RCPT TO:<x@example.com>", "554 5.7.1 Relay access denied"),
+        ),
+    )
+    assert judge_submission_auth(local_only).status == "fail"
 
 
 def relay_seen(reply: str) -> SmtpSeen:

@@ -234,7 +234,7 @@ def judge_resign(domain: str, zonestatus: str, dnssec_status: str, raw_serial: s
     )
     if "serial" not in fields:
         return fail(cid, f"named does not serve {domain}", zonestatus.strip()[-300:], RERUN_DNSSEC)
-    if policy in ("", "none"):
+    if policy in ("", "none", "insecure"):  # insecure: named is unsigning the zone
         return fail(
             cid,
             f"no dnssec-policy on {domain}: nothing re-signs it",

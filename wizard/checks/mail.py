@@ -312,8 +312,13 @@ def judge_submission_auth(seen: SmtpSeen) -> CheckResult:
             f"and the firewall port 587: {RERUN_MAIL}, then the firewall step",
         )
     accepted = [command for command, reply in seen.replies if reply[:1] == "2"]
-    refused = any(reply[:1] in "45" for _, reply in seen.replies)
-    if not refused:
+    sender_refused = any(
+        reply[:1] in "45" for command, reply in seen.replies if command.startswith("MAIL FROM")
+    )
+    rcpts = [reply for command, reply in seen.replies if command.startswith("RCPT TO")]
+    # One recipient taken without a login is enough: mail to your own users is still mail
+    # sent in their name by anyone.
+    if not sender_refused and (not rcpts or any(reply[:1] == "2" for reply in rcpts)):
         return fail(
             cid,
             "the submission port accepts mail without a login: "
