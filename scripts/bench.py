@@ -1,7 +1,13 @@
-"""Measure what the issue asks: the five day-one steps headless, direct and over a 50 ms link,
-round trips per step and phase, and the time from the command to the TUI's first screen.
+"""Measure what the issues ask, on pristine test hosts, as JSON:
 
-Run as root: .venv/bin/python scripts/bench.py  (prints a Markdown report)
+    scripts/bench.py         the five day-one steps headless, direct and over a 50 ms link,
+                             round trips per step and phase, the command to the TUI's first
+                             screen
+    scripts/bench.py steps   the web steps (tls from Pebble) and the DNS and mail steps,
+                             each group applied headless step by step, then verified: wall
+                             time of the verify against its slowest check
+
+Run as root, from the repository: PYTHONPATH=. .venv/bin/python scripts/bench.py [steps]
 """
 
 from __future__ import annotations
@@ -58,6 +64,75 @@ def day_one(address: str, port: int, key: Path, home: Path) -> dict[str, object]
             "round_trips": {phase: int(v["round_trips"]) for phase, v in stats.items()},
         }
     return {"total_seconds": round(time.monotonic() - started, 2), "steps": rows}
+
+
+WEB_STEPS = ("web", "database", "vhost", "tls", "hsts")
+DNS_MAIL_STEPS = ("dns-zone", "dnssec", "mail", "mail-auth", "dane")
+
+
+def timed_group(target: str, key: Path, home: Path, steps: tuple[str, ...], answers: Path) -> dict:
+    """Apply the steps one by one (with their follow-ups), then verify them together."""
+    applied = {}
+    started = time.monotonic()
+    for step in steps:
+        step_started = time.monotonic()
+        args = ("apply", target, "--answers", str(answers), "--step", step, "--yes", "--json")
+        result = cli(home, key, *args, "--stats")
+        if result.returncode != 0:
+            raise SystemExit(f"{step} failed:\n{result.stdout}\n{result.stderr}")
+        applied[step] = round(time.monotonic() - step_started, 2)
+    apply_seconds = round(time.monotonic() - started, 2)
+    verify_started = time.monotonic()
+    result = cli(home, key, "verify", target, "--json", *(a for s in steps for a in ("--step", s)))
+    verify_seconds = round(time.monotonic() - verify_started, 2)
+    checks = [c for results in json.loads(result.stdout)["steps"].values() for c in results]
+    slowest = max(checks, key=lambda c: c["seconds"])
+    return {
+        "apply_seconds": apply_seconds,
+        "per_step": applied,
+        "verify_seconds": verify_seconds,
+        "checks": len(checks),
+        "not_ok": [c["check"] for c in checks if c["status"] != "ok"],
+        "slowest_check": f"{slowest['check']} {slowest['seconds']} s",
+    }
+
+
+def steps_report() -> dict:
+    """Day one (not timed), dns-zone's BIND for the test domain, Pebble, then both groups."""
+    from tests.host.acme import DOMAIN, PEBBLE, start_pebble
+    from tests.host.dnsparent import ParentZone
+
+    host = boot("bench", 9)
+    home = Path(tempfile.mkdtemp(prefix="vw-bench-"))
+    parent = ParentZone(host)
+    try:
+        write_known_hosts(host, home / "known_hosts", [(host.address, 22)])
+        key = host.root_key_path
+        answers = home / "answers.toml"
+        answers.write_text(
+            ANSWERS.read_text() + f'\n[web]\nserver = "nginx"\n\n[vhost]\ndomain = "{DOMAIN}"\n\n'
+            f'[tls]\nsource = "acme"\nacme_server = "https://localhost:14000/dir"\n'
+            f'email = "admin@{DOMAIN}"\nacme_ca_bundle = "{PEBBLE}/tls-ca.pem"\n'
+            f'ca_file = "{PEBBLE}/root.pem"\n\n[hsts]\n\n'
+            f'[dns-zone]\ndomain = "{DOMAIN}"\nparent_resolver = "{host.gateway}"\n\n'
+            '[mail]\nmailboxes = "postmaster"\npassword = "correct horse battery"\n'
+        )
+        for step in (*STEPS, "dns-zone"):
+            target = f"root@{host.address}" if step in STEPS[:3] else host.address
+            result = cli(
+                home, key, "apply", target, "--answers", str(answers), "--step", step, "--yes"
+            )
+            if result.returncode != 0:
+                raise SystemExit(f"{step} failed:\n{result.stdout}\n{result.stderr}")
+        parent.delegate([f"{DOMAIN}. IN NS ns1.{DOMAIN}.", f"ns1.{DOMAIN}. IN A {host.address}"])
+        start_pebble(host)
+        web = timed_group(host.address, key, home, WEB_STEPS, answers)
+        dns_mail = timed_group(host.address, key, home, DNS_MAIL_STEPS, answers)
+        return {"web steps": web, "dns and mail steps (dns-zone applied before)": dns_mail}
+    finally:
+        parent.stop()
+        host.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def first_screen_seconds(address: str, key: Path, home: Path) -> float:
@@ -130,4 +205,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["steps"]:
+        print(json.dumps(steps_report(), indent=1))
+    else:
+        main()
