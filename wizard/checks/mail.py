@@ -10,6 +10,7 @@ the `@check` functions only gather it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import shlex
 import smtplib
@@ -42,7 +43,9 @@ from wizard.checks.tls import (
     cert_info,
     client_context,
     handshake,
+    judge_tally,
     name_matches,
+    tally_versions,
 )
 
 RERUN_MAIL = "run the mail step again"
@@ -186,8 +189,7 @@ def judge_starttls(host: str, seen: Mapping[str, SmtpSeen]) -> CheckResult:
     """STARTTLS on 25; TLS 1.0 and 1.1 refused, 1.2 and 1.3 accepted; a forward-secret cipher
     on TLS 1.2. `seen` holds one STARTTLS conversation per version label of tls.VERSIONS."""
     cid = "mail.starttls"
-    lines, wrong, untested = [], [], []
-    for label, wanted in WANTED.items():
+    for label in WANTED:
         attempt = seen.get(label, SmtpSeen(SMTP, error="not tried"))
         if attempt.error:
             return fail(
@@ -205,41 +207,21 @@ def judge_starttls(host: str, seen: Mapping[str, SmtpSeen]) -> CheckResult:
                 "Postfix needs smtpd_tls_security_level = may and a certificate "
                 f"(smtpd_tls_cert_file): {RERUN_MAIL}",
             )
-        tls = attempt.tls
-        if tls.local:
-            state = f"could not test: this machine cannot offer it ({tls.error})"
-            untested.append(label)
-        elif tls.error:
-            state = f"refused ({tls.error})"
-        else:
-            state = f"accepted ({tls.version}, {tls.cipher})"
-        lines.append(f"{label}: {state}")
-        accepted = not tls.local and not tls.error
-        if not tls.local and accepted != wanted:
-            wrong.append(f"{label} {'accepted' if accepted else 'refused'}")
+    tally = tally_versions({label: attempt.tls for label, attempt in seen.items()})
     tls12 = seen["TLS 1.2"].tls if "TLS 1.2" in seen else Handshake(error="not tried")
     if tls12.cipher and not tls12.cipher.startswith(("ECDHE", "DHE")):
-        wrong.append(f"TLS 1.2 without forward secrecy ({tls12.cipher})")
-    evidence = "\n".join(lines)
-    if wrong:
-        return fail(
-            cid,
-            f"{host} port 25: {', '.join(wrong)}",
-            evidence,
-            "Postfix should allow TLS 1.2 and 1.3 only (smtpd_tls_protocols and "
-            "smtpd_tls_mandatory_protocols = >=TLSv1.2) with ECDHE ciphers: "
-            f"{RERUN_MAIL} to merge its settings into main.cf again",
+        tally = dataclasses.replace(
+            tally, wrong=(*tally.wrong, f"TLS 1.2 without forward secrecy ({tls12.cipher})")
         )
-    if any(WANTED[label] for label in untested):
-        return fail(cid, "TLS 1.2/1.3 could not be tested", evidence, "this machine's OpenSSL")
-    if untested:
-        return warn(
-            cid,
-            f"{host} port 25: STARTTLS with TLS 1.2 and 1.3; {', '.join(untested)} not tested",
-            evidence,
-            "this machine's OpenSSL refuses to offer the old versions; test from another client",
-        )
-    return ok(cid, f"{host} port 25: STARTTLS, TLS 1.0/1.1 refused, 1.2/1.3 accepted", evidence)
+    return judge_tally(
+        cid,
+        f"{host} port 25",
+        tally,
+        "Postfix should allow TLS 1.2 and 1.3 only (smtpd_tls_protocols and "
+        "smtpd_tls_mandatory_protocols = >=TLSv1.2) with ECDHE ciphers: "
+        f"{RERUN_MAIL} to merge its settings into main.cf again",
+        "STARTTLS, TLS 1.0/1.1 refused, 1.2/1.3 accepted",
+    )
 
 
 @check("mail.starttls")

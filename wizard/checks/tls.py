@@ -310,9 +310,22 @@ def certificate_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResu
 # ----------------------------------------------------------------------------- tls.protocols
 
 
-def judge_protocols(host: str, seen: Mapping[str, Handshake]) -> CheckResult:
-    """TLS 1.0 and 1.1 refused, 1.2 and 1.3 accepted; untestable old versions only warn."""
-    cid = "tls.protocols"
+@dataclass(frozen=True)
+class VersionTally:
+    """Handshakes offering one TLS version each, sorted out against WANTED."""
+
+    lines: tuple[str, ...]  # one per version: accepted, refused or could not test
+    wrong: tuple[str, ...]  # "TLS 1.0 accepted", "TLS 1.3 refused"
+    untested: tuple[str, ...]  # versions this machine cannot offer
+
+    @property
+    def evidence(self) -> str:
+        """The lines, for a result's evidence."""
+        return "\n".join(self.lines)
+
+
+def tally_versions(seen: Mapping[str, Handshake]) -> VersionTally:
+    """Which versions the server accepted, against TLS 1.0/1.1 off and 1.2/1.3 on."""
     lines, wrong, untested = [], [], []
     for label, wanted in WANTED.items():
         attempt = seen.get(label, Handshake(error="not tried", local=True))
@@ -327,25 +340,39 @@ def judge_protocols(host: str, seen: Mapping[str, Handshake]) -> CheckResult:
         accepted = not attempt.local and not attempt.error
         if not attempt.local and accepted != wanted:
             wrong.append(f"{label} {'accepted' if accepted else 'refused'}")
-    evidence = "\n".join(lines)
-    if wrong:
+    return VersionTally(tuple(lines), tuple(wrong), tuple(untested))
+
+
+def judge_tally(
+    cid: str, subject: str, tally: VersionTally, wrong_hint: str, ok_summary: str
+) -> CheckResult:
+    """Fail on a wrong version (or untestable 1.2/1.3), warn on untestable old versions."""
+    if tally.wrong:
+        return fail(cid, f"{subject}: {', '.join(tally.wrong)}", tally.evidence, wrong_hint)
+    if any(WANTED[label] for label in tally.untested):
         return fail(
-            cid,
-            f"{host}: {', '.join(wrong)}",
-            evidence,
-            "only TLS 1.2 and 1.3 should be on (ssl_protocols TLSv1.2 TLSv1.3; Apache: "
-            f"SSLProtocol -all +TLSv1.2 +TLSv1.3): {RERUN_TLS} to restore its configuration",
+            cid, "TLS 1.2/1.3 could not be tested", tally.evidence, "this machine's OpenSSL"
         )
-    if any(WANTED[label] for label in untested):
-        return fail(cid, "TLS 1.2/1.3 could not be tested", evidence, "this machine's OpenSSL")
-    if untested:
+    if tally.untested:
         return warn(
             cid,
-            f"{host}: TLS 1.2 and 1.3 accepted; {', '.join(untested)} could not be tested",
-            evidence,
+            f"{subject}: TLS 1.2 and 1.3 accepted; {', '.join(tally.untested)} not tested",
+            tally.evidence,
             "this machine's OpenSSL refuses to offer the old versions; test from another client",
         )
-    return ok(cid, f"{host}: TLS 1.0 and 1.1 refused, 1.2 and 1.3 accepted", evidence)
+    return ok(cid, f"{subject}: {ok_summary}", tally.evidence)
+
+
+def judge_protocols(host: str, seen: Mapping[str, Handshake]) -> CheckResult:
+    """TLS 1.0 and 1.1 refused, 1.2 and 1.3 accepted; untestable old versions only warn."""
+    return judge_tally(
+        "tls.protocols",
+        host,
+        tally_versions(seen),
+        "only TLS 1.2 and 1.3 should be on (ssl_protocols TLSv1.2 TLSv1.3; Apache: "
+        f"SSLProtocol -all +TLSv1.2 +TLSv1.3): {RERUN_TLS} to restore its configuration",
+        "TLS 1.0 and 1.1 refused, 1.2 and 1.3 accepted",
+    )
 
 
 @check("tls.protocols")
