@@ -22,6 +22,8 @@ from wizard.plan import FileChange, Plan, encode_content, guard_test, mask
 from wizard.remote import Remote
 
 EventSink = Callable[[str], None]
+# A staged file is named <dest><STAGED_SUFFIX><run id>, beside its destination.
+STAGED_SUFFIX = ".vw-new."
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ def _q(text: str) -> str:
 
 
 def _temp_path(change: FileChange, run_id: str) -> str:
-    return f"{change.dest}.vw-new.{run_id}"
+    return f"{change.dest}{STAGED_SUFFIX}{run_id}"
 
 
 def _heredoc_tag(content: str, base: str) -> str:
@@ -142,6 +144,24 @@ def restore_script(plan: Plan, paths: RunPaths) -> str:
     return "\n".join(lines) + "\n"
 
 
+def validate_command(change: FileChange, run: str) -> str:
+    """The shell command validating a staged file (see steps.FileSpec.validate_in)."""
+    spec = change.spec
+    assert spec.validate is not None
+    command = spec.validate.replace("{new}", _q(_temp_path(change, run))).replace("{run}", run)
+    if not spec.validate_in:
+        return command
+    tree = spec.validate_in.rstrip("/") + "/"
+    staged = STAGED_SUFFIX + run
+    command = command.replace("{copy}", '"$d"')
+    return (
+        f'd=$(mktemp -d) && cp -a {_q(tree)}. "$d"/ && '
+        f'find "$d" -name {_q("*" + staged)} | while read -r f; do mv -f "$f" "${{f%{staged}}}"; '
+        f'done && grep -rlZ {_q(tree)} "$d" | xargs -0 -r sed -i "s#{tree}#$d/#g" && '
+        f'( {command} ); rc=$?; rm -rf "$d"; exit $rc'
+    )
+
+
 def handler_command(service: str, action: str) -> str:
     """The shell command of a handler (see steps.ServiceAction)."""
     if action == "regenerate":
@@ -192,9 +212,7 @@ def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> str:
     lines.append(f"log 'backed up {len(plan.changed_files)} file(s) to {paths.backup_dir}'")
     for change in plan.changed_files:
         if change.spec.validate:
-            command = change.spec.validate.replace("{new}", _q(_temp_path(change, run))).replace(
-                "{run}", run
-            )
+            command = validate_command(change, run)
             lines.append(
                 f"log 'validating {change.dest}'\n"
                 f'out=$( ( {command} ) 2>&1 ) || fail "validation of {change.dest} failed: '

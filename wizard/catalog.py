@@ -59,6 +59,7 @@ def _step_from_toml(folder: Path, data: Mapping[str, Any]) -> Step:
                 owner=f.get("owner", "root"),
                 group=f.get("group", "root"),
                 validate=f.get("validate"),
+                validate_in=f.get("validate_in"),
                 secret=bool(f.get("secret", False)),
                 notify=_tuple(f.get("notify")),
                 when=f.get("when"),

@@ -36,8 +36,11 @@ class FileSpec:
     """A file the step owns on the server, rendered from a template.
 
     `validate` is a shell command run on the new content before it replaces the old; `{new}`
-    stands for the path of the new content. `notify` names services whose handler runs when
-    the file changed.
+    stands for the path of the new content. With `validate_in` (a configuration directory such
+    as /etc/nginx), it runs on a throw-away copy of that directory, `{copy}`, in which every
+    file the run stages is in place and the directory's own absolute paths point into the
+    copy: the whole configuration is checked as it will be, the live one untouched. `notify`
+    names services whose handler runs when the file changed.
     """
 
     template: str
@@ -46,6 +49,7 @@ class FileSpec:
     owner: str = "root"
     group: str = "root"
     validate: str | None = None
+    validate_in: str | None = None
     secret: bool = False
     notify: tuple[str, ...] = ()
     when: str | None = None

@@ -7,7 +7,13 @@ import subprocess
 import pytest
 
 from wizard.answers import Answers
-from wizard.apply import apply_script, cleanup_script, restore_script, stage_script
+from wizard.apply import (
+    apply_script,
+    cleanup_script,
+    restore_script,
+    stage_script,
+    validate_command,
+)
 from wizard.journal import RunPaths
 from wizard.plan import CommandChange, FileChange, Plan
 from wizard.steps import Command, FileSpec, Step
@@ -56,3 +62,37 @@ def test_every_script_parses(command):
     if "VW_SCRIPT_END" in command:
         # A script holding the heredoc's delimiter gets another one, or it would be cut.
         assert "<<'VW_SCRIPT_END_X'" in scripts["stage"]
+
+
+def test_validate_in_checks_a_copy_with_the_staged_files_in_place(tmp_path):
+    tree = tmp_path / "conf"
+    (tree / "sites").mkdir(parents=True)
+    (tree / "main.conf").write_text(f"include {tree}/sites/site.conf;\n")
+    (tree / "sites" / "site.conf").write_text("old\n")
+    (tree / "sites" / "site.conf.vw-new.RUN").write_text("new\n")
+    spec = FileSpec(
+        "site.j2",
+        f"{tree}/sites/site.conf",
+        validate="cat {copy}/main.conf && grep -qx new {copy}/sites/site.conf",
+        validate_in=str(tree),
+    )
+    change = FileChange(spec, spec.dest, b"new\n", None)
+    passed = subprocess.run(["sh", "-c", validate_command(change, "RUN")], capture_output=True)
+    assert passed.returncode == 0, passed.stderr
+    # The copy's own paths point into the copy, and the live tree is left as it was.
+    assert str(tree) not in passed.stdout.decode()
+    assert (tree / "sites" / "site.conf").read_text() == "old\n"
+    assert (tree / "sites" / "site.conf.vw-new.RUN").exists()
+    failing = FileChange(
+        FileSpec(
+            "site.j2",
+            spec.dest,
+            validate="grep -qx old {copy}/sites/site.conf",
+            validate_in=str(tree),
+        ),
+        spec.dest,
+        b"new\n",
+        None,
+    )
+    refused = subprocess.run(["sh", "-c", validate_command(failing, "RUN")], capture_output=True)
+    assert refused.returncode != 0
