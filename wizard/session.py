@@ -342,6 +342,7 @@ class Session:
         """
         step = self.catalog.get(step_id)
         reasons: dict[str, str] = {}
+        packages_changed = False
         for other in self.catalog.steps:
             if other.id == step_id or self.host.step(other.id).status not in APPLIED:
                 continue
@@ -350,9 +351,8 @@ class Session:
                 reasons[other.id] = f"{step_id} needs {', '.join(step.ports)}"
             elif installed:
                 reasons[other.id] = f"{step_id} installed {', '.join(installed)}"
-        if not reasons:
-            return []
-        if any("installed" in reason for reason in reasons.values()):
+                packages_changed = True
+        if packages_changed:
             self.refresh()  # the plans read the installed packages from the facts
         plans = []
         for other_id, reason in reasons.items():
