@@ -32,7 +32,7 @@ from wizard.checks.base import (
 from wizard.checks.dns import query_many, safe_domain
 from wizard.checks.mail import converse
 from wizard.checks.ssh import server_host
-from wizard.checks.tls import handshake, names_of
+from wizard.checks.tls import Handshake, handshake, names_of
 from wizard.checks.web import safe_path
 
 RERUN_DANE = "run the dane step again"
@@ -83,6 +83,20 @@ class Seen:
     records: frozenset[str] = frozenset()
     dns_error: str = ""
     signed: bool = False
+
+
+def seen_for(owner: str, tls: Handshake, publication: tuple[frozenset[str], str, bool]) -> Seen:
+    """What one service showed: the key of its TLS handshake, and its records as
+    `published` returned them (records, DNS error, signed)."""
+    records, dns_error, signed = publication
+    return Seen(
+        owner,
+        served=spki_sha256(tls.leaf) if tls.leaf else "",
+        served_error="" if tls.leaf else (tls.error or "no certificate"),
+        records=records,
+        dns_error=dns_error,
+        signed=signed,
+    )
 
 
 def judge_records(cid: str, seen: Sequence[Seen], pending: str, port: int) -> CheckResult:
@@ -200,21 +214,10 @@ def https_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     address = server_host(ctx.address)
     pending = pending_key(run_sections(ctx, pending_script(lineage)))
     owners = [tlsa_owner(443, name) for name in names]
-    seen = []
-    for name, owner, (records, error, signed) in zip(
-        names, owners, published(address, owners), strict=True
-    ):
-        shaken = handshake(address, name)
-        seen.append(
-            Seen(
-                owner,
-                served=spki_sha256(shaken.leaf) if shaken.leaf else "",
-                served_error="" if shaken.leaf else (shaken.error or "no certificate"),
-                records=records,
-                dns_error=error,
-                signed=signed,
-            )
-        )
+    seen = [
+        seen_for(owner, handshake(address, name), publication)
+        for name, owner, publication in zip(names, owners, published(address, owners), strict=True)
+    ]
     return judge_records("dane.https", seen, pending, 443)
 
 
@@ -232,16 +235,8 @@ def smtp_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     address = server_host(ctx.address)
     pending = pending_key(run_sections(ctx, pending_script(lineage)))
     owner = tlsa_owner(25, host)
-    [(records, error, signed)] = published(address, [owner])
-    tls = converse(address, host, 25).tls
-    seen = Seen(
-        owner,
-        served=spki_sha256(tls.leaf) if tls.leaf else "",
-        served_error="" if tls.leaf else (tls.error or "no certificate"),
-        records=records,
-        dns_error=error,
-        signed=signed,
-    )
+    [publication] = published(address, [owner])
+    seen = seen_for(owner, converse(address, host, 25).tls, publication)
     return judge_records("dane.smtp", [seen], pending, 25)
 
 

@@ -28,8 +28,14 @@ from wizard.checks.base import (
     run_sections,
     warn,
 )
-from wizard.checks.dns import Answer, Delegation, query_many, read_delegation, safe_domain
-from wizard.checks.dns import system_resolver as default_resolver
+from wizard.checks.dns import (
+    Answer,
+    Delegation,
+    query_many,
+    read_delegation,
+    safe_domain,
+    system_resolver,
+)
 from wizard.checks.ssh import server_host
 
 RERUN_DNSSEC = "run the dnssec step again"
@@ -204,7 +210,7 @@ def ds_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """DS from the KSK served; the parent's DS read through the dns-zone's resolver."""
     domain = str(params["domain"])
     (dnskey,) = query_many(server_host(ctx.address), [(domain, "DNSKEY")], dnssec=True)
-    resolver = str(params.get("resolver") or "") or default_resolver()
+    resolver = str(params.get("resolver") or "") or system_resolver()
     delegation = read_delegation(domain, resolver) if resolver else Delegation(error="no resolver")
     return judge_ds(domain, ds_records(domain, dnskey), delegation)
 
