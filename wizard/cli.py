@@ -23,6 +23,7 @@ from wizard.plan import Plan
 from wizard.remote import DEFAULT_KNOWN_HOSTS, Credentials, Stats, Target
 from wizard.session import DEFAULT_GUARD_SECONDS, ConnectOptions, Session
 from wizard.state import StateStore
+from wizard.visible import visible, visible_output
 
 ICONS = {"ok": "✔", "warn": "!", "fail": "✘"}
 
@@ -78,7 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `vps-wizard` command."""
+    """Entry point of the `vps-wizard` command.
+
+    Everything it writes to stdout and stderr goes through `visible`: plans, statuses and
+    results quote the server (file contents, os-release, command output), and an escape
+    sequence there must not reach the terminal. JSON output is unchanged by it: json.dumps
+    escapes every control character itself (ensure_ascii).
+    """
+    with visible_output():
+        return run_command(argv)
+
+
+def run_command(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run the command; errors become a sentence and exit 1."""
     raw = list(sys.argv[1:] if argv is None else argv)
     commands = {"plan", "apply", "verify", "status", "steps", "tui"}
     if raw and not raw[0].startswith("-") and raw[0] not in commands:
@@ -404,11 +417,19 @@ def write_report(path: Path, session: Session, data: dict[str, list[dict[str, An
     for step_id, results in data.items():
         lines += [f"## {step_id}", "", "| | check | summary | what to do |", "|---|---|---|---|"]
         lines += [
-            f"| {ICONS[r['status']]} | {r['check']} | {r['summary']} | {r['hint']} |"
+            f"| {ICONS[r['status']]} | {r['check']} | {table_cell(r['summary'])} "
+            f"| {table_cell(r['hint'])} |"
             for r in results
         ]
         lines.append("")
-    path.write_text("\n".join(lines))
+    # Read with cat or less as often as rendered: no escape sequence may reach a terminal.
+    path.write_text(visible("\n".join(lines)))
+
+
+def table_cell(text: str) -> str:
+    """Text from a check (which quotes the server) as one Markdown table cell: a '|' or a
+    newline in it would end the cell or the row."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
 def print_stats(stats: Stats, as_json: bool) -> None:
