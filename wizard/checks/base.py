@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from wizard.facts import Facts
 from wizard.remote import Credentials, Remote, Target
+from wizard.shell import Shell, sh
 
 Status = Literal["ok", "warn", "fail"]
 
@@ -85,13 +86,13 @@ def warn(check_id: str, summary: str, evidence: str = "", hint: str = "") -> Che
     return CheckResult(check_id, "warn", summary, evidence, hint)
 
 
-def marker(name: str) -> str:
+def marker(name: str) -> Shell:
     """A shell line printing the `@@name` marker on a line of its own.
 
     The leading newline ends whatever the previous command printed without one, so the marker
     never sticks to the end of a value; `split_sections` strips the blank lines this leaves.
     """
-    return f"printf '\\n@@{name}\\n'"
+    return sh("printf '\\n@@%s\\n' {name}", name=name)
 
 
 def split_sections(output: str) -> dict[str, str]:
@@ -107,9 +108,9 @@ def split_sections(output: str) -> dict[str, str]:
     return {name: "\n".join(lines).strip("\n") for name, lines in sections.items()}
 
 
-def run_sections(ctx: CheckContext, script: str) -> dict[str, str]:
+def run_sections(ctx: CheckContext, script: Shell) -> dict[str, str]:
     """Run a check's script on the server (one round trip) and split its marked sections."""
-    return split_sections(ctx.remote.run_script(script).stdout)
+    return split_sections(ctx.remote.run(script).stdout)
 
 
 def exit_code(text: str) -> int:

@@ -26,6 +26,7 @@ from wizard.checks.base import (
 )
 from wizard.checks.firewall import probe_tcp, server_addresses
 from wizard.checks.ssh import server_host
+from wizard.shell import code, script, sh
 
 RERUN_DATABASE = "run the database step again"
 SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
@@ -34,32 +35,37 @@ NOT_FOUND = 127
 UNUSABLE_SECRETS = ("invalid",)
 
 _SYSTEM_LIST = ", ".join(f"'{name}'" for name in SYSTEM_SCHEMAS)
-SECURE_SCRIPT = "\n".join(
-    [
-        marker("ACTIVE"),
-        "systemctl is-active mariadb 2>&1",
-        marker("ROOT"),
-        "mariadb -N -B -e \"SELECT User, Host, Priv FROM mysql.global_priv WHERE User = 'root'\" "
-        "2>&1",
-        "rc=$?",
-        marker("RC"),
-        'echo "$rc"',
-        marker("ANONYMOUS"),
-        "mariadb -N -B -e \"SELECT CONCAT(QUOTE(User), '@', QUOTE(Host)) FROM mysql.user "
-        "WHERE User = ''\" 2>&1",
-        marker("TESTDB"),
-        'mariadb -N -B -e "SELECT schema_name FROM information_schema.schemata '
-        "WHERE schema_name = 'test' OR schema_name LIKE 'test\\\\_%'\" 2>&1",
-        marker("ENGINE"),
-        'mariadb -N -B -e "SELECT @@default_storage_engine" 2>&1',
-        marker("MYISAM"),
-        "mariadb -N -B -e \"SELECT CONCAT(table_schema, '.', table_name) FROM "
-        "information_schema.tables WHERE engine = 'MyISAM' "
-        f'AND table_schema NOT IN ({_SYSTEM_LIST})" 2>&1',
-        marker("LISTEN"),
-        "ss -ltnpH 2>&1 | grep -E '\"(mariadbd|mysqld)\"'",
-        "true",
-    ]
+# Each query reaches mariadb as one quoted word: the SQL is text, not shell.
+ROOT_SQL = "SELECT User, Host, Priv FROM mysql.global_priv WHERE User = 'root'"
+ANONYMOUS_SQL = "SELECT CONCAT(QUOTE(User), '@', QUOTE(Host)) FROM mysql.user WHERE User = ''"
+TESTDB_SQL = (
+    "SELECT schema_name FROM information_schema.schemata "
+    "WHERE schema_name = 'test' OR schema_name LIKE 'test\\_%'"
+)
+ENGINE_SQL = "SELECT @@default_storage_engine"
+MYISAM_SQL = (
+    "SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables "
+    f"WHERE engine = 'MyISAM' AND table_schema NOT IN ({_SYSTEM_LIST})"
+)
+SECURE_SCRIPT = script(
+    marker("ACTIVE"),
+    code("systemctl is-active mariadb 2>&1"),
+    marker("ROOT"),
+    sh("mariadb -N -B -e {sql} 2>&1", sql=ROOT_SQL),
+    code("rc=$?"),
+    marker("RC"),
+    code('echo "$rc"'),
+    marker("ANONYMOUS"),
+    sh("mariadb -N -B -e {sql} 2>&1", sql=ANONYMOUS_SQL),
+    marker("TESTDB"),
+    sh("mariadb -N -B -e {sql} 2>&1", sql=TESTDB_SQL),
+    marker("ENGINE"),
+    sh("mariadb -N -B -e {sql} 2>&1", sql=ENGINE_SQL),
+    marker("MYISAM"),
+    sh("mariadb -N -B -e {sql} 2>&1", sql=MYISAM_SQL),
+    marker("LISTEN"),
+    code("ss -ltnpH 2>&1 | grep -E '\"(mariadbd|mysqld)\"'"),
+    code("true"),
 )
 
 

@@ -36,6 +36,7 @@ from wizard.checks.base import (
     warn,
 )
 from wizard.checks.ssh import server_host
+from wizard.shell import Shell, code, script, sh
 
 RERUN_ZONE = "run the dns-zone step again"
 TIMEOUT = 3.0
@@ -101,7 +102,7 @@ def query_many(server: str, questions: Sequence[tuple[str, str]], dnssec: bool =
 
 
 def safe_domain(domain: str) -> bool:
-    """A domain that may go into a shell command as is."""
+    """A plain domain name: lowercase letters, digits, dots and hyphens, no empty label."""
     return bool(DOMAIN_RE.match(domain)) and ".." not in domain
 
 
@@ -113,24 +114,27 @@ def absolute(name: str) -> str:
 # ----------------------------------------------------------------------------- dns.zone_valid
 
 
-def zone_script(domain: str) -> str:
+def zone_file(domain: str) -> str:
+    """The zone file the dns-zone step builds for a domain."""
+    return f"{ZONE_DIR}/db.{domain}"
+
+
+def zone_script(domain: str) -> Shell:
     """named's state, the built zone checked, and whether it is up to date with the fragments."""
-    return "\n".join(
-        [
-            marker("ACTIVE"),
-            "systemctl is-active named 2>&1",
-            marker("CHECKZONE"),
-            f"named-checkzone {domain} {ZONE_DIR}/db.{domain} 2>&1",
-            "rc=$?",
-            marker("RC"),
-            'echo "$rc"',
-            marker("UPTODATE"),
-            f"/usr/local/sbin/vps-wizard-zone {domain} --check >/dev/null 2>&1",
-            'echo "$?"',
-            marker("STATUS"),
-            f"rndc zonestatus {domain} 2>&1",
-            "true",
-        ]
+    return script(
+        marker("ACTIVE"),
+        code("systemctl is-active named 2>&1"),
+        marker("CHECKZONE"),
+        sh("named-checkzone {domain} {file} 2>&1", domain=domain, file=zone_file(domain)),
+        code("rc=$?"),
+        marker("RC"),
+        code('echo "$rc"'),
+        marker("UPTODATE"),
+        sh("/usr/local/sbin/vps-wizard-zone {domain} --check >/dev/null 2>&1", domain=domain),
+        code('echo "$?"'),
+        marker("STATUS"),
+        sh("rndc zonestatus {domain} 2>&1", domain=domain),
+        code("true"),
     )
 
 
@@ -298,24 +302,26 @@ def judge_serial(domain: str, zone_text: str, zonestatus: str, soa: Answer) -> C
     return ok(cid, f"serial {served} served, the zone file's ({in_file}) loaded", evidence)
 
 
+def serial_script(domain: str) -> Shell:
+    """The zone file and what named says of the zone."""
+    return script(
+        marker("ZONE"),
+        sh("cat {file} 2>&1", file=zone_file(domain)),
+        marker("STATUS"),
+        sh("rndc zonestatus {domain} 2>&1", domain=domain),
+        code("true"),
+    )
+
+
 @check("dns.serial")
 def serial_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """Zone file and rndc zonestatus on the server (one round trip), the SOA from outside."""
     domain = str(params["domain"])
     if not safe_domain(domain):
         return fail("dns.serial", f"'{domain}' is not a domain", hint="a step bug")
-    script = "\n".join(
-        [
-            marker("ZONE"),
-            f"cat {ZONE_DIR}/db.{domain} 2>&1",
-            marker("STATUS"),
-            f"rndc zonestatus {domain} 2>&1",
-            "true",
-        ]
-    )
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         soa_future = pool.submit(query, server_host(ctx.address), domain, "SOA")
-        sections = run_sections(ctx, script)
+        sections = run_sections(ctx, serial_script(domain))
         soa = soa_future.result()
     return judge_serial(domain, sections.get("ZONE", ""), sections.get("STATUS", ""), soa)
 

@@ -35,8 +35,10 @@ from wizard.checks.dns import (
     read_delegation,
     safe_domain,
     system_resolver,
+    zone_file,
 )
 from wizard.checks.ssh import server_host
+from wizard.shell import Shell, code, script, sh
 
 RERUN_DNSSEC = "run the dnssec step again"
 MIN_VALIDITY = datetime.timedelta(days=7)
@@ -259,25 +261,25 @@ def judge_resign(domain: str, zonestatus: str, dnssec_status: str, raw_serial: s
     )
 
 
+def resign_script(domain: str) -> Shell:
+    """What named says of the zone and its signing, and the serial of the zone file."""
+    return script(
+        marker("STATUS"),
+        sh("rndc zonestatus {domain} 2>&1", domain=domain),
+        marker("DNSSEC"),
+        sh("rndc dnssec -status {domain} 2>&1", domain=domain),
+        marker("SERIAL"),
+        sh("sed -n 's/^ *\\([0-9]*\\) ; serial$/\\1/p' {file}", file=zone_file(domain)),
+        code("true"),
+    )
+
+
 @check("dnssec.resign")
 def resign_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """rndc zonestatus and the zone file's serial (server, one round trip)."""
     domain = str(params["domain"])
     if not safe_domain(domain):
         return fail("dnssec.resign", f"'{domain}' is not a domain", hint="a step bug")
-    sections = run_sections(
-        ctx,
-        "\n".join(
-            [
-                marker("STATUS"),
-                f"rndc zonestatus {domain} 2>&1",
-                marker("DNSSEC"),
-                f"rndc dnssec -status {domain} 2>&1",
-                marker("SERIAL"),
-                f"sed -n 's/^ *\\([0-9]*\\) ; serial$/\\1/p' /var/lib/bind/vps-wizard/db.{domain}",
-                "true",
-            ]
-        ),
-    )
+    sections = run_sections(ctx, resign_script(domain))
     serial = re.sub(r"\s+", "", sections.get("SERIAL", ""))
     return judge_resign(domain, sections.get("STATUS", ""), sections.get("DNSSEC", ""), serial)

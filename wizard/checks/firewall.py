@@ -25,23 +25,22 @@ from wizard.checks.base import (
     warn,
 )
 from wizard.checks.ssh import server_host
+from wizard.shell import code, script, sh
 
 RERUN_FIREWALL = "run the firewall step again"
 TABLE = "inet vpswizard"
 
 # ----------------------------------------------------------------------------- firewall.active
 
-ACTIVE_SCRIPT = "\n".join(
-    [
-        marker("TABLE"),
-        f"nft list table {TABLE} 2>&1",
-        "rc=$?",
-        marker("RC"),
-        'echo "$rc"',
-        marker("ENABLED"),
-        "systemctl is-enabled nftables 2>&1",
-        "true",
-    ]
+ACTIVE_SCRIPT = script(
+    marker("TABLE"),
+    sh("nft list table {table} 2>&1", table=TABLE.split()),
+    code("rc=$?"),
+    marker("RC"),
+    code('echo "$rc"'),
+    marker("ENABLED"),
+    code("systemctl is-enabled nftables 2>&1"),
+    code("true"),
 )
 CHAIN_LINES_SHOWN = 8
 NOT_FOUND = 127  # the shell's exit status for "command not found"

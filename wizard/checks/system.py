@@ -23,21 +23,20 @@ from wizard.checks.base import (
     run_sections,
     warn,
 )
+from wizard.shell import code, script
 
 RERUN_BASE = "run the base step again"
 
 
 # ----------------------------------------------------------------------------- system.hostname
 
-HOSTNAME_SCRIPT = "\n".join(
-    [
-        marker("FQDN"),
-        "hostname -f 2>&1",
-        marker("SHORT"),
-        "hostname 2>&1",
-        marker("HOSTS"),
-        "cat /etc/hosts 2>&1",
-    ]
+HOSTNAME_SCRIPT = script(
+    marker("FQDN"),
+    code("hostname -f 2>&1"),
+    marker("SHORT"),
+    code("hostname 2>&1"),
+    marker("HOSTS"),
+    code("cat /etc/hosts 2>&1"),
 )
 
 
@@ -102,7 +101,7 @@ def hostname_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
 # ----------------------------------------------------------------------------- system.timezone
 
 # timedatectl needs systemd-timedated; /etc/timezone covers systems without it.
-TIMEZONE_SCRIPT = (
+TIMEZONE_SCRIPT = code(
     'tz=$(timedatectl show -p Timezone --value 2>/dev/null); [ -n "$tz" ] || '
     'tz=$(cat /etc/timezone 2>/dev/null); echo "$tz"'
 )
@@ -131,16 +130,14 @@ def timezone_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
 
 # ----------------------------------------------------------------- system.unattended_upgrades
 
-UNATTENDED_SCRIPT = "\n".join(
-    [
-        marker("PACKAGE"),
-        "dpkg-query -W -f='${db:Status-Abbrev}' unattended-upgrades 2>&1",
-        marker("APT"),
-        "apt-config dump 2>&1 | grep '^APT::Periodic::'",
-        marker("TIMER"),
-        "systemctl is-enabled apt-daily-upgrade.timer 2>&1",
-        "true",
-    ]
+UNATTENDED_SCRIPT = script(
+    marker("PACKAGE"),
+    code("dpkg-query -W -f='${db:Status-Abbrev}' unattended-upgrades 2>&1"),
+    marker("APT"),
+    code("apt-config dump 2>&1 | grep '^APT::Periodic::'"),
+    marker("TIMER"),
+    code("systemctl is-enabled apt-daily-upgrade.timer 2>&1"),
+    code("true"),
 )
 PERIODIC_OPTIONS = ("APT::Periodic::Update-Package-Lists", "APT::Periodic::Unattended-Upgrade")
 
@@ -208,18 +205,18 @@ def unattended_upgrades_check(ctx: CheckContext, params: Mapping[str, Any]) -> C
 # ----------------------------------------------------------------------------- system.upgraded
 
 # Debug::NoLocking lets the simulation run while apt-daily holds the lock.
-UPGRADED_SCRIPT = "\n".join(
-    [
-        marker("SIMULATION"),
-        "apt-get -s -o Debug::NoLocking=1 full-upgrade 2>&1",
-        "rc=$?",
-        marker("RC"),
-        'echo "$rc"',
-        marker("REBOOT"),
+UPGRADED_SCRIPT = script(
+    marker("SIMULATION"),
+    code("apt-get -s -o Debug::NoLocking=1 full-upgrade 2>&1"),
+    code("rc=$?"),
+    marker("RC"),
+    code('echo "$rc"'),
+    marker("REBOOT"),
+    code(
         "if [ -f /var/run/reboot-required ]; then echo yes; "
-        "cat /var/run/reboot-required.pkgs 2>/dev/null; fi",
-        "true",
-    ]
+        "cat /var/run/reboot-required.pkgs 2>/dev/null; fi"
+    ),
+    code("true"),
 )
 SHOWN_PACKAGES = 10
 
