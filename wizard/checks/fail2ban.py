@@ -21,6 +21,7 @@ from wizard.checks.base import (
     split_sections,
     warn,
 )
+from wizard.shell import Shell, code, heredoc, script, sh
 
 JOURNAL_HINT = "see why with: sudo journalctl -u fail2ban -n 50"
 RERUN_FAIL2BAN = "run the fail2ban step again"
@@ -78,7 +79,7 @@ def judge_jails(expected: Sequence[str], output: str, exit_code: int) -> CheckRe
 @check("fail2ban.jails")
 def jails_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """fail2ban runs the expected jails."""
-    result = ctx.remote.run("fail2ban-client status 2>&1", timeout=30)
+    result = ctx.remote.run(code("fail2ban-client status 2>&1"), timeout=30)
     return judge_jails([str(j) for j in params.get("jails") or ()], result.stdout, result.exit_code)
 
 
@@ -143,46 +144,44 @@ def ignoreip_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     address = str(params.get("address") or "")
     if not address:
         return judge_ignoreip("", "", 0)
-    result = ctx.remote.run("fail2ban-client get sshd ignoreip 2>&1", timeout=30)
+    result = ctx.remote.run(code("fail2ban-client get sshd ignoreip 2>&1"), timeout=30)
     return judge_ignoreip(address, result.stdout, result.exit_code)
 
 
 # ----------------------------------------------------------------------------- fail2ban.test_ban
 
 # fail2ban may apply a ban in its actions thread: give nft up to 5 s to show it, or drop it.
-WAIT_FOR_BAN = (
+WAIT_FOR_BAN = code(
     'i=0; while [ $i -lt 20 ]; do nft list ruleset 2>/dev/null | grep -qwF "$addr" && break; '
     "sleep 0.25; i=$((i+1)); done"
 )
-WAIT_FOR_UNBAN = (
+WAIT_FOR_UNBAN = code(
     'i=0; while [ $i -lt 20 ]; do nft list ruleset 2>/dev/null | grep -qwF "$addr" || break; '
     "sleep 0.25; i=$((i+1)); done"
 )
 
 
-def trial_ban_script(jail: str, address: str) -> str:
+def trial_ban_script(jail: str, address: str) -> Shell:
     """Ban, list the ruleset, unban, list again; the unban runs whatever the ban did."""
-    return "\n".join(
-        [
-            f"jail={shlex.quote(jail)}; addr={shlex.quote(address)}",
-            marker("BAN"),
-            'fail2ban-client set "$jail" banip "$addr" 2>&1',
-            "rc=$?",
-            marker("BAN_RC"),
-            'echo "$rc"',
-            f'if [ "$rc" -eq 0 ]; then {WAIT_FOR_BAN}; fi',
-            marker("AFTER_BAN"),
-            "nft list ruleset 2>&1",
-            marker("UNBAN"),
-            'fail2ban-client set "$jail" unbanip "$addr" 2>&1',
-            "rc=$?",
-            marker("UNBAN_RC"),
-            'echo "$rc"',
-            f'if [ "$rc" -eq 0 ]; then {WAIT_FOR_UNBAN}; fi',
-            marker("AFTER_UNBAN"),
-            "nft list ruleset 2>&1",
-            "true",
-        ]
+    return script(
+        sh("jail={jail}; addr={address}", jail=jail, address=address),
+        marker("BAN"),
+        code('fail2ban-client set "$jail" banip "$addr" 2>&1'),
+        code("rc=$?"),
+        marker("BAN_RC"),
+        code('echo "$rc"'),
+        sh('if [ "$rc" -eq 0 ]; then {wait}; fi', wait=WAIT_FOR_BAN),
+        marker("AFTER_BAN"),
+        code("nft list ruleset 2>&1"),
+        marker("UNBAN"),
+        code('fail2ban-client set "$jail" unbanip "$addr" 2>&1'),
+        code("rc=$?"),
+        marker("UNBAN_RC"),
+        code('echo "$rc"'),
+        sh('if [ "$rc" -eq 0 ]; then {wait}; fi', wait=WAIT_FOR_UNBAN),
+        marker("AFTER_UNBAN"),
+        code("nft list ruleset 2>&1"),
+        code("true"),
     )
 
 
@@ -260,7 +259,7 @@ def trial_ban_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult
     refused = refuse_test_address(address)
     if refused:
         return refused
-    output = ctx.remote.run_script(trial_ban_script(jail, address), timeout=60).stdout
+    output = ctx.remote.run(trial_ban_script(jail, address), timeout=60).stdout
     return judge_test_ban(jail, address, split_sections(output))
 
 
@@ -279,19 +278,21 @@ SEED_LINES = (SEED_MISS, *SEED_MATCHES)
 FILTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-def filter_matches_script(filter_name: str) -> str:
+def filter_matches_script(filter_name: str) -> Shell:
     """Run fail2ban-regex over the seed lines in a temporary file, which is then removed.
 
     A file run uses the syslog-style prefix (hostname, daemon[pid]:) and ignores the filter's
     journalmatch, so the lines are those of a classic /var/log/mail.log.
     """
-    path = shlex.quote(f"/etc/fail2ban/filter.d/{filter_name}.conf")
-    seeds = "\n".join(SEED_LINES)
-    return (
-        "f=$(mktemp) || exit 1\n"
-        f"cat > \"$f\" <<'VPSW_SEED_END'\n{seeds}\nVPSW_SEED_END\n"
-        f'fail2ban-regex -v --print-all-matched "$f" {path} 2>&1\n'
-        'rc=$?; rm -f "$f"; exit $rc\n'
+    seeds = "".join(f"{line}\n" for line in SEED_LINES).encode()
+    return script(
+        code("f=$(mktemp) || exit 1"),
+        heredoc(code('base64 -d > "$f"'), seeds),
+        sh(
+            'fail2ban-regex -v --print-all-matched "$f" {filter} 2>&1',
+            filter=f"/etc/fail2ban/filter.d/{filter_name}.conf",
+        ),
+        code('rc=$?; rm -f "$f"; exit $rc'),
     )
 
 
@@ -369,5 +370,5 @@ def filter_matches_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckR
             f"filter parameter: {filter_name!r}",
             "the step definition must name a file of /etc/fail2ban/filter.d without .conf",
         )
-    result = ctx.remote.run_script(filter_matches_script(filter_name), timeout=60)
+    result = ctx.remote.run(filter_matches_script(filter_name), timeout=60)
     return judge_filter_matches(filter_name, result.stdout, result.exit_code)

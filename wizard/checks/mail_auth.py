@@ -16,7 +16,6 @@ import concurrent.futures
 import hashlib
 import ipaddress
 import re
-import shlex
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ from wizard.checks.base import (
 from wizard.checks.dns import Answer, query, safe_domain
 from wizard.checks.fail2ban import filter_matches_script, judge_filter_matches
 from wizard.checks.ssh import server_host
+from wizard.shell import Shell, code, heredoc, script, sh
 
 RERUN = "run the mail-auth step again"
 JAIL = "postfix-auth"
@@ -487,20 +487,21 @@ def safe_names(domain: str, selector: str) -> bool:
     return safe_domain(domain) and bool(SELECTOR_RE.match(selector))
 
 
-def server_key_script(domain: str, selector: str) -> str:
+def server_key_script(domain: str, selector: str) -> Shell:
     """The key OpenDKIM signs with for the selector (from its KeyTable), and its public half
     derived on the server: the private key never leaves it."""
-    name = shlex.quote(f"{selector}._domainkey.{domain}")
-    return "\n".join(
-        [
-            f"k=$(awk -v n={name} '$1 == n {{ n = split($2, f, \":\"); print f[n] }}' "
-            f"{KEY_TABLE} 2>/dev/null)",
-            marker("PATH"),
-            'echo "$k"',
-            marker("PUBLIC"),
-            '[ -n "$k" ] && openssl pkey -in "$k" -pubout -outform DER 2>&1 | base64 -w0',
-            "true",
-        ]
+    return script(
+        sh(
+            "k=$(awk -v n={name} '$1 == n {{ n = split($2, f, \":\"); print f[n] }}' "
+            "{table} 2>/dev/null)",
+            name=f"{selector}._domainkey.{domain}",
+            table=KEY_TABLE,
+        ),
+        marker("PATH"),
+        code('echo "$k"'),
+        marker("PUBLIC"),
+        code('[ -n "$k" ] && openssl pkey -in "$k" -pubout -outform DER 2>&1 | base64 -w0'),
+        code("true"),
     )
 
 
@@ -603,32 +604,44 @@ def dkim_record_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResu
 # ----------------------------------------------------------------------------- DKIM signature
 
 
-def signed_message_script(domain: str, mailbox: str, token: str) -> str:
+def signed_message_script(domain: str, mailbox: str, token: str) -> Shell:
     """Send a message with sendmail on the server (Postfix's non-SMTP path, which OpenDKIM
     signs), wait for it in the mailbox's Maildir, print it in base64 and remove it."""
     sender = f"postmaster@{domain}"
     recipient = f"{mailbox}@{domain}"
-    maildir = shlex.quote(f"/var/mail/vhosts/{domain}/{mailbox}")
+    maildir = f"/var/mail/vhosts/{domain}/{mailbox}"
     message = (
-        f"From: vps-wizard check <{sender}>\\nTo: <{recipient}>\\n"
-        f"Subject: vps-wizard DKIM check {token}\\n\\n"
-        "Sent by the mail-auth.dkim_signature check of vps-wizard; removed once read.\\n"
+        f"From: vps-wizard check <{sender}>\nTo: <{recipient}>\n"
+        f"Subject: vps-wizard DKIM check {token}\n\n"
+        "Sent by the mail-auth.dkim_signature check of vps-wizard; removed once read.\n"
     )
-    return "\n".join(
-        [
-            marker("SENT"),
-            f"printf '{message}' | /usr/sbin/sendmail -f {sender} {recipient} 2>&1",
-            'echo "exit $?"',
-            marker("MESSAGE"),
-            f"i=0; while [ $i -lt {DELIVERY_WAIT * 4} ]; do",
-            f"  f=$(grep -rlF -- {token} {maildir}/new {maildir}/cur 2>/dev/null | head -n 1)",
-            '  if [ -n "$f" ]; then base64 -w0 "$f"; rm -f "$f"; break; fi',
-            "  sleep 0.25; i=$((i + 1))",
+    return script(
+        marker("SENT"),
+        # The group reads the here-document; sendmail reads the decoded message.
+        heredoc(
+            sh(
+                "{{ base64 -d | /usr/sbin/sendmail -f {sender} {recipient} 2>&1; }}",
+                sender=sender,
+                recipient=recipient,
+            ),
+            message.encode(),
+        ),
+        code('echo "exit $?"'),
+        marker("MESSAGE"),
+        sh(
+            "i=0; while [ $i -lt {tries} ]; do\n"
+            "  f=$(grep -rlF -- {token} {new} {cur} 2>/dev/null | head -n 1)\n"
+            '  if [ -n "$f" ]; then base64 -w0 "$f"; rm -f "$f"; break; fi\n'
+            "  sleep 0.25; i=$((i + 1))\n"
             "done",
-            marker("LOG"),
-            "journalctl -u opendkim --since '-2min' --no-pager -o cat 2>/dev/null | tail -n 3",
-            "true",
-        ]
+            tries=DELIVERY_WAIT * 4,
+            token=token,
+            new=f"{maildir}/new",
+            cur=f"{maildir}/cur",
+        ),
+        marker("LOG"),
+        code("journalctl -u opendkim --since '-2min' --no-pager -o cat 2>/dev/null | tail -n 3"),
+        code("true"),
     )
 
 
@@ -727,23 +740,20 @@ def dkim_signature_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckR
 # ----------------------------------------------------------------------------- fail2ban
 
 
-def jail_script() -> str:
+def jail_script() -> Shell:
     """The jail's status, then fail2ban-regex with the seed's lines (the fail2ban step's)."""
-    return "\n".join(
-        [
-            marker("STATUS"),
-            f"fail2ban-client status {JAIL} 2>&1",
-            "rc=$?",
-            marker("STATUS_RC"),
-            'echo "$rc"',
-            marker("REGEX"),
-            "(",
-            filter_matches_script(JAIL).rstrip("\n"),
-            ")",
-            "rc=$?",
-            marker("REGEX_RC"),
-            'echo "$rc"',
-        ]
+    return script(
+        marker("STATUS"),
+        sh("fail2ban-client status {jail} 2>&1", jail=JAIL),
+        code("rc=$?"),
+        marker("STATUS_RC"),
+        code('echo "$rc"'),
+        marker("REGEX"),
+        # A subshell: the filter script's exit ends it, not this script.
+        sh("(\n{regex})", regex=filter_matches_script(JAIL)),
+        code("rc=$?"),
+        marker("REGEX_RC"),
+        code('echo "$rc"'),
     )
 
 
