@@ -10,7 +10,6 @@ The pure `judge_*` functions take what was seen and decide; the `@check` functio
 from __future__ import annotations
 
 import hashlib
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +33,7 @@ from wizard.checks.mail import converse
 from wizard.checks.ssh import server_host
 from wizard.checks.tls import Handshake, handshake, names_of
 from wizard.checks.web import safe_path
+from wizard.shell import Shell, code, script, sh
 
 RERUN_DANE = "run the dane step again"
 # The tls deploy hook's timer (templates/tls/deploy-hook.sh.j2) and the dane step's files.
@@ -171,14 +171,12 @@ def judge_records(cid: str, seen: Sequence[Seen], pending: str, port: int) -> Ch
     return ok(cid, f"{owners}: the record matches the key served{coming}", evidence)
 
 
-def pending_script(lineage: str) -> str:
+def pending_script(lineage: str) -> Shell:
     """The next certificate of a lineage, waiting for its switch (empty when none)."""
-    return "\n".join(
-        [
-            marker("NEXT"),
-            f"cat {shlex.quote(lineage)}/next-fullchain.pem 2>/dev/null",
-            "true",
-        ]
+    return script(
+        marker("NEXT"),
+        sh("cat {next} 2>/dev/null", next=f"{lineage}/next-fullchain.pem"),
+        code("true"),
     )
 
 
@@ -256,27 +254,28 @@ class RenewalState:
     records_fresh: bool  # vps-wizard-tlsa --check
 
 
-def renewal_script(lineage: str) -> str:
+def renewal_script(lineage: str) -> Shell:
     """The hooks, the certbot hook's kind, the pending switch and whether tlsa.zone is current."""
-    quoted = shlex.quote(lineage)
-    return "\n".join(
-        [
-            marker("HOOKS"),
-            f"[ -x {PREPARE_HOOK} ] && echo prepare",
-            f"[ -x {DEPLOY_HOOK} ] && echo deploy",
-            marker("CERTBOT"),
-            f"if [ ! -x {CERTBOT_HOOK} ]; then echo missing; "
-            f"elif grep -q tls-prepare.d {CERTBOT_HOOK}; then echo rollover; else echo old; fi",
-            marker("NEXT"),
-            f"readlink {quoted}/next-fullchain.pem",
-            marker("TIMER"),
-            f"systemctl show -P SubState {SWITCH_UNIT}.timer 2>/dev/null",
-            marker("TIMERLINE"),
-            f"systemctl list-timers --all --no-legend {SWITCH_UNIT}.timer 2>/dev/null",
-            marker("FRESH"),
-            f"{TLSA_SCRIPT} --check >/dev/null 2>&1",
-            'echo "$?"',
-        ]
+    timer = f"{SWITCH_UNIT}.timer"
+    return script(
+        marker("HOOKS"),
+        sh("[ -x {hook} ] && echo prepare", hook=PREPARE_HOOK),
+        sh("[ -x {hook} ] && echo deploy", hook=DEPLOY_HOOK),
+        marker("CERTBOT"),
+        sh(
+            "if [ ! -x {hook} ]; then echo missing; "
+            "elif grep -q tls-prepare.d {hook}; then echo rollover; else echo old; fi",
+            hook=CERTBOT_HOOK,
+        ),
+        marker("NEXT"),
+        sh("readlink {next}", next=f"{lineage}/next-fullchain.pem"),
+        marker("TIMER"),
+        sh("systemctl show -P SubState {timer} 2>/dev/null", timer=timer),
+        marker("TIMERLINE"),
+        sh("systemctl list-timers --all --no-legend {timer} 2>/dev/null", timer=timer),
+        marker("FRESH"),
+        sh("{tlsa} --check >/dev/null 2>&1", tlsa=TLSA_SCRIPT),
+        code('echo "$?"'),
     )
 
 

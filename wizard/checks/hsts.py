@@ -26,6 +26,7 @@ from wizard.checks.tls import (
 )
 from wizard.checks.web import safe_path
 from wizard.publicsuffix import load_rules, registrable_domain
+from wizard.shell import sh
 
 RERUN_HSTS = "run the hsts step again"
 PRELOAD_MIN_AGE = 31536000
@@ -242,7 +243,7 @@ def preload_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     if ca_file:
         if not safe_path(ca_file):
             return fail("hsts.preload", f"'{ca_file}' is not a file path", hint="a step bug")
-        cadata = ctx.remote.run(f"cat {ca_file}").stdout
+        cadata = ctx.remote.run(sh("cat {file}", file=ca_file)).stdout
     address = server_host(ctx.address)
     hops = follow_redirects(address, domain)
     www = handshake(address, f"www.{domain}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
-import shlex
 import smtplib
 import socket
 import ssl
@@ -47,6 +46,7 @@ from wizard.checks.tls import (
     name_matches,
     tally_versions,
 )
+from wizard.shell import Shell, code, script, sh
 
 RERUN_MAIL = "run the mail step again"
 TIMEOUT = 8.0
@@ -484,26 +484,31 @@ def is_loopback(address: str) -> bool:
 # ----------------------------------------------------------------------------- mail.delivery
 
 
-def delivery_script(maildir: str, token: str) -> str:
+def delivery_script(maildir: str, token: str) -> Shell:
     """Wait up to DELIVERY_WAIT seconds for the message with `token` in the Maildir, then
     print where it landed and remove it (a verify must not fill the mailbox)."""
-    m, t = shlex.quote(maildir), shlex.quote(token)
-    return "\n".join(
-        [
-            marker("FOUND"),
-            f"i=0; while [ $i -lt {DELIVERY_WAIT * 2} ]; do",
-            # Only the messages: Dovecot's index files hold the headers too.
-            f"  f=$(grep -rlF -- {t} {m}/new {m}/cur 2>/dev/null | head -n 1)",
-            '  if [ -n "$f" ]; then echo "$f"; stat -c "%U %a" "$f"; rm -f "$f"; break; fi',
-            "  sleep 0.5; i=$((i + 1))",
+    return script(
+        marker("FOUND"),
+        # Only the messages (new/ and cur/): Dovecot's index files hold the headers too.
+        sh(
+            "i=0; while [ $i -lt {tries} ]; do\n"
+            "  f=$(grep -rlF -- {token} {new} {cur} 2>/dev/null | head -n 1)\n"
+            '  if [ -n "$f" ]; then echo "$f"; stat -c "%U %a" "$f"; rm -f "$f"; break; fi\n'
+            "  sleep 0.5; i=$((i + 1))\n"
             "done",
-            marker("QUEUE"),
-            f"mailq 2>&1 | grep -F -A 3 -- {shlex.quote(token[:10])} | head -n 8",
-            marker("LOG"),
+            tries=DELIVERY_WAIT * 2,
+            token=token,
+            new=f"{maildir}/new",
+            cur=f"{maildir}/cur",
+        ),
+        marker("QUEUE"),
+        sh("mailq 2>&1 | grep -F -A 3 -- {prefix} | head -n 8", prefix=token[:10]),
+        marker("LOG"),
+        code(
             "journalctl -u postfix@- -u postfix -u dovecot --since '-2min' --no-pager 2>/dev/null"
-            " | grep -E 'lmtp|status=|reject' | tail -n 4",
-            "true",
-        ]
+            " | grep -E 'lmtp|status=|reject' | tail -n 4"
+        ),
+        code("true"),
     )
 
 
@@ -573,19 +578,21 @@ def delivery_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
 
 # ----------------------------------------------------------------------------- mail.outbound_tls
 
-OUTBOUND_SCRIPT = "\n".join(
-    [
-        marker("POSTCONF"),
+OUTBOUND_SCRIPT = script(
+    marker("POSTCONF"),
+    code(
         "postconf smtp_tls_security_level smtp_tls_CAfile smtp_tls_CApath "
-        "smtp_dns_support_level 2>&1",
-        "rc=$?",
-        marker("RC"),
-        'echo "$rc"',
-        marker("CAFILE"),
+        "smtp_dns_support_level 2>&1"
+    ),
+    code("rc=$?"),
+    marker("RC"),
+    code('echo "$rc"'),
+    marker("CAFILE"),
+    code(
         'f=$(postconf -h smtp_tls_CAfile 2>/dev/null); if [ -z "$f" ]; then echo unset; '
         'elif [ -s "$f" ]; then echo "present $(grep -c "BEGIN CERTIFICATE" "$f") certificates";'
-        " else echo missing; fi",
-    ]
+        " else echo missing; fi"
+    ),
 )
 
 

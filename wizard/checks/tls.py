@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import http.client
-import shlex
 import socket
 import ssl
 import warnings
@@ -35,6 +34,7 @@ from wizard.checks.base import (
 )
 from wizard.checks.ssh import server_host
 from wizard.checks.web import safe_path
+from wizard.shell import Shell, code, script, sh
 
 RERUN_TLS = "run the tls step again"
 TIMEOUT = 5.0
@@ -261,17 +261,16 @@ def judge_certificate(
     return ok(cid, f"{kind} certificate for {', '.join(names)}, key matches", evidence)
 
 
-def key_match_script(cert: str, key: str) -> str:
+def key_match_script(cert: str, key: str, ca_file: str = "") -> Shell:
     """Compare the public key of the certificate file with the one of the key file, on the
-    server: the private key never leaves it."""
-    return "\n".join(
-        [
-            marker("CERT"),
-            f"openssl x509 -noout -pubkey -in {shlex.quote(cert)} 2>&1 | sha256sum",
-            marker("KEY"),
-            f"openssl pkey -pubout -in {shlex.quote(key)} 2>&1 | sha256sum",
-            marker("CA"),
-        ]
+    server: the private key never leaves it. And print the CA file, when there is one."""
+    return script(
+        marker("CERT"),
+        sh("openssl x509 -noout -pubkey -in {cert} 2>&1 | sha256sum", cert=cert),
+        marker("KEY"),
+        sh("openssl pkey -pubout -in {key} 2>&1 | sha256sum", key=key),
+        marker("CA"),
+        sh("cat {ca_file}", ca_file=ca_file) if ca_file else code("true"),
     )
 
 
@@ -284,10 +283,7 @@ def certificate_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResu
     for path in (cert, key, *([ca_file] if ca_file else [])):
         if not safe_path(path):
             return fail("tls.certificate", f"'{path}' is not a file path", hint="a step bug")
-    script = key_match_script(cert, key)
-    if ca_file:
-        script += f"\ncat {shlex.quote(ca_file)}"
-    sections = run_sections(ctx, script)
+    sections = run_sections(ctx, key_match_script(cert, key, ca_file))
     cert_sum, key_sum = sections.get("CERT", ""), sections.get("KEY", "")
     empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"  # sha256 of ""
     if empty in (cert_sum, key_sum) or not cert_sum or not key_sum:
@@ -533,24 +529,29 @@ def redirect_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
 # ----------------------------------------------------------------------------- tls.renewal
 
 
-def renewal_script(domain: str, ca_bundle: str, server: str) -> str:
+def renewal_script(domain: str, ca_bundle: str, server: str) -> Shell:
     """certbot's timer, the deploy hook, and a dry run of the renewal against the CA.
 
     --server is given explicitly: without it certbot's dry run goes to Let's Encrypt's staging
     directory whatever the lineage's server (Let's Encrypt's production URL still maps to it).
     """
-    env = f"REQUESTS_CA_BUNDLE={shlex.quote(ca_bundle)} " if ca_bundle else ""
-    return "\n".join(
-        [
-            marker("TIMER"),
-            "systemctl is-active certbot.timer 2>&1; systemctl is-enabled certbot.timer 2>&1",
-            marker("HOOK"),
+    env = sh("REQUESTS_CA_BUNDLE={bundle} ", bundle=ca_bundle) if ca_bundle else code("")
+    return script(
+        marker("TIMER"),
+        code("systemctl is-active certbot.timer 2>&1; systemctl is-enabled certbot.timer 2>&1"),
+        marker("HOOK"),
+        code(
             "[ -x /etc/letsencrypt/renewal-hooks/deploy/50-vps-wizard ] && echo present || "
-            "echo missing",
-            marker("DRYRUN"),
-            f"{env}certbot renew --dry-run --no-random-sleep-on-renew --cert-name "
-            f"{shlex.quote(domain)} --server {shlex.quote(server)} 2>&1 | tail -n 8",
-        ]
+            "echo missing"
+        ),
+        marker("DRYRUN"),
+        sh(
+            "{env}certbot renew --dry-run --no-random-sleep-on-renew --cert-name {domain} "
+            "--server {server} 2>&1 | tail -n 8",
+            env=env,
+            domain=domain,
+            server=server,
+        ),
     )
 
 
@@ -591,7 +592,7 @@ def renewal_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     server = str(params["server"])
     if bundle and not safe_path(bundle):
         return fail("tls.renewal", f"'{bundle}' is not a file path", hint="a step bug")
-    out = ctx.remote.run_script(renewal_script(domain, bundle, server), timeout=120).stdout
+    out = ctx.remote.run(renewal_script(domain, bundle, server), timeout=120).stdout
     sections = split_sections(out)
     return judge_renewal(
         source, sections.get("TIMER", ""), sections.get("HOOK", ""), sections.get("DRYRUN", "")

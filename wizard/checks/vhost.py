@@ -9,7 +9,6 @@ moves to a new server.
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -27,6 +26,7 @@ from wizard.checks.base import (
 )
 from wizard.checks.ssh import server_host
 from wizard.checks.web import HttpAnswer, http_get, http_problem, safe_path
+from wizard.shell import Shell, code, script, sh
 
 RERUN_VHOST = "run the vhost step again"
 CANONICAL_PATH = "/vps-wizard-canonical-check?x=1"
@@ -216,24 +216,31 @@ DIR_MODE = "2750"
 GROUP = "www-data"
 
 
-def permissions_script(root: str, owner: str) -> str:
+def permissions_script(root: str, owner: str) -> Shell:
     """The two top directories' attributes, and the entries below that stray from the rules."""
-    public = shlex.quote(f"{root}/public")
-    quoted_owner = shlex.quote(owner)
-    return "\n".join(
-        [
-            marker("TOP"),
-            f"stat -c '%a %U %G %n' {shlex.quote(root)} {public} 2>&1",
-            # Writable by group or others, another owner, or another group: wrong.
-            marker("WRONG"),
-            f"find {public} -xdev -mindepth 1 \\( -perm /022 -o ! -user {quoted_owner} "
-            f"-o ! -group {GROUP} \\) -printf '%m %u:%g %p\\n' 2>&1 | head -n {SHOWN_ENTRIES}",
-            # Readable by others: harmless inside a 2750 tree, but not what the step set.
-            marker("OPEN"),
-            f"find {public} -xdev -mindepth 1 -perm /007 -printf '%m %u:%g %p\\n' 2>/dev/null "
-            f"| head -n {SHOWN_ENTRIES}",
-            "true",
-        ]
+    public = f"{root}/public"
+    return script(
+        marker("TOP"),
+        sh("stat -c '%a %U %G %n' {root} {public} 2>&1", root=root, public=public),
+        # Writable by group or others, another owner, or another group: wrong.
+        marker("WRONG"),
+        sh(
+            "find {public} -xdev -mindepth 1 \\( -perm /022 -o ! -user {owner} "
+            "-o ! -group {group} \\) -printf '%m %u:%g %p\\n' 2>&1 | head -n {shown}",
+            public=public,
+            owner=owner,
+            group=GROUP,
+            shown=SHOWN_ENTRIES,
+        ),
+        # Readable by others: harmless inside a 2750 tree, but not what the step set.
+        marker("OPEN"),
+        sh(
+            "find {public} -xdev -mindepth 1 -perm /007 -printf '%m %u:%g %p\\n' 2>/dev/null "
+            "| head -n {shown}",
+            public=public,
+            shown=SHOWN_ENTRIES,
+        ),
+        code("true"),
     )
 
 

@@ -11,7 +11,6 @@ import hashlib
 import http.client
 import re
 import secrets
-import shlex
 import socket
 import ssl
 from collections.abc import Mapping
@@ -29,6 +28,7 @@ from wizard.checks.base import (
     run_sections,
 )
 from wizard.checks.ssh import server_host
+from wizard.shell import Shell, code, heredoc, script, sh
 
 RERUN_WEB = "run the web step again"
 HTTP_TIMEOUT = 5.0
@@ -148,30 +148,28 @@ def safe_path(path: str) -> bool:
 SERVICE_UNITS = {"nginx": "nginx", "apache": "apache2"}
 
 
-def service_script(server: str) -> str:
+def service_script(server: str) -> Shell:
     """One round trip: the unit's state, the config test, and the HTTP/2-readiness facts."""
     unit = SERVICE_UNITS[server]
     if server == "nginx":
-        test = "nginx -t 2>&1"
-        features = "nginx -V 2>&1 | tr ' ' '\\n' | grep -E '^--with-http_v2_module'"
+        test = code("nginx -t 2>&1")
+        features = code("nginx -V 2>&1 | tr ' ' '\\n' | grep -E '^--with-http_v2_module'")
     else:
-        test = "apache2ctl configtest 2>&1"
-        features = "apache2ctl -V 2>&1 | grep 'Server MPM'; apache2ctl -M 2>/dev/null"
-    return "\n".join(
-        [
-            marker("ACTIVE"),
-            f"systemctl is-active {unit} 2>&1",
-            marker("ENABLED"),
-            f"systemctl is-enabled {unit} 2>&1",
-            marker("TEST"),
-            test,
-            "rc=$?",
-            marker("RC"),
-            'echo "$rc"',
-            marker("FEATURES"),
-            features,
-            "true",
-        ]
+        test = code("apache2ctl configtest 2>&1")
+        features = code("apache2ctl -V 2>&1 | grep 'Server MPM'; apache2ctl -M 2>/dev/null")
+    return script(
+        marker("ACTIVE"),
+        sh("systemctl is-active {unit} 2>&1", unit=unit),
+        marker("ENABLED"),
+        sh("systemctl is-enabled {unit} 2>&1", unit=unit),
+        marker("TEST"),
+        test,
+        code("rc=$?"),
+        marker("RC"),
+        code('echo "$rc"'),
+        marker("FEATURES"),
+        features,
+        code("true"),
     )
 
 
@@ -302,14 +300,18 @@ def probe_proof(token: str) -> str:
     return hashlib.sha256(f"vps-wizard:{token}".encode()).hexdigest()
 
 
-def write_probe_script(path: str, token: str) -> str:
+def write_probe_script(path: str, token: str) -> Shell:
     """Write the probe readable by the web server, and arm its removal as a safety net."""
-    quoted = shlex.quote(path)
-    return (
-        f"umask 022; cat > {quoted} <<'VPSW_PROBE_END'\n{probe_source(token)}VPSW_PROBE_END\n"
-        f"chmod 0644 {quoted} || exit 1\n"
-        f"systemd-run --quiet --collect --on-active={PROBE_LIFETIME} rm -f {quoted} "
-        ">/dev/null 2>&1 || true\n"
+    return script(
+        code("umask 022"),
+        heredoc(sh("base64 -d > {path}", path=path), probe_source(token).encode()),
+        sh("chmod 0644 {path} || exit 1", path=path),
+        sh(
+            "systemd-run --quiet --collect --on-active={lifetime} rm -f {path} "
+            ">/dev/null 2>&1 || true",
+            lifetime=PROBE_LIFETIME,
+            path=path,
+        ),
     )
 
 
@@ -407,7 +409,7 @@ def php_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
         return fail("web.php", f"'{root}' is not a web root path", hint="a step bug")
     token = secrets.token_hex(16)
     path = f"{root}/vw-probe-{token}.php"
-    written = ctx.remote.run_script(write_probe_script(path, token))
+    written = ctx.remote.run(write_probe_script(path, token))
     if not written.ok:
         return fail(
             "web.php",
@@ -420,6 +422,6 @@ def php_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
             server_host(ctx.address), host, f"/vw-probe-{token}.php", int(params.get("port", 80))
         )
     finally:
-        ctx.remote.run(f"rm -f {shlex.quote(path)}")
+        ctx.remote.run(sh("rm -f {path}", path=path))
     expected = {key: str(params[key]) for key in PROBE_SETTINGS if key in params}
     return judge_php(answer, probe_proof(token), expected, str(params.get("fpm", "php-fpm")))
