@@ -18,6 +18,7 @@ import paramiko
 from wizard.checks.base import CheckContext, CheckResult, check, fail, ok, warn
 from wizard.errors import HostKeyChanged, UnknownHostKey, WizardError
 from wizard.remote import CONNECT_TIMEOUT, Remote, Target, fingerprint, known_hosts_name
+from wizard.shell import code
 
 RERUN_HARDENING = "run the ssh-hardening step again"
 # sshd closes the connection after MaxAuthTries failures (3 after ssh-hardening).
@@ -202,21 +203,17 @@ def login_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
         return host_key_refused("ssh.login", error, where)
     except WizardError as error:
         return judge_login(user, where, error.message, None, "", connect_hint=error.hint)
+    password = ctx.credentials.sudo_password
     try:
-        password = ctx.credentials.sudo_password
-        # 2>&1: sudo's complaint must reach the judge, not make Remote.run raise.
-        if password is None:
-            result = session.run("sudo -n true 2>&1", sudo=False, timeout=30)
-        else:
-            result = session.run(
-                "sudo -S -p '' true 2>&1", stdin=(password + "\n").encode(), sudo=False, timeout=30
-            )
+        # The session's own sudo, as every step uses it: the password (when the user gave
+        # one) goes to sudo only when it asks. A refusal raises with sudo's reason.
+        result = session.run(code("true"), sudo=True, timeout=30)
     except WizardError as error:
         return judge_login(user, where, "", -1, error.message, sudo_password_given=bool(password))
     finally:
         session.close()
     return judge_login(
-        user, where, "", result.exit_code, result.stdout, sudo_password_given=bool(password)
+        user, where, "", result.exit_code, result.stderr, sudo_password_given=bool(password)
     )
 
 
@@ -320,7 +317,7 @@ def judge_sshd_config(
 @check("ssh.effective_config")
 def effective_config_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """sshd's effective settings (`sshd -T`, not the files) are the hardened ones."""
-    result = ctx.remote.run("sshd -T 2>&1", timeout=30)
+    result = ctx.remote.run(code("sshd -T 2>&1"), timeout=30)
     return judge_sshd_config(
         result.stdout,
         result.exit_code,
