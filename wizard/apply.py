@@ -1,16 +1,17 @@
 """Applies a plan: backup, atomic write, validate, reload, rollback; guarded when it can lock out.
 
-Two scripts. The first, run in the wizard's session, stages every new file as a temporary file
+Two scripts. The first, run in the wizard's session, takes the server's apply lock, checks
+that the files are still those the user reviewed, stages every new file as a temporary file
 beside its destination (so secrets never land in the journal) and writes the run's scripts.
 The second, started with systemd-run so that it survives a dropped connection or a killed
 wizard, installs packages, backs up, validates, renames into place, reloads and records the
 outcome in the journal. The session follows its log until it ends.
+
+Every script here is built with wizard.shell: values are quoted words, never pasted text.
 """
 
 from __future__ import annotations
 
-import re
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,12 +19,15 @@ from wizard.errors import ApplyFailed, WizardError
 from wizard.facts import MANIFEST, STATE_DIR
 from wizard.guard import arm_revert_lines, revert_unit
 from wizard.journal import FINAL, RunPaths
-from wizard.plan import FileChange, Plan, encode_content, guard_test, mask
+from wizard.plan import FileChange, Plan, guard_test, mask
 from wizard.remote import Remote
+from wizard.runlock import ALIVE_FUNCTION, LOCK_FILE, MUTEX_FILE, ApplyBusy
+from wizard.shell import Shell, code, heredoc, script, sh
 
 EventSink = Callable[[str], None]
 # A staged file is named <dest><STAGED_SUFFIX><run id>, beside its destination.
 STAGED_SUFFIX = ".vw-new."
+LABEL_LENGTH = 70
 
 
 @dataclass(frozen=True)
@@ -41,78 +45,119 @@ class ApplyOutcome:
         return self.status in ("done", "awaiting-confirm")
 
 
-def _q(text: str) -> str:
-    return shlex.quote(text)
-
-
 def _temp_path(change: FileChange, run_id: str) -> str:
     return f"{change.dest}{STAGED_SUFFIX}{run_id}"
 
 
-def _heredoc_tag(content: str, base: str) -> str:
-    tag = base
-    while tag in content:
-        tag += "_X"
-    return tag
+def _journal_vars(paths: RunPaths) -> Shell:
+    return sh(
+        "D={dir}; B={backup}; run={run}", dir=paths.dir, backup=paths.backup_dir, run=paths.run_id
+    )
+
+
+def _unchanged_since_review(change: FileChange) -> Shell:
+    """Refuse when the file is no longer what the user reviewed (another wizard, a hand edit)."""
+    if change.old is None:
+        return sh("[ ! -e {dest} ] && [ ! -L {dest} ] || stale {dest}", dest=change.dest)
+    return sh(
+        '[ "$(sha256sum < {dest} 2>/dev/null | cut -d " " -f 1)" = {digest} ] || stale {dest}',
+        dest=change.dest,
+        digest=change.old.sha256,
+    )
 
 
 def stage_script(
-    plan: Plan, paths: RunPaths, apply_sh: str, restore_sh: str, cleanup_sh: str
-) -> str:
-    """The foreground script: journal folder, temporary files, run scripts, then start apply."""
+    plan: Plan, paths: RunPaths, apply_sh: Shell, restore_sh: Shell, cleanup_sh: Shell
+) -> Shell:
+    """The foreground script: lock, journal folder, temporary files, run scripts, start apply."""
     run = paths.run_id
+    unit = f"vps-wizard-apply-{run}"
     parts = [
-        "set -u",
-        f"D={_q(paths.dir)}; B={_q(paths.backup_dir)}",
-        "umask 077",
-        'mkdir -p "$D" "$B" || { echo "@@FAIL cannot create the journal in $D"; exit 1; }',
-        'chmod 700 "$D" "$B"',
-        'echo started > "$D/status"',
-        f'echo {_q(plan.step.id)} > "$D/step"',
+        code("set -u"),
+        _journal_vars(paths),
+        code("umask 077"),
+        code('mkdir -p "$D" "$B" || { echo "@@FAIL cannot create the journal in $D"; exit 1; }'),
+        code('chmod 700 "$D" "$B"'),
+        # Held (shared) for as long as this session stages the run: recovery from another
+        # wizard sees the owner is alive and leaves the run alone.
+        code('exec 9>>"$D/owner.lock"; flock -s 9'),
+        ALIVE_FUNCTION,
+        sh(
+            'exec 8>>{mutex}; flock -w 30 8 || {{ echo @@BUSY; rm -rf "$D" "$B"; exit 3; }}',
+            mutex=MUTEX_FILE,
+        ),
+        sh(
+            'if [ -f {lock} ]; then h=$(sed -n 1p {lock}); if [ "$h" != "$run" ] && '
+            'vw_alive "$h"; then echo "@@BUSY $(tr "\\n" "|" < {lock})"; '
+            'rm -rf "$D" "$B"; exit 3; fi; fi',
+            lock=LOCK_FILE,
+        ),
+        code('echo started > "$D/status"'),
+        sh(
+            'printf \'%s\\n\' "$run" "${{1%% *}}" '
+            '"$(id -un)${{SUDO_USER:+ (sudo from $SUDO_USER)}}"'
+            ' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" {step} > {lock}.tmp && mv -f {lock}.tmp {lock}',
+            step=plan.step.id,
+            lock=LOCK_FILE,
+        ),
+        code("flock -u 8"),
+        sh('echo {step} > "$D/step"', step=plan.step.id),
+        code('stale() { echo "@@STALE $1"; rm -rf "$D" "$B"; exit 4; }'),
     ]
+    parts += [_unchanged_since_review(change) for change in plan.changed_files]
     for name, body in (
         ("cleanup.sh", cleanup_sh),
         ("restore.sh", restore_sh),
         ("apply.sh", apply_sh),
     ):
-        tag = _heredoc_tag(body, "VW_SCRIPT_END")
-        parts.append(f"cat > \"$D/{name}\" <<'{tag}'\n{body}{tag}")
+        parts.append(heredoc(sh('base64 -d > "$D"/{name}', name=name), body.encode()))
+    parts.append(
+        code(
+            'sh -n "$D/apply.sh" 2>"$D/write.err" || { echo "@@FAIL the apply script does not '
+            'parse: $(cat "$D/write.err")"; echo failed > "$D/status"; exit 1; }'
+        )
+    )
     for change in plan.changed_files:
         temp = _temp_path(change, run)
-        encoded = encode_content(change.new)
-        tag = _heredoc_tag(encoded, "VW_FILE_END")
         directory = change.dest.rsplit("/", 1)[0] or "/"
+        write = heredoc(sh('base64 -d > {temp} 2>"$D/write.err"', temp=temp), change.new)
+        parts.append(sh("(umask 022; mkdir -p {directory})", directory=directory))
         parts.append(
-            f"(umask 022; mkdir -p {_q(directory)})\n"
-            f'base64 -d > {_q(temp)} 2>"$D/write.err" <<\'{tag}\' || {{ echo "@@FAIL could not '
-            f'write {temp}: $(cat "$D/write.err" 2>/dev/null) '
-            f'(df: $(df -h {_q(directory)} 2>&1 | tail -n 1))"; sh "$D/cleanup.sh"; '
-            'echo failed > "$D/status"; exit 1; }\n'
-            f"{encoded}{tag}"
+            sh(
+                "{write}\n[ $? -eq 0 ] || {{ echo @@FAIL could not write {temp}: "
+                '"$(cat "$D/write.err" 2>/dev/null)" '
+                '"(df: $(df -h {directory} 2>&1 | tail -n 1))"; '
+                'sh "$D/cleanup.sh"; echo failed > "$D/status"; exit 1; }}',
+                write=write,
+                temp=temp,
+                directory=directory,
+            )
         )
-    unit = f"vps-wizard-apply-{run}"
     parts.append(
-        ': > "$D/log"\n'
-        f"systemd-run --quiet --collect --unit={unit} /bin/sh -c "
-        f"{_q(f'exec /bin/sh {paths.apply} >> {paths.log} 2>&1')} "
-        '|| { echo "@@FAIL systemd-run could not start the apply"; sh "$D/cleanup.sh"; '
-        'echo failed > "$D/status"; exit 1; }\n'
-        # tail ends by itself once the apply's process is gone, after printing the rest.
-        f"P=$(systemctl show -p MainPID --value {unit} 2>/dev/null)\n"
-        'if [ "${P:-0}" -gt 0 ] 2>/dev/null; then tail -s 0.2 -n +1 -f --pid="$P" "$D/log"; '
-        'else cat "$D/log"; fi\n'
-        'echo "@@RESULT $(cat "$D/status")"'
+        sh(
+            ': > "$D/log"\n'
+            "systemd-run --quiet --collect --unit={unit} /bin/sh -c "
+            '\'exec /bin/sh "$0" >> "$1" 2>&1\' "$D/apply.sh" "$D/log" '
+            '|| {{ echo "@@FAIL systemd-run could not start the apply"; sh "$D/cleanup.sh"; '
+            'echo failed > "$D/status"; exit 1; }}\n'
+            # tail ends by itself once the apply's process is gone, after printing the rest.
+            "P=$(systemctl show -p MainPID --value {unit} 2>/dev/null)\n"
+            'if [ "${{P:-0}}" -gt 0 ] 2>/dev/null; then tail -s 0.2 -n +1 -f --pid="$P" "$D/log"; '
+            'else cat "$D/log"; fi\n'
+            'echo "@@RESULT $(cat "$D/status")"',
+            unit=unit,
+        )
     )
-    return "\n".join(parts) + "\n"
+    return script(*parts)
 
 
-def cleanup_script(plan: Plan, paths: RunPaths) -> str:
+def cleanup_script(plan: Plan, paths: RunPaths) -> Shell:
     """Removes the run's temporary files (used when nothing was renamed yet)."""
-    temps = " ".join(_q(_temp_path(c, paths.run_id)) for c in plan.changed_files)
-    return f"rm -f {temps}\n" if temps else "true\n"
+    temps = [_temp_path(c, paths.run_id) for c in plan.changed_files]
+    return sh("rm -f {temps}\n", temps=temps) if temps else code("true\n")
 
 
-def restore_script(plan: Plan, paths: RunPaths) -> str:
+def restore_script(plan: Plan, paths: RunPaths) -> Shell:
     """Puts every replaced file back (or removes a created one), reloads, marks the run.
 
     Run by the guard's timer (no argument) it acts only on a run still waiting for its
@@ -120,184 +165,277 @@ def restore_script(plan: Plan, paths: RunPaths) -> str:
     Run by the apply's own rollback (argument `rollback`) it always restores.
     """
     lines = [
-        "set -u",
-        f"D={_q(paths.dir)}; B={_q(paths.backup_dir)}",
-        'exec 9>>"$D/lock"; flock 9',
-        'if [ "${1:-}" != rollback ]; then',
-        '  case "$(cat "$D/status")" in writing|awaiting-confirm) ;; *) exit 0;; esac',
-        "fi",
+        code("set -u"),
+        _journal_vars(paths),
+        code('exec 9>>"$D/lock"; flock 9'),
+        code(
+            'if [ "${1:-}" != rollback ]; then\n'
+            '  case "$(cat "$D/status")" in writing|awaiting-confirm) ;; *) exit 0;; esac\n'
+            "fi"
+        ),
     ]
     for index, change in enumerate(plan.changed_files):
-        dest = _q(change.dest)
         lines.append(
-            f'if [ -e "$B/{index}" ]; then cp -a "$B/{index}" {dest}.vw-restore && '
-            f"mv -f {dest}.vw-restore {dest}; else rm -f {dest}; fi"
+            sh(
+                'if [ -e "$B/{index}" ]; then cp -a "$B/{index}" {restore} && '
+                "mv -f {restore} {dest}; else rm -f {dest}; fi",
+                index=index,
+                restore=change.dest + ".vw-restore",
+                dest=change.dest,
+            )
         )
-    lines.append('sh "$D/cleanup.sh"')
-    lines.append(f'if [ -e "$B/manifest" ]; then cp -a "$B/manifest" {_q(MANIFEST)}; fi')
+    lines.append(code('sh "$D/cleanup.sh"'))
+    lines.append(sh('if [ -e "$B/manifest" ]; then cp -a "$B/manifest" {m}; fi', m=MANIFEST))
     for service, action in plan.handlers().items():
-        lines.append(f"{handler_command(service, action)} 2>/dev/null")
+        lines.append(sh("{handler} 2>/dev/null", handler=handler_command(service, action)))
     lines.append(
-        '[ "${1:-}" = rollback ] || { echo reverted > "$D/status.tmp" && '
-        'mv -f "$D/status.tmp" "$D/status"; }'
+        code(
+            '[ "${1:-}" = rollback ] || { echo reverted > "$D/status.tmp" && '
+            'mv -f "$D/status.tmp" "$D/status"; }'
+        )
     )
-    return "\n".join(lines) + "\n"
+    return script(*lines)
 
 
-def validate_command(change: FileChange, run: str) -> str:
-    """The shell command validating a staged file (see steps.FileSpec.validate_in)."""
+def validate_command(change: FileChange, run: str) -> Shell:
+    """The shell command validating a staged file (see steps.FileSpec.validate_in).
+
+    It sets `new` (the staged file) and, with validate_in, `copy` (a throw-away copy of the
+    configuration directory with every staged file in place and its own absolute paths
+    pointing into the copy), then runs the step's rendered validate line.
+    """
+    assert change.validate is not None
     spec = change.spec
-    assert spec.validate is not None
-    command = spec.validate.replace("{new}", _q(_temp_path(change, run))).replace("{run}", run)
+    setup = sh("new={new}; run={run}", new=_temp_path(change, run), run=run)
     if not spec.validate_in:
-        return command
-    tree = spec.validate_in.rstrip("/") + "/"
-    staged = STAGED_SUFFIX + run
-    command = command.replace("{copy}", '"$d"')
-    return (
-        f'd=$(mktemp -d) && cp -a {_q(tree)}. "$d"/ && '
-        f'find "$d" -name {_q("*" + staged)} | while read -r f; do mv -f "$f" "${{f%{staged}}}"; '
-        f'done && grep -rlZ {_q(tree)} "$d" | xargs -0 -r sed -i "s#{tree}#$d/#g" && '
-        f'( {command} ); rc=$?; rm -rf "$d"; exit $rc'
+        return sh("{setup}; {validate}", setup=setup, validate=change.validate)
+    return sh(
+        "{setup}; tree={tree}; suffix={suffix}; copy=$(mktemp -d) && "
+        'cp -a "$tree". "$copy"/ && find "$copy" -name "*$suffix" | while read -r f; do '
+        'mv -f "$f" "${{f%"$suffix"}}"; done && grep -rlZ -F "$tree" "$copy" | '
+        'xargs -0 -r sed -i "s#$tree#$copy/#g" && ( {validate} ); rc=$?; rm -rf "$copy"; '
+        "exit $rc",
+        setup=setup,
+        tree=spec.validate_in.rstrip("/") + "/",
+        suffix=STAGED_SUFFIX + run,
+        validate=change.validate,
     )
 
 
-def handler_command(service: str, action: str) -> str:
+def handler_command(service: str, action: str) -> Shell:
     """The shell command of a handler (see steps.ServiceAction)."""
     if action == "regenerate":
-        return f"systemctl daemon-reload && systemctl try-restart {_q(service)}"
-    return f"systemctl {action} {_q(service)}"
+        return sh("systemctl daemon-reload && systemctl try-restart {service}", service=service)
+    return sh("systemctl {action} {service}", action=action, service=service)
 
 
-def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> str:
+def _label(text: str) -> str:
+    first = text.splitlines()[0] if text else ""
+    return first if len(first) <= LABEL_LENGTH else first[: LABEL_LENGTH - 1] + "…"
+
+
+def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> Shell:
     """The detached script: packages, commands, backup, validate, rename, reload, record."""
     run = paths.run_id
     lines = [
-        "set -u",
-        f"D={_q(paths.dir)}; B={_q(paths.backup_dir)}",
-        'log() { echo "@@LOG $*"; }',
-        'setstatus() { echo "$1" > "$D/status.tmp" && mv -f "$D/status.tmp" "$D/status"; '
-        'echo "@@STATUS $1"; }',
-        'fail() { echo "@@FAIL $*"; sh "$D/cleanup.sh"; setstatus failed; exit 1; }',
+        code("set -u"),
+        _journal_vars(paths),
+        # Shared with the staging session: while this runs, its owner is alive.
+        code('exec 9>>"$D/owner.lock"; flock -s 9'),
+        code('log() { echo "@@LOG $*"; }'),
+        code(
+            'setstatus() { echo "$1" > "$D/status.tmp" && mv -f "$D/status.tmp" "$D/status"; '
+            'echo "@@STATUS $1"; }'
+        ),
+        code('fail() { echo "@@FAIL $*"; sh "$D/cleanup.sh"; setstatus failed; exit 1; }'),
         # A rollback also disarms the guard: its timer must never restore this run later.
-        'rollback() { echo "@@FAIL $*"; log "restoring the previous files"; '
-        f"systemctl stop {revert_unit(run)}.timer 2>/dev/null; "
-        'sh "$D/restore.sh" rollback >/dev/null 2>&1; setstatus rolled-back; exit 1; }',
-        "export DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a",
+        sh(
+            'rollback() {{ echo "@@FAIL $*"; log "restoring the previous files"; '
+            "systemctl stop {timer} 2>/dev/null; "
+            'sh "$D/restore.sh" rollback >/dev/null 2>&1; setstatus rolled-back; exit 1; }}',
+            timer=revert_unit(run) + ".timer",
+        ),
+        # Whatever stops this script early (a command the shell could not run, set -u),
+        # a run never stays half done: files renamed are put back.
+        code(
+            'trap \'case "$(cat "$D/status")" in started) fail "the apply stopped early";; '
+            'writing) rollback "the apply stopped early";; esac\' EXIT'
+        ),
+        code("export DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a"),
     ]
     if plan.missing_packages:
-        pkgs = " ".join(_q(p) for p in plan.missing_packages)
         lines.append(
-            f"log 'installing {' '.join(plan.missing_packages)}'\n"
-            f'apt-get -o DPkg::Lock::Timeout=600 -q -y install {pkgs} > "$D/apt.log" 2>&1 || '
-            'fail "apt-get install failed: $(tail -n 3 "$D/apt.log")"'
+            sh(
+                "log installing {names}\n"
+                'apt-get -o DPkg::Lock::Timeout=600 -q -y install {packages} > "$D/apt.log" 2>&1 '
+                '|| fail "apt-get install failed: $(tail -n 3 "$D/apt.log")"',
+                names=" ".join(plan.missing_packages),
+                packages=plan.missing_packages,
+            )
         )
     lines += _command_lines(plan, "before", "fail")
     for change in plan.changed_files:
-        temp = _q(_temp_path(change, run))
+        spec = change.spec
         lines.append(
-            f"chown {_q(change.spec.owner)}:{_q(change.spec.group)} {temp} && "
-            f"chmod {_q(change.spec.mode)} {temp} || fail 'could not set owner "
-            f"{change.spec.owner}:{change.spec.group} and mode {change.spec.mode} on {change.dest}'"
+            sh(
+                "chown {owner} {temp} && chmod {mode} {temp} || fail {why}",
+                owner=f"{spec.owner}:{spec.group}",
+                temp=_temp_path(change, run),
+                mode=spec.mode,
+                why=f"could not set owner {spec.owner}:{spec.group} and mode {spec.mode} "
+                f"on {change.dest}",
+            )
+        )
+    lines.append(sh('if [ -e {m} ]; then cp -a {m} "$B/manifest"; fi', m=MANIFEST))
+    for index, change in enumerate(plan.changed_files):
+        lines.append(
+            sh(
+                'if [ -e {dest} ] || [ -L {dest} ]; then cp -a {dest} "$B/{index}" || '
+                'fail {why}; fi\necho {entry} >> "$B/index"',
+                dest=change.dest,
+                index=index,
+                why=f"backup of {change.dest} failed",
+                entry=f"{index} {change.dest}",
+            )
         )
     lines.append(
-        "if [ -e " + _q(MANIFEST) + " ]; then cp -a " + _q(MANIFEST) + ' "$B/manifest"; fi'
-    )
-    for index, change in enumerate(plan.changed_files):
-        dest = _q(change.dest)
-        lines.append(
-            f'if [ -e {dest} ]; then cp -a {dest} "$B/{index}" || fail "backup of {change.dest} '
-            f'failed"; fi\necho "{index} {change.dest}" >> "$B/index"'
+        sh(
+            "log {what}",
+            what=f"backed up {len(plan.changed_files)} file(s) to {paths.backup_dir}",
         )
-    lines.append(f"log 'backed up {len(plan.changed_files)} file(s) to {paths.backup_dir}'")
+    )
     for change in plan.changed_files:
-        if change.spec.validate:
-            command = validate_command(change, run)
+        if change.validate is not None:
             lines.append(
-                f"log 'validating {change.dest}'\n"
-                f'out=$( ( {command} ) 2>&1 ) || fail "validation of {change.dest} failed: '
-                '$(echo "$out" | tail -n 5)"'
+                sh(
+                    "log {what}\n"
+                    'out=$( ( {command} ) 2>&1 ) || fail {why}"$(echo "$out" | tail -n 5)"',
+                    what=f"validating {change.dest}",
+                    command=validate_command(change, run),
+                    why=f"validation of {change.dest} failed: ",
+                )
             )
     if plan.step.guard == "lockout" and plan.changed_files:
         lines.append(arm_revert_lines(paths, run, guard_seconds))
-    lines.append("setstatus writing")
+    lines.append(code("setstatus writing"))
     for change in plan.changed_files:
         lines.append(
-            f"mv -f {_q(_temp_path(change, run))} {_q(change.dest)} || "
-            f"rollback 'could not move {change.dest} into place'"
+            sh(
+                "mv -f {temp} {dest} || rollback {why}",
+                temp=_temp_path(change, run),
+                dest=change.dest,
+                why=f"could not move {change.dest} into place",
+            )
         )
     if plan.changed_files:
-        lines.append(f"log 'wrote {len(plan.changed_files)} file(s)'")
+        lines.append(sh("log {what}", what=f"wrote {len(plan.changed_files)} file(s)"))
+    lines += _service_lines(plan)
+    lines += _command_lines(plan, "after", "rollback")
+    if plan.changed_files:
+        lines.append(_manifest_lines(plan))
+    final = "awaiting-confirm" if plan.step.guard == "lockout" and plan.changed_files else "done"
+    lines.append(sh("setstatus {final}", final=final))
+    built = script(*lines)
+    _refuse_secrets(plan, built)
+    return built
+
+
+def _service_lines(plan: Plan) -> list[Shell]:
+    """Enable the step's services, then run the handlers of the files that changed."""
+    lines: list[Shell] = []
     handlers = plan.handlers()
     started_now: list[str] = []
     for service in plan.services_to_enable:
         # Started now, it reads the new files and needs no handler; already running (the
         # package's install started it with its defaults: fail2ban on Debian 13), it does.
         if service in handlers:
-            lines.append(f"systemctl -q is-active {_q(service)} || started_{len(started_now)}=1")
+            lines.append(
+                sh(
+                    "systemctl -q is-active {service} || started_{n}=1",
+                    service=service,
+                    n=len(started_now),
+                )
+            )
             started_now.append(service)
         lines.append(
-            f"log 'enabling {service}'\n"
-            f'out=$(systemctl enable --now {_q(service)} 2>&1) || rollback "enabling {service} '
-            f'failed: $out $(journalctl -u {_q(service)} -n 5 --no-pager 2>/dev/null | tail -n 5)"'
+            sh(
+                "log {what}\n"
+                'out=$(systemctl enable --now {service} 2>&1) || rollback {why}"$out $('
+                'journalctl -u {service} -n 5 --no-pager 2>/dev/null | tail -n 5)"',
+                what=f"enabling {service}",
+                service=service,
+                why=f"enabling {service} failed: ",
+            )
         )
     for service, action in handlers.items():
-        handler = (
-            f"log '{action} {service}'\n"
-            f'out=$({handler_command(service, action)} 2>&1) || rollback "{action} of {service} '
-            f'failed: $out $(journalctl -u {_q(service)} -n 5 --no-pager 2>/dev/null | tail -n 5)"'
+        handler = sh(
+            "log {what}\n"
+            'out=$({command} 2>&1) || rollback {why}"$out $('
+            'journalctl -u {service} -n 5 --no-pager 2>/dev/null | tail -n 5)"',
+            what=f"{action} {service}",
+            command=handler_command(service, action),
+            service=service,
+            why=f"{action} of {service} failed: ",
         )
         if service in started_now:
-            handler = (
-                f'if [ -z "${{started_{started_now.index(service)}:-}}" ]; then\n{handler}\nfi'
+            handler = sh(
+                'if [ -z "${{started_{n}:-}}" ]; then\n{handler}\nfi',
+                n=started_now.index(service),
+                handler=handler,
             )
         lines.append(handler)
     if handlers:
         # A reload returns once the signal is sent; nginx's old workers then answer with the
         # old configuration for a moment. The checks that follow must see the new one.
-        lines.append("sleep 1")
-    lines += _command_lines(plan, "after", "rollback")
-    if plan.changed_files:
-        dests = " ".join(_q(c.dest) for c in plan.changed_files)
-        pattern = _q("  (" + "|".join(_regex(c.dest) for c in plan.changed_files) + ")$")
-        manifest = _q(MANIFEST)
-        lines.append(
-            f"mkdir -p {_q(STATE_DIR)}; touch {manifest}\n"
-            f"grep -v -E {pattern} {manifest} > {manifest}.tmp\n"
-            f"sha256sum {dests} >> {manifest}.tmp && mv -f {manifest}.tmp {manifest}"
-        )
-    final = "awaiting-confirm" if plan.step.guard == "lockout" and plan.changed_files else "done"
-    lines.append(f"setstatus {final}")
-    script = "\n".join(lines) + "\n"
-    _refuse_secrets(plan, script)
-    return script
+        lines.append(code("sleep 1"))
+    return lines
+
+
+def _manifest_lines(plan: Plan) -> Shell:
+    """Record the SHA-256 of the step's files, so the next connect can tell drift."""
+    pattern = "  (" + "|".join(_regex(c.dest) for c in plan.changed_files) + ")$"
+    return sh(
+        "mkdir -p {state}; touch {m}\n"
+        "grep -v -E {pattern} {m} > {m}.tmp\n"
+        "sha256sum {dests} >> {m}.tmp && mv -f {m}.tmp {m}",
+        state=STATE_DIR,
+        m=MANIFEST,
+        pattern=pattern,
+        dests=[c.dest for c in plan.changed_files],
+    )
 
 
 def _regex(path: str) -> str:
     return "".join("\\" + ch if ch in ".[]()*+?{}|^$\\" else ch for ch in path)
 
 
-def _command_lines(plan: Plan, stage: str, on_error: str) -> list[str]:
+def _command_lines(plan: Plan, stage: str, on_error: str) -> list[Shell]:
     lines = []
+    handler = code("fail") if on_error == "fail" else code("rollback")
     for change in plan.commands:
         if change.command.stage != stage:
             continue
-        # The label lands in single and in double quotes below: drop every character that
-        # could end or expand either (a command like mariadb -e "SELECT ..." broke apply.sh).
-        label = re.sub(r"[\'\"`$\\]", "", change.run.splitlines()[0][:70])
+        label = _label(mask(change.run, plan.answers.secret_values()))
         lines.append(
-            f"if ! {{ {guard_test(change.creates, change.unless)}; }}; then\n"
-            f"  log 'running: {label}'\n"
-            f'  out=$( ( {change.run} ) 2>&1 ) || {on_error} "command failed: {label}: '
-            '$(echo "$out" | tail -n 5)"\n'
-            "fi"
+            sh(
+                "if ! {{ {skip}; }}; then\n"
+                "  log {running}\n"
+                '  out=$( ( {command} ) 2>&1 ) || {handler} {failed}"$(echo "$out" | '
+                'tail -n 5)"\n'
+                "fi",
+                skip=guard_test(change.creates, change.unless),
+                running=f"running: {label}",
+                command=change.run,
+                handler=handler,
+                failed=f"command failed: {label}: ",
+            )
         )
     return lines
 
 
-def _refuse_secrets(plan: Plan, script: str) -> None:
+def _refuse_secrets(plan: Plan, built: str) -> None:
     for secret in plan.answers.secret_values():
-        if secret in script:
+        if secret in built:
             raise WizardError(
                 f"step {plan.step.id} would write a secret answer into the server's journal",
                 "this is a bug in the step definition: secrets belong in files marked secret",
@@ -309,7 +447,7 @@ def apply_plan(
 ) -> ApplyOutcome:
     """Apply the plan on the server (one round trip plus the step's own work)."""
     paths = RunPaths(run_id)
-    script = stage_script(
+    staged = stage_script(
         plan,
         paths,
         apply_script(plan, paths, guard_seconds),
@@ -320,9 +458,11 @@ def apply_plan(
     events: list[str] = []
     failure = ""
     status = ""
+    busy: str | None = None
+    stale: list[str] = []
 
     def handle(line: str) -> None:
-        nonlocal failure, status
+        nonlocal failure, status, busy
         line = mask(line, secrets)
         if line.startswith("@@LOG "):
             events.append(line[6:])
@@ -335,8 +475,20 @@ def apply_plan(
             on_event(f"[{line[9:]}]")
         elif line.startswith("@@RESULT "):
             status = line[9:].strip()
+        elif line.startswith("@@BUSY"):
+            busy = line[7:]
+        elif line.startswith("@@STALE "):
+            stale.append(line[8:])
 
-    result = remote.run_script(script, timeout=3600, on_line=handle)
+    result = remote.run_script(staged, timeout=3600, on_line=handle)
+    if busy is not None:
+        raise ApplyBusy.from_lock_line(remote.target.host, busy)
+    if stale:
+        raise WizardError(
+            f"{', '.join(stale)} changed on the server since the plan was made: nothing was "
+            "applied",
+            "Review the step again: the new plan shows the diff against what is there now.",
+        )
     if not status:
         status = "failed" if not result.ok else "unknown"
         failure = failure or (result.stderr.strip() or result.stdout.strip())[-400:]
@@ -355,6 +507,11 @@ def explain_failure(outcome: ApplyOutcome) -> ApplyFailed:
         )
     elif outcome.status == "rolled-back":
         hint = "The previous files were restored and the services reloaded. Fix the cause above."
-    else:
+    elif outcome.status == "failed":
         hint = "Nothing was changed on the server. Fix the cause above and run the step again."
+    else:
+        hint = (
+            "The run did not end cleanly; connect again: the wizard reads the server's journal "
+            "and finishes or undoes it."
+        )
     return ApplyFailed(f"run {outcome.run_id}: {reason}", hint)

@@ -41,9 +41,5 @@ class HostKeyChanged(WizardError):
     """The server presents a different key than known_hosts records: refuse."""
 
 
-class RemoteCommandFailed(WizardError):
-    """A command on the server exited non-zero."""
-
-
 class ApplyFailed(WizardError):
     """A step's apply failed; the server was rolled back."""

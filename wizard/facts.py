@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from wizard.remote import Remote
+from wizard.shell import Shell, sh
 
 STATE_DIR = "/var/lib/vps-wizard"
 SERVER_STATE = f"{STATE_DIR}/state.json"
@@ -35,7 +36,6 @@ class Facts:
     ssh_port: int
     login_user: str
     packages: frozenset[str]
-    active_services: frozenset[str]
     server_state: Mapping[str, object] = field(default_factory=dict)
     drifted_files: tuple[str, ...] = ()
     unfinished_runs: tuple[str, ...] = ()
@@ -65,14 +65,13 @@ class Facts:
         }
 
 
-def facts_script(packages: Iterable[str], services: Iterable[str]) -> str:
-    """The script printing key=value lines, then the server state, then drift."""
-    pkgs = " ".join(shlex.quote(p) for p in sorted(set(packages)))
-    svcs = " ".join(shlex.quote(s) for s in sorted(set(services)))
-    return f"""\
-. /etc/os-release 2>/dev/null
-echo "os_id=$ID"; echo "os_version=$VERSION_ID"; echo "os_pretty=$PRETTY_NAME"
-echo "os_like=$ID_LIKE"
+def facts_script(packages: Iterable[str]) -> Shell:
+    """The script printing key=value lines, os-release, then the server state, then drift.
+
+    /etc/os-release is printed, not sourced: its text is parsed here, never run.
+    """
+    return sh(
+        """\
 echo "kernel=$(uname -r)"
 echo "hostname=$(hostname)"
 echo "fqdn=$(hostname -f 2>/dev/null)"
@@ -84,31 +83,59 @@ echo "ipv6=$(addresses 6 | words)"
 echo "client=${{1%% *}}"
 echo "ssh_port=$(echo "$1" | awk '{{print $4}}')"
 echo "login_user=${{SUDO_USER:-$(id -un)}}"
-echo "packages=$(dpkg-query -W -f='${{db:Status-Abbrev}} ${{Package}}\\n' {pkgs} 2>/dev/null \\
+echo "packages=$(dpkg-query -W -f='${{db:Status-Abbrev}} ${{Package}}\\n' {packages} 2>/dev/null \\
   | awk '$1=="ii"{{print $2}}' | words)"
-active=""
-for s in {svcs}; do systemctl is-active --quiet "$s" 2>/dev/null && active="$active $s"; done
-echo "active=$active"
-echo "unfinished=$(grep -l -s -E '^(started|writing|awaiting-confirm)$' {STATE_DIR}/runs/*/status \\
+echo "unfinished=$(grep -l -s -E '^(started|writing|awaiting-confirm)$' {runs}/*/status \\
   | awk -F/ '{{print $(NF-1)}}' | words)"
-echo "@@STATE"
-cat {SERVER_STATE} 2>/dev/null
+echo @@OS-RELEASE
+cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null
 echo
-echo "@@DRIFT"
-[ -f {MANIFEST} ] && sha256sum --quiet -c {MANIFEST} 2>/dev/null | sed -n 's/: FAILED.*$//p'
+echo @@STATE
+cat {state} 2>/dev/null
+echo
+echo @@DRIFT
+[ -f {manifest} ] && sha256sum --quiet -c {manifest} 2>/dev/null | sed -n 's/: FAILED.*$//p'
 true
-"""
+""",
+        packages=sorted(set(packages)),
+        runs=f"{STATE_DIR}/runs",
+        state=SERVER_STATE,
+        manifest=MANIFEST,
+    )
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    """os-release's KEY=value lines (values maybe quoted, as the format allows), as text."""
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, raw = line.strip().partition("=")
+        if not sep or not key.replace("_", "").isalnum():
+            continue
+        try:
+            words = shlex.split(raw, comments=False, posix=True)
+        except ValueError:
+            continue
+        values[key] = " ".join(words)
+    return values
 
 
 def parse_facts(output: str) -> Facts:
     """Turn the facts script's output into Facts."""
-    head, _, rest = output.partition("@@STATE\n")
+    head, _, rest = output.partition("@@OS-RELEASE\n")
+    release_text, _, rest = rest.partition("@@STATE\n")
     state_text, _, drift_text = rest.partition("@@DRIFT\n")
     values: dict[str, str] = {}
     for line in head.splitlines():
         key, sep, value = line.partition("=")
         if sep:
             values[key] = value.strip()
+    release = parse_os_release(release_text)
+    values.update(
+        os_id=release.get("ID", ""),
+        os_version=release.get("VERSION_ID", ""),
+        os_pretty=release.get("PRETTY_NAME", ""),
+        os_like=release.get("ID_LIKE", ""),
+    )
     try:
         server_state = json.loads(state_text) if state_text.strip() else {}
     except json.JSONDecodeError:
@@ -135,15 +162,12 @@ def parse_facts(output: str) -> Facts:
         ssh_port=int(values.get("ssh_port") or 22),
         login_user=values.get("login_user", ""),
         packages=frozenset(values.get("packages", "").split()),
-        active_services=frozenset(values.get("active", "").split()),
         server_state=server_state if isinstance(server_state, dict) else {},
         drifted_files=tuple(line for line in drift_text.splitlines() if line.strip()),
         unfinished_runs=tuple(values.get("unfinished", "").split()),
     )
 
 
-def gather_facts(remote: Remote, packages: Iterable[str], services: Iterable[str]) -> Facts:
+def gather_facts(remote: Remote, packages: Iterable[str]) -> Facts:
     """Gather the facts in one round trip."""
-    script = facts_script(packages, services)
-    result = remote.run('sh -s -- "$SSH_CONNECTION"', stdin=script.encode())
-    return parse_facts(result.stdout)
+    return parse_facts(remote.run(facts_script(packages)).stdout)

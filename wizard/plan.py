@@ -6,16 +6,19 @@ round trip by one probe script.
 
 from __future__ import annotations
 
-import base64
 import difflib
-import shlex
+import hashlib
+import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from wizard.answers import Answers
-from wizard.remote import Remote, RemoteFile, parse_read_files, read_files_script
-from wizard.render import evaluate, render_string, render_template
+from wizard.errors import WizardError
+from wizard.remote import Remote
+from wizard.render import evaluate, render_shell, render_string, render_template
+from wizard.serverfiles import CONTENT_LIMIT, RemoteFile, parse_read_files, read_files_script
+from wizard.shell import Shell, code, join, script, sh
 from wizard.steps import Command, FileSpec, Step
 
 FileStatus = Literal["create", "update", "attributes", "unchanged"]
@@ -31,15 +34,23 @@ class FileChange:
     new: bytes
     old: RemoteFile | None
     approved: bool = True
+    # The step's validate line rendered (values quoted); `{new}`, `{copy}` and `{run}` in it
+    # stand for "$new", "$copy" and $run, set by the apply script.
+    validate: Shell | None = None
 
     @property
     def status(self) -> FileStatus:
-        """Whether the file is new, changed, changed only in mode/owner, or unchanged."""
-        if self.old is None:
+        """Whether the file is new, changed, changed only in mode/owner, or unchanged.
+
+        Anything but a regular file at the destination (a symbolic link) is an update: it is
+        replaced by a regular file. Files too large to download are compared by SHA-256.
+        """
+        old = self.old
+        if old is None:
             return "create"
-        if self.old.content != self.new:
+        if old.kind != "file" or not self._same_content(old):
             return "update"
-        if (self.old.mode, self.old.owner, self.old.group) != (
+        if (old.mode, old.owner, old.group) != (
             self.spec.mode.zfill(4),
             self.spec.owner,
             self.spec.group,
@@ -47,19 +58,34 @@ class FileChange:
             return "attributes"
         return "unchanged"
 
+    def _same_content(self, old: RemoteFile) -> bool:
+        if old.content is not None:
+            return old.content == self.new
+        return old.size == len(self.new) and old.sha256 == hashlib.sha256(self.new).hexdigest()
+
     def diff(self, secrets: Sequence[str] = ()) -> str:
-        """A unified diff of old against new; secret files and secret values are masked."""
+        """A unified diff of old against new; secret files and secret values are masked.
+
+        What cannot be shown as lines is summarised in one line instead: a symbolic link (its
+        target is never read), a binary or large file (its size and SHA-256).
+        """
+        notes = self._notes()
         if self.spec.secret:
-            return f"(secret file {self.dest}: content hidden, {len(self.new)} bytes)\n"
-        old_text = self.old.content.decode(errors="replace") if self.old else ""
-        new_text = self.new.decode(errors="replace")
+            notes.append(f"(secret file {self.dest}: content hidden, {len(self.new)} bytes)")
+            return mask("".join(note + "\n" for note in notes), secrets)
+        old_lines = _text_lines(self.old.content) if self.old and self.old.is_text else []
+        new_lines = _text_lines(self.new) if _is_text(self.new) else []
+        if self.old is None:
+            fromfile = "/dev/null"
+        elif self.old.is_text:
+            fromfile = f"{self.dest} (server)"
+        else:
+            fromfile = f"{self.dest} (server, not shown)"
         lines = difflib.unified_diff(
-            old_text.splitlines(keepends=True),
-            new_text.splitlines(keepends=True),
-            fromfile=f"{self.dest} (server)" if self.old else "/dev/null",
-            tofile=f"{self.dest} (new)",
+            old_lines, new_lines, fromfile=fromfile, tofile=f"{self.dest} (new)"
         )
-        text = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+        text = "".join(note + "\n" for note in notes)
+        text += "".join(line if line.endswith("\n") else line + "\n" for line in lines)
         if self.status == "attributes" and self.old:
             text += (
                 f"{self.dest}: mode/owner {self.old.mode} {self.old.owner}:{self.old.group} -> "
@@ -67,15 +93,58 @@ class FileChange:
             )
         return mask(text, secrets)
 
+    def _notes(self) -> list[str]:
+        """One line for each side that is not shown as text."""
+        notes = []
+        old = self.old
+        if old is not None and old.kind == "symlink":
+            notes.append(
+                f"{self.dest} (server) is {old.describe()}; it will be replaced by a regular file"
+            )
+        elif old is not None and not old.is_text and self.status == "update":
+            notes.append(f"{self.dest} (server) is {old.describe()}: not shown, will be replaced")
+        # A secret file's digest would let a dictionary attack find the secret in it.
+        if not self.spec.secret and self.status in ("create", "update") and not _is_text(self.new):
+            notes.append(
+                f"{self.dest} (new) is a {'binary' if len(self.new) <= CONTENT_LIMIT else 'large'}"
+                f" file, {len(self.new)} bytes, sha256 {hashlib.sha256(self.new).hexdigest()}"
+            )
+        return notes
+
     def old_text(self, secrets: Sequence[str] = ()) -> str:
-        """The current content as text, masked, for side-by-side views."""
+        """The current content as text, masked, for side-by-side views (a one-line summary in
+        parentheses when it is not text)."""
         if self.spec.secret:
             return "(secret)"
-        return mask(self.old.content.decode(errors="replace") if self.old else "", secrets)
+        if self.old is None:
+            return ""
+        if not self.old.is_text:
+            return mask(f"({self.old.describe()})", secrets)
+        assert self.old.content is not None
+        return mask(self.old.content.decode(), secrets)
 
     def new_text(self, secrets: Sequence[str] = ()) -> str:
         """The new content as text, masked, for side-by-side views."""
-        return "(secret)" if self.spec.secret else mask(self.new.decode(errors="replace"), secrets)
+        if self.spec.secret:
+            return "(secret)"
+        if not _is_text(self.new):
+            return f"(a binary file, {len(self.new)} bytes)"
+        return mask(self.new.decode(), secrets)
+
+
+def _is_text(content: bytes) -> bool:
+    """True when the content can be shown as lines: small enough, UTF-8, no NUL byte."""
+    if len(content) > CONTENT_LIMIT or b"\x00" in content:
+        return False
+    try:
+        content.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _text_lines(content: bytes | None) -> list[str]:
+    return (content or b"").decode().splitlines(keepends=True)
 
 
 @dataclass(frozen=True)
@@ -83,9 +152,9 @@ class CommandChange:
     """A command of the step and whether its guard says it would run now."""
 
     command: Command
-    run: str
+    run: Shell
     creates: str | None
-    unless: str | None
+    unless: Shell | None
     will_run: bool
 
 
@@ -163,11 +232,57 @@ def mask(text: str, secrets: Iterable[str]) -> str:
 
 
 @dataclass(frozen=True)
+class DesiredFile:
+    """One file of a step rendered against its answers."""
+
+    spec: FileSpec
+    dest: str
+    content: bytes
+    validate: Shell | None
+
+
+@dataclass(frozen=True)
+class DesiredCommand:
+    """One command of a step rendered against its answers: shell, values quoted."""
+
+    command: Command
+    run: Shell
+    creates: str | None
+    unless: Shell | None
+
+
+@dataclass(frozen=True)
 class DesiredState:
     """A step rendered against its answers: files, commands, packages (no server view yet)."""
 
-    files: tuple[tuple[FileSpec, str, bytes], ...]
-    commands: tuple[tuple[Command, str, str | None, str | None], ...]
+    files: tuple[DesiredFile, ...]
+    commands: tuple[DesiredCommand, ...]
+
+
+# What `{new}`, `{copy}` and `{run}` of a validate line become: shell variables the apply
+# script sets (quoted there), so no path is pasted into the line.
+VALIDATE_PLACEHOLDERS = {"{new}": '"$new"', "{copy}": '"$copy"', "{run}": "$run"}
+
+
+def _destination(step: Step, template: str, context: Mapping[str, Any]) -> str:
+    dest = render_string(step, template, context)
+    if (
+        not dest.startswith("/")
+        or posixpath.normpath(dest) != dest
+        or any(ord(ch) < 32 or ord(ch) == 127 for ch in dest)
+    ):
+        raise WizardError(
+            f"step {step.id}: the destination '{dest!r}' is not a plain absolute path",
+            "this is a bug in the step definition; report it with the step id",
+        )
+    return dest
+
+
+def render_validate(step: Step, line: str, context: Mapping[str, Any]) -> Shell:
+    """A validate line rendered as shell, its placeholders turned into the apply's variables."""
+    for placeholder, variable in VALIDATE_PLACEHOLDERS.items():
+        line = line.replace(placeholder, variable)
+    return render_shell(step, line, context)
 
 
 def render_step(step: Step, context: Mapping[str, Any]) -> DesiredState:
@@ -176,67 +291,94 @@ def render_step(step: Step, context: Mapping[str, Any]) -> DesiredState:
     for spec in step.files:
         if spec.when and not evaluate(step, spec.when, context):
             continue
-        dest = render_string(step, spec.dest, context)
+        dest = _destination(step, spec.dest, context)
         spec = replace(
             spec,
             owner=render_string(step, spec.owner, context),
             group=render_string(step, spec.group, context),
         )
         content = render_template(step, spec.template, context).encode()
-        files.append((spec, dest, content))
+        validate = render_validate(step, spec.validate, context) if spec.validate else None
+        files.append(DesiredFile(spec, dest, content, validate))
     commands = []
     for command in step.commands:
         if command.when and not evaluate(step, command.when, context):
             continue
         commands.append(
-            (
+            DesiredCommand(
                 command,
-                render_string(step, command.run, context),
-                render_string(step, command.creates, context) if command.creates else None,
-                render_string(step, command.unless, context) if command.unless else None,
+                render_shell(step, command.run, context),
+                _destination(step, command.creates, context) if command.creates else None,
+                render_shell(step, command.unless, context) if command.unless else None,
             )
         )
     return DesiredState(tuple(files), tuple(commands))
 
 
-def guard_test(creates: str | None, unless: str | None) -> str:
+def guard_test(creates: str | None, unless: Shell | None) -> Shell:
     """A shell test that succeeds when the command should be skipped."""
     tests = []
     if creates:
-        tests.append(f"test -e {shlex.quote(creates)}")
+        tests.append(sh("test -e {path}", path=creates))
     if unless:
-        tests.append(f"( {unless} ) >/dev/null 2>&1")
-    return " || ".join(tests) if tests else "false"
+        tests.append(sh("( {unless} ) >/dev/null 2>&1", unless=unless))
+    return join(tests, " || ") if tests else code("false")
 
 
-def probe_script(step: Step, desired: DesiredState) -> str:
+def probe_script(step: Step, desired: DesiredState) -> Shell:
     """One script: the step's files, the command guards, the package and service status."""
-    paths = [dest for _, dest, _ in desired.files]
-    lines = [read_files_script(paths)]
-    for index, (_, _, creates, unless) in enumerate(desired.commands):
-        lines.append(f"if {guard_test(creates, unless)}; then echo '@@SKIP {index}'; fi")
-    if step.packages:
-        pkgs = " ".join(shlex.quote(p) for p in step.packages)
+    lines = [read_files_script([f.dest for f in desired.files])]
+    for index, command in enumerate(desired.commands):
         lines.append(
-            f"dpkg-query -W -f='${{db:Status-Abbrev}} ${{Package}}\\n' {pkgs} 2>/dev/null"
-            ' | awk \'$1=="ii"{print "@@PKG " $2}\''
+            sh(
+                "if {test}; then echo @@SKIP {index}; fi",
+                test=guard_test(command.creates, command.unless),
+                index=index,
+            )
+        )
+    if step.packages:
+        lines.append(
+            sh(
+                "dpkg-query -W -f='${{db:Status-Abbrev}} ${{Package}}\\n' {packages} 2>/dev/null"
+                ' | awk \'$1=="ii"{{print "@@PKG " $2}}\'',
+                packages=step.packages,
+            )
         )
     for service in step.enable:
-        quoted = shlex.quote(service)
         lines.append(
-            f"systemctl is-enabled --quiet {quoted} 2>/dev/null && "
-            f"systemctl is-active --quiet {quoted} && echo '@@ENABLED {service}'"
+            sh(
+                "systemctl is-enabled --quiet {service} 2>/dev/null && "
+                "systemctl is-active --quiet {service} && echo @@ENABLED {service}",
+                service=service,
+            )
         )
-    lines.append("true")
-    return "\n".join(lines) + "\n"
+    lines.append(code("true"))
+    return script(*lines)
+
+
+def _refuse_odd_destinations(step: Step, found: Iterable[RemoteFile | None]) -> None:
+    """A directory or a special file where the step writes a file: nothing is planned.
+
+    Renaming a file onto a directory moves it inside; replacing a device or a fifo would
+    break whatever uses it. Both need a person to decide.
+    """
+    for remote in found:
+        if remote is not None and remote.kind in ("directory", "other"):
+            raise WizardError(
+                f"step {step.id} writes the file {remote.path}, but on the server that path is "
+                f"{remote.describe()}. Nothing was changed.",
+                f"Look at what is there (ls -la {remote.path}); if it is not needed, move it "
+                f"aside (mv {remote.path} {remote.path}.orig) and plan the step again.",
+            )
 
 
 def make_plan(remote: Remote, step: Step, answers: Answers, context: Mapping[str, Any]) -> Plan:
     """Render the step and compare with the server (one round trip)."""
     desired = render_step(step, context)
     output = remote.run_script(probe_script(step, desired)).stdout
-    paths = [dest for _, dest, _ in desired.files]
+    paths = [f.dest for f in desired.files]
     current = parse_read_files(output, paths)
+    _refuse_odd_destinations(step, current.values())
     skipped = {int(line.split()[1]) for line in output.splitlines() if line.startswith("@@SKIP ")}
     installed = {line.split()[1] for line in output.splitlines() if line.startswith("@@PKG ")}
     enabled = {line.split()[1] for line in output.splitlines() if line.startswith("@@ENABLED ")}
@@ -244,17 +386,13 @@ def make_plan(remote: Remote, step: Step, answers: Answers, context: Mapping[str
         step=step,
         answers=answers,
         files=tuple(
-            FileChange(spec, dest, content, current[dest]) for spec, dest, content in desired.files
+            FileChange(f.spec, f.dest, f.content, current[f.dest], validate=f.validate)
+            for f in desired.files
         ),
         commands=tuple(
-            CommandChange(command, run, creates, unless, index not in skipped)
-            for index, (command, run, creates, unless) in enumerate(desired.commands)
+            CommandChange(c.command, c.run, c.creates, c.unless, index not in skipped)
+            for index, c in enumerate(desired.commands)
         ),
         missing_packages=tuple(p for p in step.packages if p not in installed),
         services_to_enable=tuple(s for s in step.enable if s not in enabled),
     )
-
-
-def encode_content(content: bytes) -> str:
-    """Base64 in 76-column lines, for heredocs in scripts."""
-    return base64.encodebytes(content).decode()

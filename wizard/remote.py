@@ -1,8 +1,8 @@
-"""One SSH session to the server: connect with strict host keys, run commands, read files.
+"""One SSH session to the server: connect with strict host keys, run scripts.
 
 Every exec is one round trip, counted per phase so `--stats` can show where time goes.
-Scripts travel on stdin (`sh -s`), never on the command line, so no secret shows up in the
-server's process list and no quoting of long scripts is needed.
+Scripts travel on stdin to a fixed bootstrap, never on the command line, so nothing of them
+shows up in the server's process list; the bootstrap runs a script only once it arrived whole.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import base64
 import contextlib
 import getpass
 import hashlib
-import shlex
+import logging
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,10 +22,10 @@ from typing import TYPE_CHECKING
 from wizard.errors import (
     ConnectionFailed,
     HostKeyChanged,
-    RemoteCommandFailed,
     UnknownHostKey,
     WizardError,
 )
+from wizard.shell import Shell, sh
 
 if TYPE_CHECKING:
     import paramiko
@@ -34,6 +35,25 @@ if TYPE_CHECKING:
 
 DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts").expanduser()
 CONNECT_TIMEOUT = 15.0
+# sshd's MaxSessions is 10 by default; checks open channels in parallel below that.
+MAX_CHANNELS = 8
+CHANNEL_WAIT = 120.0
+
+# The bootstrap every script runs through: $1 is the script's length in bytes, $2 its
+# SHA-256, $3 the login's $SSH_CONNECTION (sudo drops it from the environment). It reads
+# exactly the script from stdin into memory, refuses it unless length and digest match and
+# `sh -n` parses it, then runs it with the rest of the arguments as $1...
+READY_MARK = b"@@VW-READY\n"
+INCOMPLETE_MARK = b"@@VW-INCOMPLETE"
+INCOMPLETE_EXIT = 125
+SUDO_PROMPT = "@@VW-SUDO-PASSWORD@@"
+BOOTSTRAP = (
+    'printf "@@VW-READY\\n" >&2; s=$(head -c "$1"; echo .); s=${s%.}; '
+    '[ "$(printf %s "$s" | wc -c)" -eq "$1" ] && '
+    '[ "$(printf %s "$s" | sha256sum | cut -d " " -f 1)" = "$2" ] && '
+    'printf %s "$s" | sh -n || { echo "@@VW-INCOMPLETE: nothing was run" >&2; exit 125; }; '
+    'shift 2; eval "$s"'
+)
 
 
 class ConnectionLost(WizardError):
@@ -200,6 +220,9 @@ class Remote:
         self.credentials = credentials
         self.stats = stats
         self.host_fingerprint = host_fingerprint
+        self.max_channels = MAX_CHANNELS
+        self._open_channels = 0
+        self._slots = threading.Condition()
 
     @classmethod
     def connect(
@@ -216,6 +239,9 @@ class Remote:
         """
         import paramiko
 
+        # paramiko logs a refused channel open (which _channel_slot retries) as a warning;
+        # without a handler of its own Python would print it on the user's terminal.
+        logging.getLogger("paramiko").addHandler(logging.NullHandler())
         stats = stats or Stats()
         hostname, port, user, identities, proxyjump = _resolve(target)
         client = paramiko.SSHClient()
@@ -285,41 +311,56 @@ class Remote:
         """True when the session itself is root, so no sudo is needed."""
         return self.user == "root"
 
-    def _wrap(self, command: str, sudo: bool) -> tuple[str, bytes]:
+    def _exec_line(self, script: Shell, sudo: bool) -> tuple[Shell, bool]:
+        """The command that starts the bootstrap (as root through sudo when asked), and
+        whether sudo may ask for the password first."""
+        data = script.encode()
+        boot = sh(
+            'sh -c {boot} vps-wizard {length} {digest} "$SSH_CONNECTION"',
+            boot=BOOTSTRAP,
+            length=len(data),
+            digest=hashlib.sha256(data).hexdigest(),
+        )
         if not sudo or self.is_root:
-            return command, b""
+            return boot, False
         if self.credentials.sudo_password is not None:
-            return f"sudo -S -p '' {command}", (self.credentials.sudo_password + "\n").encode()
-        return f"sudo -n {command}", b""
+            return sh("sudo -S -p {prompt} -- {boot}", prompt=SUDO_PROMPT, boot=boot), True
+        return sh("sudo -n -- {boot}", boot=boot), False
 
     def run(
         self,
-        command: str,
-        stdin: bytes = b"",
+        command: Shell,
         sudo: bool = True,
         timeout: float | None = 600,
         on_line: Callable[[str], None] | None = None,
     ) -> Result:
-        """Run one command (one round trip). `on_line` receives stdout lines as they come."""
+        """Run a shell script or command (one round trip). `on_line` receives stdout lines.
+
+        The script travels on stdin to a small bootstrap that runs it only once all of it
+        arrived, checked by length and SHA-256 and parsed whole (`sh -n`): a cut link runs
+        nothing. The sudo password, when there is one, is written only after sudo's own
+        prompt was seen, and only sudo reads it; the bootstrap starts after sudo is done.
+        """
         import paramiko
 
-        wrapped, prefix = self._wrap(command, sudo)
-        data = prefix + stdin
+        if not isinstance(command, Shell):
+            raise TypeError("Remote.run takes Shell: build commands with wizard.shell.sh()")
+        line, may_prompt = self._exec_line(command, sudo)
+        data = command.encode()
         bucket = self.stats.bucket()
         bucket.round_trips += 1
-        bucket.bytes_sent += len(data) + len(wrapped)
+        bucket.bytes_sent += len(data) + len(line)
         try:
-            channel = self._client.get_transport().open_session(timeout=CONNECT_TIMEOUT)  # type: ignore[union-attr]
-            channel.settimeout(timeout)
-            channel.exec_command(wrapped)
-            if data:
+            with self._channel_slot() as channel:
+                channel.settimeout(timeout)
+                channel.exec_command(line)
+                early_stderr = self._await_ready(channel) if may_prompt else b""
+                reader = _StderrReader(channel)
                 channel.sendall(data)
-            channel.shutdown_write()
-            stdout = self._drain(channel, on_line)
-            stderr = b""
-            while chunk := channel.recv_stderr(65536):
-                stderr += chunk
-            code = channel.recv_exit_status()
+                channel.shutdown_write()
+                stdout = self._drain(channel, on_line)
+                stderr = early_stderr + reader.join()
+                code = channel.recv_exit_status()
         except (OSError, EOFError, paramiko.SSHException, AttributeError) as error:
             raise ConnectionLost(
                 f"the connection to {self.target.host} dropped during a command ({error or 'EOF'})",
@@ -333,23 +374,105 @@ class Remote:
                 "interrupted step.",
             )
         bucket.bytes_received += len(stdout) + len(stderr)
+        stderr = stderr.replace(READY_MARK, b"", 1)
         out, err = stdout.decode(errors="replace"), stderr.decode(errors="replace")
         if code != 0 and "sudo:" in err and "password" in err:
             raise WizardError(
                 f"{self.user} needs a password for sudo on {self.target.host}.",
                 "Run again with --ask-sudo-password, or allow this user passwordless sudo.",
             )
+        if code == INCOMPLETE_EXIT and INCOMPLETE_MARK.decode() in err:
+            raise ConnectionLost(
+                f"the script did not reach {self.target.host} whole: nothing of it was run",
+                "Run the wizard again.",
+            )
         return Result(code, out, err)
+
+    run_script = run
+
+    @contextlib.contextmanager
+    def _channel_slot(self) -> Iterator[paramiko.Channel]:
+        """A session channel, at most `max_channels` open at once: sshd refuses more than its
+        MaxSessions (10 by default) on one connection. When the server refuses one anyway (a
+        lower MaxSessions, or channels it has not finished closing), the limit goes down to
+        what it accepted and the open waits for a slot to free up."""
+        import paramiko
+
+        deadline = time.monotonic() + CHANNEL_WAIT
+        while True:
+            with self._slots:
+                while self._open_channels >= self.max_channels:
+                    if not self._slots.wait(timeout=max(0.0, deadline - time.monotonic())):
+                        raise ConnectionLost(
+                            f"{self.target.host} gave no free channel for {CHANNEL_WAIT:.0f} s",
+                            "Check MaxSessions in the server's sshd configuration, then run "
+                            "the wizard again.",
+                        )
+                self._open_channels += 1
+            try:
+                transport = self._client.get_transport()
+                assert transport is not None
+                channel = transport.open_session(timeout=CONNECT_TIMEOUT)
+                break
+            except paramiko.ChannelException:
+                with self._slots:
+                    self._open_channels -= 1
+                    self.max_channels = max(1, self._open_channels)
+                    self._slots.notify_all()
+                if time.monotonic() > deadline:
+                    raise ConnectionLost(
+                        f"{self.target.host} refused every new channel on this connection",
+                        "Check MaxSessions in the server's sshd configuration, then run the "
+                        "wizard again.",
+                    ) from None
+                time.sleep(0.05)
+            except BaseException:
+                with self._slots:
+                    self._open_channels -= 1
+                    self._slots.notify_all()
+                raise
+        try:
+            yield channel
+        finally:
+            channel.close()
+            with self._slots:
+                self._open_channels -= 1
+                self._slots.notify_all()
+
+    def _await_ready(self, channel: paramiko.Channel) -> bytes:
+        """Read stderr until the bootstrap says it runs; give sudo its password if it asks.
+
+        The password is sent only in answer to sudo's own prompt (a marker no other program
+        prints), never ahead of it: when sudo does not ask, nothing but the script is sent.
+        """
+        seen = b""
+        answered = False
+        while READY_MARK not in seen:
+            chunk = channel.recv_stderr(4096)
+            if not chunk:
+                break
+            seen += chunk
+            prompts = seen.count(SUDO_PROMPT.encode())
+            if prompts and not answered:
+                password = self.credentials.sudo_password or ""
+                channel.sendall((password + "\n").encode())
+                answered = True
+            elif prompts > 1:
+                raise WizardError(
+                    f"sudo on {self.target.host} refused the password for {self.user}.",
+                    "Check the sudo password (it is the user's login password) and run again.",
+                )
+        return seen.replace(SUDO_PROMPT.encode(), b"")
 
     @staticmethod
     def _drain(channel: paramiko.Channel, on_line: Callable[[str], None] | None) -> bytes:
-        received = b""
+        received: list[bytes] = []
         pending = b""
         while True:
             chunk = channel.recv(65536)
             if not chunk:
                 break
-            received += chunk
+            received.append(chunk)
             if on_line:
                 pending += chunk
                 *lines, pending = pending.split(b"\n")
@@ -359,76 +482,29 @@ class Remote:
             on_line(pending.decode(errors="replace"))
         if not channel.exit_status_ready() and channel.closed and not received:
             raise EOFError("channel closed")
-        return received
-
-    def run_script(
-        self,
-        script: str,
-        sudo: bool = True,
-        timeout: float | None = 600,
-        on_line: Callable[[str], None] | None = None,
-    ) -> Result:
-        """Run a shell script sent on stdin (one round trip)."""
-        return self.run("sh -s", stdin=script.encode(), sudo=sudo, timeout=timeout, on_line=on_line)
-
-    def check(self, command: str, what: str) -> Result:
-        """Run a command that must succeed; RemoteCommandFailed says what failed otherwise."""
-        result = self.run(command)
-        if not result.ok:
-            raise RemoteCommandFailed(
-                f"{what} failed on the server (exit {result.exit_code}): "
-                f"{(result.stderr or result.stdout).strip()[-500:]}",
-                "Read the message above; fix the cause on the server, then run the step again.",
-            )
-        return result
-
-    def read_many(self, paths: Sequence[str]) -> dict[str, RemoteFile | None]:
-        """Read many files in one round trip: content, mode, owner and group of each."""
-        script = read_files_script(paths)
-        result = self.run_script(script)
-        return parse_read_files(result.stdout, paths)
+        return b"".join(received)
 
     def close(self) -> None:
         """End the session."""
         self._client.close()
 
 
-@dataclass(frozen=True)
-class RemoteFile:
-    """A file as it is on the server."""
+class _StderrReader:
+    """Reads a channel's stderr in a thread, so a chatty command never stalls its stdout."""
 
-    path: str
-    content: bytes
-    mode: str
-    owner: str
-    group: str
+    def __init__(self, channel: paramiko.Channel) -> None:
+        self._chunks: list[bytes] = []
+        self._thread = threading.Thread(target=self._read, args=(channel,), daemon=True)
+        self._thread.start()
 
-    @property
-    def sha256(self) -> str:
-        """The content's SHA-256, hex."""
-        return hashlib.sha256(self.content).hexdigest()
+    def _read(self, channel: paramiko.Channel) -> None:
+        try:
+            while chunk := channel.recv_stderr(65536):
+                self._chunks.append(chunk)
+        except Exception:  # the stdout side reports a dropped link
+            return
 
-
-def read_files_script(paths: Sequence[str]) -> str:
-    """Shell lines that print each file framed as @@FILE/@@MISSING sections."""
-    lines = []
-    for index, path in enumerate(paths):
-        quoted = shlex.quote(path)
-        lines.append(
-            f"if [ -f {quoted} ]; then echo \"@@FILE {index} $(stat -c '%a %U %G' {quoted})\";"
-            f" base64 -w0 {quoted}; echo; else echo '@@MISSING {index}'; fi"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def parse_read_files(output: str, paths: Sequence[str]) -> dict[str, RemoteFile | None]:
-    """Parse what read_files_script printed."""
-    files: dict[str, RemoteFile | None] = dict.fromkeys(paths)
-    lines = iter(output.splitlines())
-    for line in lines:
-        if line.startswith("@@FILE "):
-            _, index, mode, owner, group = line.split()
-            path = paths[int(index)]
-            content = base64.b64decode(next(lines, ""))
-            files[path] = RemoteFile(path, content, mode.zfill(4), owner, group)
-    return files
+    def join(self) -> bytes:
+        """Everything stderr carried, once the channel closed it."""
+        self._thread.join()
+        return b"".join(self._chunks)

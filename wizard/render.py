@@ -1,27 +1,64 @@
-"""Renders a step's templates and question defaults with Jinja (StrictUndefined)."""
+"""Renders a step's templates and question defaults with Jinja (StrictUndefined).
+
+Two environments per step folder, made once: one for configuration files (a value is written
+as its text: answers are typed, so a domain cannot hold a `;`), and one for shell, used for
+commands, guards, validate lines and `*.sh.j2` scripts, in which every `{{ value }}` becomes
+one quoted shell word (wizard.shell) and may only stand in a plain word, never inside quotes.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import secrets
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import jinja2
 
 from wizard.errors import WizardError
+from wizard.shell import Shell, ShellContextError, quote, substitute
 from wizard.steps import Step
 
+SHELL_TEMPLATE_SUFFIX = ".sh.j2"
 
-def environment(step: Step) -> jinja2.Environment:
-    """A Jinja environment reading the step's own folder; undefined names are errors."""
+
+class _Collector(threading.local):
+    """The values of the shell render under way in this thread."""
+
+    nonce: str = ""
+    values: list[Shell]
+    kinds: list[bool]
+
+
+_collector = _Collector()
+
+
+def _shell_finalize(value: Any) -> str:
+    if not _collector.nonce:
+        raise RuntimeError("a shell template rendered outside render_shell: this is a bug")
+    _collector.values.append(quote(value))
+    _collector.kinds.append(not isinstance(value, Shell | int) or isinstance(value, bool))
+    return f"\x00{_collector.nonce}:{len(_collector.values) - 1}\x00"
+
+
+@functools.lru_cache(maxsize=128)
+def _environment(source_dir: str, for_shell: bool) -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(step.source_dir),
+        loader=jinja2.FileSystemLoader(source_dir),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
+        finalize=_shell_finalize if for_shell else None,
     )
+
+
+def environment(step: Step) -> jinja2.Environment:
+    """The Jinja environment for configuration files of the step's folder."""
+    return _environment(step.source_dir, False)
 
 
 @contextlib.contextmanager
@@ -34,18 +71,43 @@ def _step_bug(step: Step, what: str) -> Iterator[None]:
             f"step {step.id}: {what} failed: {error}",
             "this is a bug in the step definition; report it with the step id",
         ) from None
+    except ShellContextError as error:
+        raise WizardError(
+            f"step {step.id}: {what}: {error}",
+            "this is a bug in the step definition; report it with the step id",
+        ) from None
+
+
+def _render_shell(step: Step, what: str, render: Any) -> Shell:
+    with _step_bug(step, what):
+        _collector.nonce = secrets.token_hex(4)
+        _collector.values, _collector.kinds = [], []
+        try:
+            marked = render(_environment(step.source_dir, True))
+            return substitute(marked, _collector.nonce, _collector.values, _collector.kinds)
+        finally:
+            _collector.nonce = ""
 
 
 def render_template(step: Step, template: str, context: Mapping[str, Any]) -> str:
-    """Render one template file of the step."""
+    """Render one template file of the step (a `*.sh.j2` one as shell, values quoted)."""
+    if template.endswith(SHELL_TEMPLATE_SUFFIX):
+        return _render_shell(
+            step, f"template {template}", lambda env: env.get_template(template).render(context)
+        )
     with _step_bug(step, f"template {template}"):
         return environment(step).get_template(template).render(context)
 
 
 def render_string(step: Step, text: str, context: Mapping[str, Any]) -> str:
-    """Render a short template string (a command, a destination path, a check parameter)."""
+    """Render a short template string that is not shell (a destination path, an owner)."""
     with _step_bug(step, f"'{text}'"):
         return environment(step).from_string(text).render(context)
+
+
+def render_shell(step: Step, text: str, context: Mapping[str, Any]) -> Shell:
+    """Render a command, guard or validate line: every value one quoted word, checked."""
+    return _render_shell(step, f"'{text}'", lambda env: env.from_string(text).render(context))
 
 
 def evaluate(step: Step, expression: str, context: Mapping[str, Any]) -> Any:

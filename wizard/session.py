@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import shlex
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +36,8 @@ from wizard.remote import (
     known_hosts_name,
 )
 from wizard.render import evaluate, render_string
+from wizard.runlock import ALIVE_FUNCTION
+from wizard.shell import Shell, heredoc, script, sh
 from wizard.state import HostRecord, StateStore, StepRecord, merge_server_copy
 from wizard.steps import Step
 
@@ -137,9 +138,8 @@ class Session:
     def refresh(self) -> None:
         """Gather facts (one round trip), merge the server's record, finish interrupted runs."""
         packages = {p for s in self.catalog.steps for p in s.packages} | set(WATCHED_PACKAGES)
-        services = {svc for s in self.catalog.steps for svc in (*s.enable, *s.handlers)}
         with self.stats.phase("facts"):
-            self.facts = gather_facts(self.remote, packages, services)
+            self.facts = gather_facts(self.remote, packages)
         record = merge_server_copy(self.host, self.facts.server_state)
         record = dataclasses.replace(
             record,
@@ -153,26 +153,21 @@ class Session:
         self.store.save_host(self.host)
 
     def _recover(self, run_ids: Iterable[str]) -> None:
-        """Finish or undo runs a dropped connection or a killed wizard left behind."""
-        lines = []
-        for run_id in run_ids:
-            paths = RunPaths(run_id)
-            unit = f"vps-wizard-apply-{run_id}"
-            status = shlex.quote(paths.status)
-            lines.append(
-                f"n=0; while systemctl is-active --quiet {unit} && [ $n -lt 600 ]; do "
-                "sleep 1; n=$((n+1)); done\n"
-                f"s=$(cat {status}); step=$(cat {shlex.quote(paths.step_file)})\n"
-                'case "$s" in\n'
-                f"  started) sh {shlex.quote(paths.cleanup)}; echo failed > {status};;\n"
-                "  writing|awaiting-confirm)\n"
-                f"{revert_now_script(paths, run_id)};;\n"
-                "esac\n"
-                f'echo "@@RECOVERED {run_id} $step $s $(cat {status})"'
-            )
+        """Finish or undo runs a dropped connection or a killed wizard left behind.
+
+        Only runs whose owner is gone: a run another wizard is staging or applying, or one
+        waiting for its guard's confirmation while its timer runs, is left to its owner.
+        """
         with self.stats.phase("resume"):
-            output = self.remote.run_script("\n".join(lines) + "\n").stdout
+            output = self.remote.run_script(recovery_script(run_ids)).stdout
         for line in output.splitlines():
+            if line.startswith("@@LIVE "):
+                _, run_id, step_id, status = (line.split() + [""] * 4)[:4]
+                self.notices.append(
+                    f"run {run_id} ({step_id}) is still under way on the server ({status}): "
+                    "left to the wizard that started it"
+                )
+                continue
             if not line.startswith("@@RECOVERED "):
                 continue
             _, run_id, step_id, before, after = (line.split() + [""] * 5)[:5]
@@ -511,11 +506,16 @@ class Session:
     def _push_server_copy(self) -> None:
         """Write the host record to the server, so another machine can resume."""
         data = json.dumps(self.host.to_json(), indent=1).encode()
+        write = heredoc(sh("base64 -d > {tmp}", tmp=SERVER_STATE + ".tmp"), data)
         with self.stats.phase("state"):
             self.remote.run(
-                f"sh -c 'mkdir -p {STATE_DIR} && umask 077 && cat > {SERVER_STATE}.tmp && "
-                f"mv -f {SERVER_STATE}.tmp {SERVER_STATE}'",
-                stdin=data,
+                sh(
+                    "mkdir -p {dir} && umask 077 && {write}\nmv -f {tmp} {state}",
+                    dir=STATE_DIR,
+                    write=write,
+                    tmp=SERVER_STATE + ".tmp",
+                    state=SERVER_STATE,
+                )
             )
 
     def close(self) -> None:
@@ -523,5 +523,29 @@ class Session:
         self.remote.close()
 
 
+def recovery_script(run_ids: Iterable[str]) -> Shell:
+    """For each unfinished run: left alone while its owner lives, else finished or undone."""
+    parts = [ALIVE_FUNCTION]
+    for run_id in run_ids:
+        paths = RunPaths(run_id)
+        parts.append(
+            sh(
+                "s=$(cat {status}); step=$(cat {step_file})\n"
+                'if vw_alive {run}; then echo "@@LIVE {run} $step $s"; else\n'
+                'case "$s" in\n'
+                "  started) sh {cleanup}; echo failed > {status};;\n"
+                "  writing|awaiting-confirm)\n{revert};;\n"
+                "esac\n"
+                'echo "@@RECOVERED {run} $step $s $(cat {status})"\nfi',
+                status=paths.status,
+                step_file=paths.step_file,
+                run=run_id,
+                cleanup=paths.cleanup,
+                revert=revert_now_script(paths, run_id),
+            )
+        )
+    return script(*parts)
+
+
 def _empty_facts() -> Facts:
-    return Facts("", "", "", "", "", "", "", "", (), (), "", 22, "", frozenset(), frozenset())
+    return Facts("", "", "", "", "", "", "", "", (), (), "", 22, "", frozenset())

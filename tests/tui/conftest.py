@@ -40,7 +40,8 @@ from wizard.catalog import Catalog, load_catalog  # noqa: E402
 from wizard.checks.base import CheckResult  # noqa: E402
 from wizard.errors import WizardError  # noqa: E402
 from wizard.plan import CommandChange, FileChange, Plan  # noqa: E402
-from wizard.remote import RemoteFile, Stats, Target  # noqa: E402
+from wizard.remote import Stats, Target  # noqa: E402
+from wizard.serverfiles import RemoteFile  # noqa: E402
 from wizard.session import ConnectOptions, StepStatus  # noqa: E402
 from wizard.state import StateStore, StepRecord  # noqa: E402
 from wizard.steps import Step  # noqa: E402

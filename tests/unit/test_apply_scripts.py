@@ -15,7 +15,8 @@ from wizard.apply import (
     validate_command,
 )
 from wizard.journal import RunPaths
-from wizard.plan import CommandChange, FileChange, Plan
+from wizard.plan import CommandChange, FileChange, Plan, render_validate
+from wizard.shell import Shell
 from wizard.steps import Command, FileSpec, Step
 
 TRICKY = [
@@ -39,8 +40,17 @@ def tricky_plan(command: str) -> Plan:
     return Plan(
         step=step,
         answers=Answers("tricky", {}),
-        files=(FileChange(step.files[0], "/etc/x.conf", content, None),),
-        commands=(CommandChange(Command(command), command, None, "false", True),),
+        files=(
+            FileChange(
+                step.files[0],
+                "/etc/x.conf",
+                content,
+                None,
+                validate=render_validate(step, "test -s {new}", {}),
+            ),
+        ),
+        # A step's own command text is code (as its step.toml wrote it).
+        commands=(CommandChange(Command(command), Shell(command), None, Shell("false"), True),),
         missing_packages=("nginx",),
         services_to_enable=("nginx",),
     )
@@ -59,9 +69,11 @@ def test_every_script_parses(command):
     for name, script in scripts.items():
         checked = subprocess.run(["sh", "-n"], input=script, text=True, capture_output=True)
         assert checked.returncode == 0, f"{name}: {checked.stderr}"
-    if "VW_SCRIPT_END" in command:
-        # A script holding the heredoc's delimiter gets another one, or it would be cut.
-        assert "<<'VW_SCRIPT_END_X'" in scripts["stage"]
+    # Every script and file travels base64-encoded: no content can end its here-document.
+    assert command not in scripts["stage"]
+
+
+STEP = Step("validate", "Validate", "help")
 
 
 def test_validate_in_checks_a_copy_with_the_staged_files_in_place(tmp_path):
@@ -76,7 +88,9 @@ def test_validate_in_checks_a_copy_with_the_staged_files_in_place(tmp_path):
         validate="cat {copy}/main.conf && grep -qx new {copy}/sites/site.conf",
         validate_in=str(tree),
     )
-    change = FileChange(spec, spec.dest, b"new\n", None)
+    change = FileChange(
+        spec, spec.dest, b"new\n", None, validate=render_validate(STEP, spec.validate, {})
+    )
     passed = subprocess.run(["sh", "-c", validate_command(change, "RUN")], capture_output=True)
     assert passed.returncode == 0, passed.stderr
     # The copy's own paths point into the copy, and the live tree is left as it was.
@@ -93,6 +107,7 @@ def test_validate_in_checks_a_copy_with_the_staged_files_in_place(tmp_path):
         spec.dest,
         b"new\n",
         None,
+        validate=render_validate(STEP, "grep -qx old {copy}/sites/site.conf", {}),
     )
     refused = subprocess.run(["sh", "-c", validate_command(failing, "RUN")], capture_output=True)
     assert refused.returncode != 0
