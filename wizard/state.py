@@ -7,6 +7,8 @@ machine can resume; the newer record of a step wins.
 from __future__ import annotations
 
 import json
+import math
+import re
 import sqlite3
 import threading
 import time
@@ -16,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from wizard.errors import WizardError
+from wizard.visible import is_plain, visible
 
 
 def default_state_path() -> Path:
@@ -64,27 +69,193 @@ def host_key(address: str) -> str:
     return address
 
 
-def merge_server_copy(record: HostRecord, server: Mapping[str, Any]) -> HostRecord:
-    """Merge the server's copy into the local record: per step, the newer wins."""
+STEP_STATUSES = frozenset(
+    {"pending", "applied", "verified", "failed", "failed-verify", "drifted", "outdated"}
+)
+"""Every status a step record may have."""
+
+# Bounds of the server's copy: a few times what fifteen steps ever write, far below what
+# would slow the wizard down or fill a screen.
+SERVER_COPY_BYTES = 1024 * 1024
+MAX_STEPS = 100
+MAX_ANSWERS = 100
+MAX_LIST_ITEMS = 256
+MAX_FILES = 1000
+MAX_TEXT = 4096
+MAX_MESSAGE = 64 * 1024  # a failure quotes the server's output
+MAX_NUMBER = 2**63
+
+_STEP_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+_ANSWER_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
+_USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_STEP_KEYS = frozenset({"step_id", "status", "answers", "files", "updated", "message"})
+_COPY_KEYS = frozenset({"version", "admin_user", "steps"})
+
+
+class ServerCopyRefused(WizardError):
+    """The server's copy of the state does not fit its schema: none of it is merged."""
+
+
+@dataclass(frozen=True)
+class ServerCopy:
+    """The server's copy of the state, checked against its schema."""
+
+    admin_user: str = ""
+    steps: Mapping[str, StepRecord] = field(default_factory=dict)
+
+
+class _Misfit(Exception):
+    """Where the copy departs from the schema, and how."""
+
+    def __init__(self, where: str, why: str) -> None:
+        super().__init__(f"{where}: {why}")
+
+
+def read_server_copy(copy: str | Mapping[str, Any]) -> ServerCopy:
+    """The server's copy (its JSON text, or that text parsed), checked whole.
+
+    Whoever is root on the server can write this file, and it resumes steps, fills answers
+    and names the admin user to log in as: it is refused whole, with the reason, when any
+    part of it does not fit, rather than merged in part. No copy (an empty text or object)
+    is an empty copy. Identifiers and answers must hold no control character (the wizard
+    never writes one); a step's message may, as it quotes the server's own output, and every
+    place that shows it makes them visible.
+    """
+    try:
+        data = _parse(copy) if isinstance(copy, str) else copy
+        if data == {}:
+            return ServerCopy()
+        return _copy(data)
+    except _Misfit as misfit:
+        raise ServerCopyRefused(
+            f"the server's copy of the wizard's state was not used: {misfit}",
+            "This machine's own record of the host is used instead, and the next apply or "
+            "verify replaces the copy. It was edited on the server, or written by a wizard "
+            "that let the sudo password into it: look at /var/lib/vps-wizard/state.json "
+            "before, and change that password if the file holds it.",
+        ) from None
+
+
+def merge_server_copy(record: HostRecord, server: str | Mapping[str, Any]) -> HostRecord:
+    """Merge the server's copy into the local record: per step, the newer wins.
+
+    ServerCopyRefused (nothing merged) when the copy does not fit its schema.
+    """
+    copy = read_server_copy(server)
     steps = dict(record.steps)
-    for step_id, data in (server.get("steps") or {}).items():
-        if not isinstance(data, dict):
-            continue
-        try:
-            theirs = StepRecord(
-                step_id=step_id,
-                status=str(data.get("status", "pending")),
-                answers=dict(data.get("answers", {})),
-                files=dict(data.get("files", {})),
-                updated=float(data.get("updated", 0)),
-                message=str(data.get("message", "")),
-            )
-        except (TypeError, ValueError):
-            continue
+    for step_id, theirs in copy.steps.items():
         if theirs.updated > record.step(step_id).updated:
             steps[step_id] = theirs
-    admin = record.admin_user or str(server.get("admin_user") or "")
+    admin = record.admin_user or copy.admin_user
     return HostRecord(record.key, record.address, record.port, record.login_user, admin, steps)
+
+
+def _parse(text: str) -> Any:
+    if len(text.encode(errors="replace")) > SERVER_COPY_BYTES:
+        raise _Misfit("state.json", f"larger than {SERVER_COPY_BYTES} bytes")
+    if not text.strip():
+        return {}
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise _Misfit("state.json", f"not JSON ({error.msg} at line {error.lineno})") from None
+    except (ValueError, RecursionError):
+        # A number of thousands of digits, arrays nested thousands deep.
+        raise _Misfit("state.json", "not JSON the wizard writes") from None
+
+
+def _copy(data: Any) -> ServerCopy:
+    _object(data, "state.json", _COPY_KEYS)
+    if data.get("version") != 1 or isinstance(data.get("version"), bool):
+        raise _Misfit("version", "not 1 (written by another version of vps-wizard?)")
+    admin = data.get("admin_user", "")
+    if admin != "":
+        _name(admin, "admin_user", _USER_NAME, "a user name")
+    steps = data.get("steps", {})
+    _object(steps, "steps", limit=MAX_STEPS)
+    return ServerCopy(admin, {step_id: _step(step_id, raw) for step_id, raw in steps.items()})
+
+
+def _step(step_id: Any, data: Any) -> StepRecord:
+    _name(step_id, f"steps.{visible(str(step_id))[:64]}", _STEP_ID, "a step id")
+    where = f"steps.{step_id}"
+    _object(data, where, _STEP_KEYS)
+    if data.get("step_id", step_id) != step_id:
+        raise _Misfit(f"{where}.step_id", "not the step it is filed under")
+    status = data.get("status")
+    if status not in STEP_STATUSES:
+        shown = visible(str(status))[:40] if isinstance(status, str) else type(status).__name__
+        raise _Misfit(f"{where}.status", f"'{shown}' is not a step status")
+    updated = data.get("updated")
+    if isinstance(updated, bool) or not isinstance(updated, int | float):
+        raise _Misfit(f"{where}.updated", "not a number")
+    if not math.isfinite(updated) or updated < 0:
+        raise _Misfit(f"{where}.updated", "not a time")
+    message = data.get("message", "")
+    _text(message, f"{where}.message", plain=False, limit=MAX_MESSAGE)
+    return StepRecord(
+        step_id=step_id,
+        status=status,
+        answers=_answers(data.get("answers", {}), f"{where}.answers"),
+        files=_files(data.get("files", {}), f"{where}.files"),
+        updated=float(updated),
+        message=message,
+    )
+
+
+def _answers(data: Any, where: str) -> dict[str, Any]:
+    _object(data, where, limit=MAX_ANSWERS)
+    for name, value in data.items():
+        _name(name, where, _ANSWER_NAME, "an answer name")
+        at = f"{where}.{name}"
+        if isinstance(value, list):
+            if len(value) > MAX_LIST_ITEMS:
+                raise _Misfit(at, f"more than {MAX_LIST_ITEMS} items")
+            for item in value:
+                _text(item, at)
+        elif not isinstance(value, str | int | bool):
+            raise _Misfit(at, "not a text, number, yes/no or list of texts")
+        elif isinstance(value, str):
+            _text(value, at)
+        elif not isinstance(value, bool) and abs(value) > MAX_NUMBER:
+            raise _Misfit(at, "a number out of range")
+    return dict(data)
+
+
+def _files(data: Any, where: str) -> dict[str, str]:
+    _object(data, where, limit=MAX_FILES)
+    for path, digest in data.items():
+        _text(path, where)
+        if not path.startswith("/"):
+            raise _Misfit(where, f"'{visible(path)[:60]}' is not an absolute path")
+        _text(digest, f"{where}[{path}]")
+    return dict(data)
+
+
+def _object(data: Any, where: str, keys: frozenset[str] | None = None, limit: int = 0) -> None:
+    if not isinstance(data, dict):
+        raise _Misfit(where, "not an object")
+    if keys is not None:
+        unknown = sorted(visible(str(key))[:40] for key in set(data) - keys)
+        if unknown:
+            raise _Misfit(where, f"unknown field(s) {', '.join(unknown)}")
+    if limit and len(data) > limit:
+        raise _Misfit(where, f"more than {limit} entries")
+
+
+def _text(value: Any, where: str, plain: bool = True, limit: int = MAX_TEXT) -> None:
+    if not isinstance(value, str):
+        raise _Misfit(where, "not a text")
+    if len(value) > limit:
+        raise _Misfit(where, f"longer than {limit} characters")
+    if plain and not is_plain(value):
+        raise _Misfit(where, f"'{visible(value)[:60]}' holds control characters")
+
+
+def _name(value: Any, where: str, pattern: re.Pattern[str], what: str) -> None:
+    if not isinstance(value, str) or not pattern.match(value):
+        shown = visible(value)[:40] if isinstance(value, str) else type(value).__name__
+        raise _Misfit(where, f"'{shown}' is not {what}")
 
 
 class StateStore:
