@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 import re
-import tomllib
+import unicodedata
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from wizard.errors import AnswerError
@@ -16,48 +17,95 @@ from wizard.steps import Question, Step
 
 AnswerValue = str | int | bool | tuple[str, ...]
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_USERNAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
-_EMAIL_LOCAL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}$")
-_PORT_SPEC = re.compile(r"^(\d{1,5})(?:/(tcp|udp))?$")
-_KEY_TYPES = (
-    "ssh-ed25519",
-    "ssh-rsa",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "sk-ssh-ed25519@openssh.com",
-    "sk-ecdsa-sha2-nistp256@openssh.com",
-)
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_USERNAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+_EMAIL_LOCAL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}")
+_PORT_SPEC = re.compile(r"([0-9]{1,5})(?:/(tcp|udp))?")
+
+
+@dataclass(frozen=True)
+class _KeyLayout:
+    """What an SSH key blob holds after its type name (RFC 4253, 5656, 8709; OpenSSH's
+    PROTOCOL.u2f): how many fields, the curve an ECDSA key names first, an Ed25519 key's size."""
+
+    fields: int
+    curve: bytes = b""
+    key_length: int = 0
+
+
+# The key types OpenSSH accepts in authorized_keys.
+_KEY_TYPES = {
+    "ssh-ed25519": _KeyLayout(1, key_length=32),
+    "ssh-rsa": _KeyLayout(2),
+    "ecdsa-sha2-nistp256": _KeyLayout(2, curve=b"nistp256"),
+    "ecdsa-sha2-nistp384": _KeyLayout(2, curve=b"nistp384"),
+    "ecdsa-sha2-nistp521": _KeyLayout(2, curve=b"nistp521"),
+    "sk-ssh-ed25519@openssh.com": _KeyLayout(2, key_length=32),
+    "sk-ecdsa-sha2-nistp256@openssh.com": _KeyLayout(3, curve=b"nistp256"),
+}
 _RESERVED_USERS = frozenset({"root", "daemon", "bin", "sys", "sync", "nobody", "sshd", "www-data"})
+
+
+# Characters no answer may hold: they end a line in some reader (a config file, a log, the
+# server's own parsers), or change what a terminal shows (escape sequences, bidi overrides).
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def _kind(raw: Any) -> str:
+    """What a raw value is, in the words of an answers file."""
+    kinds = {bool: "true/false", int: "a number", float: "a decimal number", list: "a list"}
+    return kinds.get(type(raw), "a table" if isinstance(raw, dict) else type(raw).__name__)
+
+
+def _refuse_control_characters(value: str) -> None:
+    for ch in value:
+        if ch in _LINE_BREAKS:
+            raise AnswerError("must be a single line")
+        if unicodedata.category(ch) in _INVISIBLE:
+            name = unicodedata.name(ch, "a control character")
+            raise AnswerError(
+                f"holds an invisible character (U+{ord(ch):04X}, {name.lower()}): "
+                "retype the answer as plain text"
+            )
 
 
 def _text(raw: Any) -> str:
     if not isinstance(raw, str):
-        raise AnswerError(f"expected text, got {type(raw).__name__}")
-    if any(ch in raw for ch in "\n\r\x00"):
-        raise AnswerError("must be a single line")
+        raise AnswerError(f"expected text (in quotes in an answers file), got {_kind(raw)}")
+    _refuse_control_characters(raw)
     return raw.strip()
 
 
 def parse_hostname_label(raw: Any) -> str:
     """A single DNS label, such as a short host name."""
-    value = _text(raw).lower()
-    if not _LABEL.match(value):
+    value = _ascii_name(_text(raw))
+    if not _LABEL.fullmatch(value):
         raise AnswerError(
             "a host name is letters, digits and hyphens (1 to 63), not starting or ending with '-'"
         )
     return value
 
 
+def _ascii_name(value: str) -> str:
+    """A DNS name in lower case; an international name must come in its xn-- form, which is
+    what the zone and the certificates hold."""
+    if not value.isascii():
+        raise AnswerError(
+            "use letters a-z, digits and hyphens only: write an international name in its "
+            "xn-- form (idn2 or an online converter gives it)"
+        )
+    return value.lower()
+
+
 def parse_fqdn(raw: Any) -> str:
     """A fully qualified domain name with at least two labels (host.example.org)."""
-    value = _text(raw).lower().rstrip(".")
+    value = _ascii_name(_text(raw)).rstrip(".")
     labels = value.split(".")
     if len(labels) < 2 or len(value) > 253:
         raise AnswerError("must be a full name with a dot, like vps.example.org")
     for label in labels:
-        if not _LABEL.match(label):
+        if not _LABEL.fullmatch(label):
             raise AnswerError(
                 f"'{label}' is not a valid label: use letters, digits and hyphens only"
             )
@@ -80,7 +128,7 @@ def parse_fqdn_list(raw: Any) -> tuple[str, ...]:
 def parse_username(raw: Any) -> str:
     """A Unix login name a Debian adduser accepts, not a system account."""
     value = _text(raw)
-    if not _USERNAME.match(value):
+    if not _USERNAME.fullmatch(value):
         raise AnswerError(
             "a user name starts with a lower-case letter or '_' and has only a-z, 0-9, '_' "
             "and '-' (32 at most)"
@@ -91,32 +139,80 @@ def parse_username(raw: Any) -> str:
 
 
 def parse_ssh_pubkey(raw: Any) -> str:
-    """One OpenSSH public key line: type, base64 blob, optional comment."""
+    """One OpenSSH public key line: type, base64 blob, optional comment.
+
+    The blob is decoded and must hold a key of the declared type: a damaged paste, or a line
+    whose type and data disagree, would leave the admin without a key that logs in.
+    """
     value = _text(raw)
     parts = value.split(None, 2)
     if len(parts) < 2 or parts[0] not in _KEY_TYPES:
         raise AnswerError(
             "not an OpenSSH public key: expected a line like 'ssh-ed25519 AAAA... you@laptop'"
         )
-    if not re.fullmatch(r"[A-Za-z0-9+/]+={0,3}", parts[1]):
-        raise AnswerError("the key's base64 part is damaged")
+    key_type, data = parts[0], parts[1]
+    _check_key_blob(key_type, data)
     comment = parts[2] if len(parts) == 3 else ""
     if comment and not re.fullmatch(r"[\w@.+:-][\w@.+: -]*", comment):
         raise AnswerError("the key's comment may hold letters, digits, spaces and @ . + : - only")
-    return " ".join(p for p in (parts[0], parts[1], comment) if p)
+    return " ".join(p for p in (key_type, data, comment) if p)
+
+
+def _check_key_blob(key_type: str, data: str) -> None:
+    damaged = "the key's base64 part is damaged: copy the whole line of your .pub file again"
+    try:
+        blob = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise AnswerError(damaged) from None
+    fields = _ssh_strings(blob)
+    if not fields:
+        raise AnswerError(damaged)
+    embedded = fields[0].decode("ascii", "replace")
+    if embedded != key_type:
+        shown = embedded if embedded in _KEY_TYPES else "something else"
+        raise AnswerError(
+            f"the line says {key_type} but its data holds {shown}: copy the whole line of "
+            "your .pub file again"
+        )
+    layout = _KEY_TYPES[key_type]
+    if (
+        len(fields) != 1 + layout.fields
+        or (layout.key_length and len(fields[1]) != layout.key_length)
+        or (layout.curve and fields[1] != layout.curve)
+    ):
+        raise AnswerError(damaged)
+
+
+def _ssh_strings(blob: bytes) -> list[bytes] | None:
+    """The length-prefixed strings an SSH key blob is made of (RFC 4251), or None when the
+    blob is not exactly a sequence of them."""
+    fields = []
+    offset = 0
+    while offset < len(blob):
+        if offset + 4 > len(blob):
+            return None
+        length = int.from_bytes(blob[offset : offset + 4], "big")
+        offset += 4
+        if offset + length > len(blob):
+            return None
+        fields.append(blob[offset : offset + length])
+        offset += length
+    return fields
 
 
 def parse_port(raw: Any) -> int:
-    """A TCP/UDP port number, 1 to 65535."""
-    if isinstance(raw, bool):
-        raise AnswerError("expected a port number")
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise AnswerError("expected a port number (1 to 65535)") from None
-    if not 1 <= value <= 65535:
-        raise AnswerError("a port is between 1 and 65535")
-    return value
+    """A TCP/UDP port number, 1 to 65535: a whole number, or text of digits only."""
+    refused = "a port is a whole number from 1 to 65535, like 2222"
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise AnswerError(f"{refused}; got {_kind(raw)} ({raw})")
+    if isinstance(raw, str):
+        text = _text(raw)
+        if not re.fullmatch(r"[0-9]{1,5}", text):
+            raise AnswerError(f"'{text}' is not a port: {refused}")
+        raw = int(text)
+    if not 1 <= raw <= 65535:
+        raise AnswerError(f"{raw}: a port is between 1 and 65535")
+    return raw
 
 
 def _items(raw: Any) -> list[str]:
@@ -125,11 +221,18 @@ def _items(raw: Any) -> list[str]:
     return [item for item in re.split(r"[,\s]+", _text(raw)) if item]
 
 
+def _whole_number_as_text(item: Any) -> Any:
+    """A TOML integer in a list of ports is the port's text (extra_ports = [8080, 443])."""
+    return str(item) if isinstance(item, int) and not isinstance(item, bool) else item
+
+
 def parse_port_list(raw: Any) -> tuple[str, ...]:
     """Ports like '80/tcp, 443' (tcp when the protocol is left out), normalized to 'N/proto'."""
+    if isinstance(raw, list | tuple):
+        raw = [_whole_number_as_text(item) for item in raw]
     ports = []
-    for item in _items(raw):
-        match = _PORT_SPEC.match(str(item))
+    for item in _items(_whole_number_as_text(raw)):
+        match = _PORT_SPEC.fullmatch(item.lower())
         if not match:
             raise AnswerError(f"'{item}' is not a port: write 8080 or 8080/tcp or 53/udp")
         number = parse_port(match.group(1))
@@ -137,19 +240,59 @@ def parse_port_list(raw: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ports))
 
 
-def parse_ip(raw: Any) -> str:
-    """An IPv4 or IPv6 address."""
-    value = _text(raw)
+_ZONE_ID = (
+    "a zone id (the %... part) names an interface of one machine and has no place here: "
+    "give the address alone"
+)
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An address with no zone id: Python's ipaddress takes any text after '%' as one, and
+    drops it when it prints a network, so 'fe80::1%1; 0.0.0.0/0' would become '::/0'."""
+    if "%" in text:
+        raise AnswerError(f"'{text}': {_ZONE_ID}")
     try:
-        return str(ipaddress.ip_address(value))
+        return ipaddress.ip_address(text)
     except ValueError:
-        raise AnswerError(f"'{value}' is not an IPv4 or IPv6 address") from None
+        raise AnswerError(f"'{text}' is not an IPv4 or IPv6 address") from None
+
+
+def parse_ip(raw: Any) -> str:
+    """An IPv4 or IPv6 address, in its canonical text."""
+    return str(_address(_text(raw)))
+
+
+def parse_ipv4(raw: Any) -> str:
+    """An IPv4 address (an A record, a listening address), in its canonical text."""
+    address = _address(_text(raw))
+    if address.version != 4:
+        raise AnswerError(
+            f"'{address}' is an IPv6 address; this question wants an IPv4 address like 192.0.2.10"
+        )
+    return str(address)
+
+
+def parse_ipv6(raw: Any) -> str:
+    """An IPv6 address (an AAAA record), in its canonical text; not an IPv4 one in disguise."""
+    address = _address(_text(raw))
+    if address.version != 6:
+        raise AnswerError(
+            f"'{address}' is an IPv4 address; this question wants an IPv6 address like 2001:db8::10"
+        )
+    if address.ipv4_mapped is not None:
+        raise AnswerError(
+            f"'{address}' is the IPv4 address {address.ipv4_mapped} written as IPv6: "
+            "give it where an IPv4 address is asked"
+        )
+    return str(address)
 
 
 def parse_network_list(raw: Any) -> tuple[str, ...]:
-    """Addresses or networks (CIDR), IPv4 or IPv6."""
+    """Addresses or networks (CIDR), IPv4 or IPv6, each in its canonical text."""
     networks = []
     for item in _items(raw):
+        if "%" in item:
+            raise AnswerError(f"'{item}': {_ZONE_ID}")
         try:
             networks.append(str(ipaddress.ip_network(item, strict=False)))
         except ValueError:
@@ -171,6 +314,8 @@ def parse_bool(raw: Any) -> bool:
     """Yes or no."""
     if isinstance(raw, bool):
         return raw
+    if not isinstance(raw, str):
+        raise AnswerError(f"answer true or false (or yes / no), not {_kind(raw)}")
     value = _text(raw).lower()
     if value in ("y", "yes", "true", "1", "on"):
         return True
@@ -180,15 +325,23 @@ def parse_bool(raw: Any) -> bool:
 
 
 def parse_email(raw: Any) -> str:
-    """An e-mail address with a valid domain part."""
+    """An e-mail address with a valid domain part.
+
+    The local part may hold what RFC 5322 allows (the engine quotes it wherever it goes), but
+    not a leading '-': certbot and mail programs would read the address as an option.
+    """
     value = _text(raw)
     local, sep, domain = value.rpartition("@")
-    if not sep or not _EMAIL_LOCAL.match(local):
+    if not sep or not _EMAIL_LOCAL.fullmatch(local):
         raise AnswerError("expected an address like admin@example.org")
+    if local.startswith("-"):
+        raise AnswerError("an address cannot start with '-': programs read it as an option")
+    if local.startswith(".") or local.endswith(".") or ".." in local:
+        raise AnswerError("the part before @ cannot start or end with '.' or hold '..'")
     return f"{local}@{parse_fqdn(domain)}"
 
 
-_LOCAL_PART = re.compile(r"^[a-z0-9](?:[a-z0-9_-]|\.(?!\.)){0,62}(?<![.])$")
+_LOCAL_PART = re.compile(r"[a-z0-9](?:[a-z0-9_-]|\.(?!\.)){0,62}(?<![.])")
 
 
 def parse_local_part_list(raw: Any) -> tuple[str, ...]:
@@ -204,7 +357,7 @@ def parse_local_part_list(raw: Any) -> tuple[str, ...]:
             raise AnswerError(
                 f"'{item}': give only the part before the @ (the domain is the mail domain's)"
             )
-        if not _LOCAL_PART.match(value):
+        if not _LOCAL_PART.fullmatch(value):
             raise AnswerError(
                 f"'{item}' is not a mailbox name: use letters, digits, '.', '_' and '-' "
                 "(64 at most), starting with a letter or digit"
@@ -214,23 +367,25 @@ def parse_local_part_list(raw: Any) -> tuple[str, ...]:
 
 
 def parse_secret(raw: Any) -> str:
-    """A password: one line, at least 12 characters. Never stored or logged."""
-    value = raw if isinstance(raw, str) else ""
-    if any(ch in value for ch in "\n\r\x00"):
-        raise AnswerError("must be a single line")
-    if value and len(value) < 12:
+    """A password: one line, at least 12 characters, kept exactly as typed (spaces included).
+    Never stored or logged."""
+    if not isinstance(raw, str):
+        raise AnswerError(f"expected text (in quotes in an answers file), got {_kind(raw)}")
+    _refuse_control_characters(raw)
+    if raw and len(raw) < 12:
         raise AnswerError("use at least 12 characters")
-    return value
+    return raw
 
 
-_URL = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/[A-Za-z0-9._~/%+-]*)?$")
-_PATH = re.compile(r"^/[A-Za-z0-9._/+-]+$")
+_URL = re.compile(r"https://[A-Za-z0-9.-]+(?::([0-9]{1,5}))?(?:/[A-Za-z0-9._~/%+-]*)?")
+_PATH = re.compile(r"/[A-Za-z0-9._/+-]+")
 
 
 def parse_url(raw: Any) -> str:
     """An https:// URL made only of characters that need no shell quoting (an ACME directory)."""
     value = _text(raw)
-    if not _URL.match(value):
+    match = _URL.fullmatch(value)
+    if not match or (match.group(1) and not 1 <= int(match.group(1)) <= 65535):
         raise AnswerError("expected an https:// address like https://acme.example.org/directory")
     return value
 
@@ -238,7 +393,7 @@ def parse_url(raw: Any) -> str:
 def parse_path(raw: Any) -> str:
     """An absolute file path on the server, with no character a shell would interpret."""
     value = _text(raw)
-    if not _PATH.match(value) or "/../" in f"{value}/":
+    if not _PATH.fullmatch(value) or "/../" in f"{value}/":
         raise AnswerError("expected an absolute path like /etc/ssl/private/site.pem")
     return value
 
@@ -253,6 +408,8 @@ PARSERS: Mapping[str, Callable[[Any], AnswerValue]] = {
     "port": parse_port,
     "port_list": parse_port_list,
     "ip": parse_ip,
+    "ipv4": parse_ipv4,
+    "ipv6": parse_ipv6,
     "network_list": parse_network_list,
     "timezone": parse_timezone,
     "bool": parse_bool,
@@ -264,21 +421,40 @@ PARSERS: Mapping[str, Callable[[Any], AnswerValue]] = {
 }
 
 
+def parse_choice(question: Question, raw: Any) -> str:
+    """One of the question's choices. A number is taken as its text, as an answers file
+    naturally holds it (maxretry = 5, php_version = 8.2)."""
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        raw = str(raw)
+    value = _text(raw)
+    if value not in question.choices:
+        raise AnswerError(f"choose one of: {', '.join(question.choices)}")
+    return value
+
+
+def _is_empty(raw: Any) -> bool:
+    if isinstance(raw, str):
+        return not raw.strip()
+    return raw is None or (isinstance(raw, list | tuple) and not raw)
+
+
 def parse_answer(question: Question, raw: Any) -> AnswerValue:
     """Check one raw answer against its question; AnswerError says why it is refused."""
+    parse = _parser_for(question)
+    if _is_empty(raw) and question.type != "secret":
+        if question.required:
+            raise AnswerError("an answer is needed")
+        return () if question.type.endswith("_list") else ""
+    return parse(raw)
+
+
+def _parser_for(question: Question) -> Callable[[Any], AnswerValue]:
     if question.type == "choice":
-        value = _text(raw)
-        if value not in question.choices:
-            raise AnswerError(f"choose one of: {', '.join(question.choices)}")
-        return value
+        return lambda raw: parse_choice(question, raw)
     parser = PARSERS.get(question.type)
     if parser is None:
         raise AnswerError(f"the step defines an unknown question type '{question.type}'")
-    if raw in ("", None, ()) and not question.required:
-        return () if question.type.endswith("_list") else ""
-    if raw in ("", None) and question.type != "secret":
-        raise AnswerError("an answer is needed")
-    return parser(raw)
+    return parser
 
 
 @dataclass(frozen=True)
@@ -317,17 +493,3 @@ def validate_answers(step: Step, raw: Mapping[str, Any]) -> Answers:
             raise AnswerError(f"{step.id}.{question.name}: {error.message}", error.hint) from None
     secrets = frozenset(q.name for q in step.questions if q.secret)
     return Answers(step.id, values, secrets)
-
-
-def load_answers_file(path: Path) -> dict[str, dict[str, Any]]:
-    """Read an answers file: TOML, one table per step id."""
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise AnswerError(f"answers file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as error:
-        raise AnswerError(f"answers file {path} is not valid TOML: {error}") from None
-    for key, table in data.items():
-        if not isinstance(table, dict):
-            raise AnswerError(f"answers file {path}: '{key}' must be a table like [{key}]")
-    return data
