@@ -15,7 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from wizard.answers import load_answers_file
+from wizard.answerfile import (
+    AnswersFile,
+    command_line_answers,
+    selected_steps,
+    validate_selection,
+)
 from wizard.catalog import Catalog, load_catalog
 from wizard.checks.base import CheckResult
 from wizard.errors import UnknownHostKey, WizardError
@@ -165,7 +170,9 @@ def connect_options(args: argparse.Namespace) -> ConnectOptions:
 
 
 def open_session(catalog: Catalog, store: StateStore, args: argparse.Namespace) -> Session:
-    """Connect; an unknown host key is asked on a terminal, refused with --yes or no terminal."""
+    """Check the answers file and --step, then connect; an unknown host key is asked on a
+    terminal, refused with --yes or no terminal."""
+    run_answers(catalog, args)
     options = connect_options(args)
     stats = Stats()
     try:
@@ -194,14 +201,20 @@ def open_session(catalog: Catalog, store: StateStore, args: argparse.Namespace) 
     return session
 
 
-def selected_steps(
-    catalog: Catalog, args: argparse.Namespace, answers: dict[str, Any]
-) -> list[str]:
-    """The steps to work on: --step, else those of the answers file, in catalog order."""
-    wanted = set(args.step) or set(answers)
-    for step_id in wanted:
-        catalog.get(step_id)
-    return [step_id for step_id in catalog.ids() if step_id in wanted]
+def run_answers(catalog: Catalog, args: argparse.Namespace) -> AnswersFile:
+    """The answers file and --step of this command, checked whole (no server needed)."""
+    return command_line_answers(catalog, getattr(args, "answers", None), getattr(args, "step", []))
+
+
+def checked_selection(
+    session: Session, catalog: Catalog, args: argparse.Namespace
+) -> tuple[AnswersFile, list[str]]:
+    """The answers and the steps to work on, every step's answers validated in full against
+    the server's facts before the first one is planned or applied."""
+    answers = run_answers(catalog, args)
+    steps = selected_steps(catalog, args.step, answers)
+    validate_selection(session, steps, answers)
+    return answers, steps
 
 
 def cmd_steps(catalog: Catalog, args: argparse.Namespace) -> int:
@@ -250,8 +263,8 @@ def cmd_status(session: Session, catalog: Catalog, args: argparse.Namespace) -> 
 
 
 def _plans(session: Session, catalog: Catalog, args: argparse.Namespace) -> list[Plan]:
-    answers = load_answers_file(args.answers) if args.answers else {}
-    return [session.plan(s, answers.get(s, {})) for s in selected_steps(catalog, args, answers)]
+    answers, steps = checked_selection(session, catalog, args)
+    return [session.plan(s, answers.for_step(s)) for s in steps]
 
 
 def print_plan(plan: Plan) -> None:
@@ -293,12 +306,12 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 
 def cmd_apply(session: Session, catalog: Catalog, args: argparse.Namespace) -> int:
     """Plan, confirm, apply and verify each step in order; stop at the first failure."""
-    answers = load_answers_file(args.answers) if args.answers else {}
+    answers, steps = checked_selection(session, catalog, args)
     report: list[dict[str, Any]] = []
     all_ok = True
-    for step_id in selected_steps(catalog, args, answers):
+    for step_id in steps:
         started = time.monotonic()
-        plan = session.plan(step_id, answers.get(step_id, {}))
+        plan = session.plan(step_id, answers.for_step(step_id))
         entry: dict[str, Any] = {"step": step_id, "summary": plan.summary()}
         if plan.has_changes:
             if not args.json:
