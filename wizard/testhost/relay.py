@@ -4,6 +4,10 @@ Every chunk is held for delay/2 in each direction and the upstream connect is de
 so each round trip, the TCP handshake included, costs `delay` more. Chunks are scheduled, not
 serialised: the relay adds latency only, no loss and no bandwidth cap. It runs its own asyncio
 loop in a daemon thread, so blocking code (Paramiko, the wizard) can use it directly.
+
+It also counts what the client sent (`bytes_up`) and can cut the link cleanly after a given
+number of further client bytes (`cut_after`): the server gets exactly those bytes and then a
+FIN, as when the wizard's process is killed in the middle of an upload.
 """
 
 from __future__ import annotations
@@ -29,6 +33,12 @@ class _Connection:
     handler: asyncio.Task[Any] | None = None
     upstream: asyncio.StreamWriter | None = None
     pipes: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def close_cleanly(self) -> None:
+        """Close both sides with FIN, after what was already written: a clean cut."""
+        for writer in (self.upstream, self.client):
+            if writer is not None and not writer.is_closing():
+                writer.close()
 
     def abort(self) -> None:
         """Reset both sides at once: RST, not FIN, like a link that died."""
@@ -56,6 +66,11 @@ class DelayRelay:
         self._server: asyncio.Server | None = None
         self._connections: set[_Connection] = set()
         self.address: tuple[str, int] | None = None
+        # Bytes the clients sent towards the target, forwarded so far (all connections).
+        self.bytes_up = 0
+        # When set: how many more client bytes to forward before cutting every connection.
+        self._budget: int | None = None
+        self.cuts = 0
 
     def start(self) -> tuple[str, int]:
         """Start listening in a background thread; returns the (host, port) to connect to."""
@@ -80,6 +95,21 @@ class DelayRelay:
         if self._loop is None:
             return 0
         return self._call(self._drop_all())
+
+    def cut_after(self, count: int) -> None:
+        """Forward `count` more bytes from the clients, then close every connection cleanly.
+
+        The server receives exactly those bytes followed by a FIN, and so does the client
+        from its side: what a killed wizard's kernel does to the link. `count` 0 cuts at the
+        next byte the client sends.
+        """
+        if count < 0:
+            raise ValueError("cut_after needs a byte count of 0 or more")
+        assert self._loop is not None, "start the relay first"
+        self._call(self._arm(count))
+
+    async def _arm(self, count: int) -> None:
+        self._budget = count
 
     @property
     def connection_count(self) -> int:
@@ -141,7 +171,7 @@ class DelayRelay:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
             connection.upstream = up_writer
             connection.pipes = [
-                asyncio.create_task(self._pipe(reader, up_writer)),
+                asyncio.create_task(self._pipe(reader, up_writer, connection)),
                 asyncio.create_task(self._pipe(up_reader, writer)),
             ]
             await asyncio.gather(*connection.pipes)
@@ -159,17 +189,30 @@ class DelayRelay:
                     side.close()
             self._connections.discard(connection)
 
-    async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-        """Copy src to dst, each chunk (and the EOF) delivered delay/2 after it arrived."""
+    async def _pipe(
+        self,
+        src: asyncio.StreamReader,
+        dst: asyncio.StreamWriter,
+        upload: _Connection | None = None,
+    ) -> None:
+        """Copy src to dst, each chunk (and the EOF) delivered delay/2 after it arrived.
+
+        `upload` is the connection whose client-to-target direction this is: its bytes are
+        counted, and cut when `cut_after` says so.
+        """
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        cut = False
 
         async def deliver() -> None:
             while True:
                 due, data = await queue.get()
                 await asyncio.sleep(max(0.0, due - loop.time()))
                 if not data:
-                    if dst.can_write_eof() and not dst.is_closing():
+                    if cut and upload is not None:
+                        await dst.drain()
+                        upload.close_cleanly()
+                    elif dst.can_write_eof() and not dst.is_closing():
                         dst.write_eof()
                     return
                 dst.write(data)
@@ -181,8 +224,18 @@ class DelayRelay:
         try:
             while True:
                 data = await src.read(CHUNK)
-                queue.put_nowait((loop.time() + self.delay_s / 2, data))
-                if not data:
+                if upload is not None and self._budget is not None and data:
+                    data, cut = data[: self._budget], len(data) >= self._budget
+                    self._budget -= len(data)
+                if upload is not None:
+                    self.bytes_up += len(data)
+                if data:
+                    queue.put_nowait((loop.time() + self.delay_s / 2, data))
+                if cut:
+                    self._budget = None
+                    self.cuts += 1
+                if not data or cut:
+                    queue.put_nowait((loop.time() + self.delay_s / 2, b""))
                     break
             await delivery
         finally:
