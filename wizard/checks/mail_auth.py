@@ -54,6 +54,7 @@ KEY_TABLE = "/etc/opendkim/vps-wizard/KeyTable"
 SELECTOR_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 LOCAL_PART_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 DELIVERY_WAIT = 15
+SENDMAIL = "/usr/sbin/sendmail"
 
 
 class LookupFailed(Exception):
@@ -620,7 +621,8 @@ def signed_message_script(domain: str, mailbox: str, token: str) -> Shell:
         # The group reads the here-document; sendmail reads the decoded message.
         heredoc(
             sh(
-                "{{ base64 -d | /usr/sbin/sendmail -f {sender} {recipient} 2>&1; }}",
+                "{{ base64 -d | {sendmail} -f {sender} {recipient} 2>&1; }}",
+                sendmail=SENDMAIL,
                 sender=sender,
                 recipient=recipient,
             ),
