@@ -88,7 +88,8 @@ def stage_script(
         ),
         sh(
             'if [ -f {lock} ]; then h=$(sed -n 1p {lock}); if [ "$h" != "$run" ] && '
-            'vw_alive "$h"; then echo "@@BUSY $(tr "\\n" "|" < {lock})"; '
+            'vw_alive "$h"; then echo "@@BUSY $(cat /var/lib/vps-wizard/runs/"$h"/status)|'
+            '$(tr "\\n" "|" < {lock})"; '
             'rm -rf "$D" "$B"; exit 3; fi; fi',
             lock=LOCK_FILE,
         ),

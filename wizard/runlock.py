@@ -37,8 +37,9 @@ ALIVE_FUNCTION = code(
 
 @dataclass(frozen=True)
 class LockHolder:
-    """Who holds the apply lock of a server, as its lock file says."""
+    """Who holds the apply lock of a server, as its lock file says, and where its run is."""
 
+    status: str
     run_id: str
     address: str
     user: str
@@ -47,13 +48,21 @@ class LockHolder:
 
     @classmethod
     def parse(cls, line: str) -> LockHolder:
-        """The lock file's lines, joined by '|' on the way here."""
-        fields = (line.split("|") + [""] * 5)[:5]
+        """The run's status and the lock file's lines, joined by '|' on the way here."""
+        fields = (line.split("|") + [""] * 6)[:6]
         return cls(*(field.strip() for field in fields))
+
+    @property
+    def ends_by_itself(self) -> bool:
+        """True while the holder is an apply running on the server (not one waiting for its
+        guard's confirmation, which belongs to the wizard that started it)."""
+        return self.status in ("started", "writing")
 
 
 class ApplyBusy(WizardError):
     """Another wizard is applying on this server."""
+
+    holder: LockHolder | None = None
 
     @classmethod
     def from_lock_line(cls, host: str, line: str) -> ApplyBusy:
@@ -64,10 +73,17 @@ class ApplyBusy(WizardError):
                 "Wait a moment and run the command again.",
             )
         holder = LockHolder.parse(line)
-        return cls(
-            f"another wizard is applying on {host}: step {holder.step} (run {holder.run_id}), "
-            f"started {holder.since} by {holder.user} from "
-            f"{holder.address or 'an unknown address'}",
-            "Wait for it to finish. If that wizard was stopped, its run is finished or undone "
-            "by the server (the guard's timer) or by the next connect once its owner is gone.",
+        where = (
+            "waits for its confirmation from a new SSH session"
+            if holder.status == "awaiting-confirm"
+            else "is running"
         )
+        busy = cls(
+            f"another wizard is applying on {host}: step {holder.step} (run {holder.run_id}) "
+            f"{where}, started {holder.since} by {holder.user} from "
+            f"{holder.address or 'an unknown address'}",
+            "Wait for it to finish, then run the command again. If that wizard was stopped, "
+            "its guard's timer puts the previous files back by itself.",
+        )
+        busy.holder = holder
+        return busy

@@ -36,7 +36,7 @@ from wizard.remote import (
     known_hosts_name,
 )
 from wizard.render import evaluate, render_string
-from wizard.runlock import ALIVE_FUNCTION
+from wizard.runlock import ALIVE_FUNCTION, ApplyBusy
 from wizard.shell import Shell, heredoc, script, sh
 from wizard.state import HostRecord, StateStore, StepRecord, merge_server_copy
 from wizard.steps import Step
@@ -45,6 +45,9 @@ from wizard.steps import Step
 WATCHED_PACKAGES = ("postfix", "nginx", "apache2", "bind9", "dovecot-core", "mariadb-server")
 APPLIED = ("applied", "verified", "drifted", "failed-verify", "outdated")
 DEFAULT_GUARD_SECONDS = 120
+# How long an apply waits for another one under way on the server, and how often it looks.
+BUSY_WAIT_SECONDS = 600
+BUSY_POLL_SECONDS = 2
 SECRET_DIGEST = "(secret file: not recorded)"
 
 
@@ -300,9 +303,9 @@ class Session:
 
     def apply(self, plan: Plan, on_event: Callable[[str], None] = lambda _: None) -> ApplyOutcome:
         """Apply a reviewed plan; guarded steps are confirmed from a fresh session."""
-        run_id = new_run_id()
         with self.stats.phase("apply"):
-            outcome = apply_plan(self.remote, plan, run_id, self.options.guard_seconds, on_event)
+            outcome = self._apply_when_free(plan, on_event)
+        run_id = outcome.run_id
         if outcome.status == "awaiting-confirm":
             with self.stats.phase("guard"):
                 outcome = self._confirm(plan, outcome, on_event)
@@ -326,6 +329,26 @@ class Session:
         # The server's copy is written by the verify that follows; if none does, the next
         # run finds the files in place and adopts the step again.
         return outcome
+
+    def _apply_when_free(self, plan: Plan, on_event: Callable[[str], None]) -> ApplyOutcome:
+        """Apply once no other run holds the server: an apply under way is waited for (it
+        ends by itself); one waiting for its guard's confirmation refuses at once."""
+        deadline = time.monotonic() + BUSY_WAIT_SECONDS
+        told = ""
+        while True:
+            try:
+                return apply_plan(
+                    self.remote, plan, new_run_id(), self.options.guard_seconds, on_event
+                )
+            except ApplyBusy as busy:
+                if busy.holder is None or not busy.holder.ends_by_itself:
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+                if busy.message != told:
+                    on_event(f"waiting: {busy.message}")
+                    told = busy.message
+                time.sleep(BUSY_POLL_SECONDS)
 
     def followups(self, step_id: str) -> list[Plan]:
         """Applied steps that must be applied again because this one changed their input.
@@ -531,12 +554,12 @@ def recovery_script(run_ids: Iterable[str]) -> Shell:
         parts.append(
             sh(
                 "s=$(cat {status}); step=$(cat {step_file})\n"
-                'if vw_alive {run}; then echo "@@LIVE {run} $step $s"; else\n'
+                'if vw_alive {run}; then echo @@LIVE {run} "$step $s"; else\n'
                 'case "$s" in\n'
                 "  started) sh {cleanup}; echo failed > {status};;\n"
                 "  writing|awaiting-confirm)\n{revert};;\n"
                 "esac\n"
-                'echo "@@RECOVERED {run} $step $s $(cat {status})"\nfi',
+                'echo @@RECOVERED {run} "$step $s $(cat {status})"\nfi',
                 status=paths.status,
                 step_file=paths.step_file,
                 run=run_id,
