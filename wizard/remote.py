@@ -414,7 +414,16 @@ class Remote:
                 assert transport is not None
                 channel = transport.open_session(timeout=CONNECT_TIMEOUT)
                 break
-            except paramiko.ChannelException:
+            except paramiko.SSHException:
+                # A refusal is a ChannelException only for the thread that fetches paramiko's
+                # one saved exception; others refused at the same time get a bare
+                # SSHException("Unable to open channel."). Either is a refusal while the
+                # connection itself is up.
+                if not transport.is_active():
+                    with self._slots:
+                        self._open_channels -= 1
+                        self._slots.notify_all()
+                    raise
                 with self._slots:
                     self._open_channels -= 1
                     self.max_channels = max(1, self._open_channels)

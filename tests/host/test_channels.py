@@ -1,0 +1,132 @@
+"""Many commands at once on one SSH connection (finding 8).
+
+OpenSSH serves at most MaxSessions (10 by default) channels on one connection and refuses the
+next with `ChannelException(2, 'Connect failed')`. The wizard runs its checks concurrently on
+one connection: it must keep below the limit, and wait for a free channel rather than fail.
+A command's stderr is read while its stdout is, so a chatty one never stalls on the channel's
+window.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.host.harness import DAY_ONE_STEPS, Wizard
+from wizard.remote import Credentials, Remote, Result, Target
+from wizard.shell import code
+from wizard.testhost.machine import TestHost, write_known_hosts
+
+pytestmark = pytest.mark.host
+CONCURRENT = 40
+
+
+def connect(host: TestHost, tmp_path: Path) -> Remote:
+    known_hosts = write_known_hosts(host, tmp_path / "known_hosts")
+    return Remote.connect(
+        Target(host.address, "root"), Credentials(str(host.root_key_path)), known_hosts
+    )
+
+
+def run_at_once(remote: Remote, count: int) -> list[Result]:
+    """`count` short commands started together from as many threads, on one connection."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
+        futures = [
+            pool.submit(remote.run, code("sleep 0.3; echo x"), timeout=120) for _ in range(count)
+        ]
+        return [future.result() for future in futures]
+
+
+def test_forty_commands_at_once_on_a_default_sshd(testhost: TestHost, tmp_path: Path) -> None:
+    remote = connect(testhost, tmp_path)
+    try:
+        started = time.monotonic()
+        results = run_at_once(remote, CONCURRENT)
+        elapsed = time.monotonic() - started
+    finally:
+        remote.close()
+    assert [(r.exit_code, r.stdout) for r in results] == [(0, "x\n")] * CONCURRENT
+    # Channels are reused as they free up: 40 commands of 0.3 s in a few batches, not in
+    # series (12 s) and not by retrying with a back-off.
+    assert elapsed < 8, f"{CONCURRENT} commands took {elapsed:.1f} s"
+
+
+def test_a_lower_max_sessions_is_found_and_respected(
+    fresh_testhost: TestHost, tmp_path: Path
+) -> None:
+    fresh_testhost.exec(
+        "echo 'MaxSessions 3' > /etc/ssh/sshd_config.d/10-test-sessions.conf"
+        " && systemctl reload ssh"
+    )
+    fresh_testhost.wait_for_ssh()
+    remote = connect(fresh_testhost, tmp_path)
+    try:
+        results = run_at_once(remote, CONCURRENT)
+    finally:
+        remote.close()
+    assert [(r.exit_code, r.stdout) for r in results] == [(0, "x\n")] * CONCURRENT
+    refused = fresh_testhost.exec(
+        "journalctl -u ssh --no-pager | grep -c 'no more sessions' || true"
+    ).stdout.strip()
+    # The limit is learnt from the first refusals, not hit again for every command.
+    assert int(refused or 0) < CONCURRENT // 2, f"sshd refused {refused} sessions"
+
+
+def test_stderr_larger_than_the_window_does_not_stall(testhost: TestHost, tmp_path: Path) -> None:
+    # 4 MiB on each stream, in 64 KiB pieces taking turns: twice paramiko's 2 MiB window.
+    chatty = code(
+        "i=0; while [ $i -lt 64 ]; do head -c 65536 /dev/zero | tr '\\0' e >&2;"
+        " head -c 65536 /dev/zero | tr '\\0' o; i=$((i+1)); done"
+    )
+    remote = connect(testhost, tmp_path)
+    try:
+        started = time.monotonic()
+        result = remote.run(chatty, timeout=60)
+        elapsed = time.monotonic() - started
+    finally:
+        remote.close()
+    assert result.exit_code == 0
+    assert result.stdout == "o" * 4 * 1024 * 1024
+    assert result.stderr == "e" * 4 * 1024 * 1024
+    assert elapsed < 30
+
+
+def test_stderr_is_read_while_a_line_handler_reads_stdout(
+    testhost: TestHost, tmp_path: Path
+) -> None:
+    chatty = code("head -c 4194304 /dev/zero | tr '\\0' e >&2; echo done")
+    lines: list[str] = []
+    remote = connect(testhost, tmp_path)
+    try:
+        result = remote.run(chatty, timeout=60, on_line=lines.append)
+    finally:
+        remote.close()
+    assert lines == ["done"]
+    assert len(result.stderr) == 4 * 1024 * 1024
+
+
+def test_verify_of_many_checks_at_once_has_no_refused_channel(
+    day_one_host: tuple[Wizard, str],
+) -> None:
+    wizard, _ = day_one_host
+    session = wizard.session("root")
+    try:
+        # Every day-one check three times over, all at once, on the session's one connection.
+        by_step = session.verify(list(DAY_ONE_STEPS) * 3)
+    finally:
+        session.close()
+    results = [result for step in by_step.values() for result in step]
+    assert len(results) >= 3 * len(DAY_ONE_STEPS)
+    text = json.dumps([dataclasses.asdict(r) for r in results])
+    assert "Connect failed" not in text and "ChannelException" not in text
+    assert "refused every new channel" not in text
+    # Each check ran three times at once and said the same each time: no copy lost its channel.
+    verdicts: dict[str, set[str]] = {}
+    for result in results:
+        verdicts.setdefault(result.check_id, set()).add(result.status)
+    assert {check: statuses for check, statuses in verdicts.items() if len(statuses) > 1} == {}
