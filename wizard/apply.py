@@ -59,7 +59,15 @@ def _unchanged_since_review(change: FileChange) -> Shell:
     """Refuse when the file is no longer what the user reviewed (another wizard, a hand edit)."""
     if change.old is None:
         return sh("[ ! -e {dest} ] && [ ! -L {dest} ] || stale {dest}", dest=change.dest)
+    if change.old.kind == "symlink":
+        # A link is checked as the link it was: its target (/etc/shadow, say) is never read.
+        return sh(
+            '[ -L {dest} ] && [ "$(readlink {dest})" = {target} ] || stale {dest}',
+            dest=change.dest,
+            target=change.old.link_target,
+        )
     return sh(
+        "[ ! -L {dest} ] && "
         '[ "$(sha256sum < {dest} 2>/dev/null | cut -d " " -f 1)" = {digest} ] || stale {dest}',
         dest=change.dest,
         digest=change.old.sha256,
@@ -178,8 +186,9 @@ def restore_script(plan: Plan, paths: RunPaths) -> Shell:
     for index, change in enumerate(plan.changed_files):
         lines.append(
             sh(
-                'if [ -e "$B/{index}" ]; then cp -a "$B/{index}" {restore} && '
-                "mv -f {restore} {dest}; else rm -f {dest}; fi",
+                # -L too: a backed-up link whose target is gone is still put back.
+                'if [ -e "$B/{index}" ] || [ -L "$B/{index}" ]; then '
+                'cp -a "$B/{index}" {restore} && mv -f {restore} {dest}; else rm -f {dest}; fi',
                 index=index,
                 restore=change.dest + ".vw-restore",
                 dest=change.dest,
