@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.filter import LineFilter
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -37,6 +38,7 @@ from screens.messages import (
 from screens.overview import OverviewScreen
 from screens.questions import QuestionsScreen
 from screens.review import ReviewScreen
+from screens.text import NoControlCharacters
 from screens.verify import VerifyScreen
 from wizard.catalog import Catalog
 from wizard.errors import AnswerError, ApplyFailed, HostKeyChanged, UnknownHostKey
@@ -45,6 +47,7 @@ from wizard.remote import Stats
 from wizard.session import ConnectOptions, Session
 from wizard.state import StateStore
 from wizard.steps import Step
+from wizard.visible import visible
 
 QUIT_CONFIRM_SECONDS = 6.0
 
@@ -84,6 +87,12 @@ class WizardApp(App[None]):
         self._followups: list[tuple[Plan, str]] = []
         self._checks_waiting: list[str] = []
         self._checks_heading = ""
+        self._no_control_characters = NoControlCharacters()
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters, then the one that keeps control characters from the terminal:
+        every line of every widget passes it, whatever the widget was given to show."""
+        return [*super().get_line_filters(), self._no_control_characters]
 
     def on_mount(self) -> None:
         # With a server given, the connect screen connects at once and stays only to show
@@ -234,7 +243,7 @@ class WizardApp(App[None]):
             return
         # The server already matches: record the answers, so the step counts as applied.
         self.live_session.adopt(event.plan)
-        self.notify(event.plan.summary(), title="Nothing to change")
+        self.notify(visible(event.plan.summary()), title="Nothing to change", markup=False)
         await self.start_verify([event.plan.step.id], f"{event.plan.step.title}: nothing to change")
 
     # ------------------------------------------------------------------ apply

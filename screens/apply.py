@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Header, ProgressBar, RichLog, Static
 
 from screens.running import RunningScreen
+from screens.text import shown
 from wizard.apply import ApplyOutcome
 from wizard.errors import ApplyFailed
 from wizard.plan import Plan
@@ -30,13 +30,13 @@ class ApplyScreen(RunningScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(self.plan.summary(), id="summary", markup=False)
+        yield Static(shown(self.plan.summary()), id="summary")
         # The engine reports events, not a count: the bar pulses until the run ends.
         yield ProgressBar(total=None, show_eta=False, show_percentage=False, id="progress")
         yield RichLog(id="log", wrap=True, markup=False, auto_scroll=True)
         with Vertical(id="failure"):
-            yield Static("", id="failure-message", markup=False)
-            yield Static("", id="failure-hint", markup=False)
+            yield Static("", id="failure-message")
+            yield Static("", id="failure-hint")
         with Horizontal(id="actions"):
             yield Static(self._running_text(), id="status")
             yield Button("Back to overview", id="back", compact=True, disabled=True)
@@ -53,19 +53,24 @@ class ApplyScreen(RunningScreen):
 
     def add_event(self, line: str) -> None:
         """One line of the engine's progress (called from the worker via call_from_thread)."""
-        self.query_one("#log", RichLog).write(Text(line))
+        # Apply output quotes the server's commands (a validate line's complaint, say).
+        self.query_one("#log", RichLog).write(shown(line))
 
     def succeeded(self, outcome: ApplyOutcome) -> None:
         """The change is in place; the app moves on to verify."""
         self.work_ended()
-        self.query_one("#status", Static).update(f"applied (run {outcome.run_id}); verifying…")
+        self.query_one("#status", Static).update(
+            shown(f"applied (run {outcome.run_id}); verifying…")
+        )
 
     def failed(self, error: ApplyFailed) -> None:
         """Rolled back: say what failed and what to do, and let the user go back."""
         self.work_ended()
         self.add_class("-failed")
-        self.query_one("#failure-message", Static).update(error.message)
-        self.query_one("#failure-hint", Static).update(f"→ {error.hint}" if error.hint else "")
+        self.query_one("#failure-message", Static).update(shown(error.message))
+        self.query_one("#failure-hint", Static).update(
+            shown(f"→ {error.hint}" if error.hint else "")
+        )
         self.query_one("#status", Static).update("the apply failed; the server was rolled back")
         self.query_one("#back", Button).focus()
 

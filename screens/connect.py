@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, LoadingIndicator, Static
 
 from screens.messages import WorkFailed
+from screens.text import shown
 from screens.widgets.form_field import FormField
 from wizard.errors import WizardError
 from wizard.remote import Credentials, Target
@@ -211,7 +212,7 @@ class ConnectScreen(Screen[None]):
         self.set_class(busy, "-busy")
         for field in self.fields:
             field.disabled = busy
-        self.query_one("#status", Static).update(status)
+        self.query_one("#status", Static).update(shown(status))
         self._update_button()
 
     @on(WorkFailed)

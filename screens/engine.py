@@ -1,8 +1,9 @@
 """The part of the engine the TUI drives, as a Protocol: the screens depend on nothing else.
 
 `wizard.session.Session` satisfies it; the TUI tests use a small fake that does too. Every
-method may block on the network, so the app calls them from thread workers only (the three
-read-only ones, `overview`, `next_step` and `notices`, read memory and are safe anywhere).
+method may block on the network, so the app calls them from thread workers only (the
+read-only ones, `facts`, `overview`, `next_step` and `notices`, read memory and are safe
+anywhere).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Protocol
 from wizard.apply import ApplyOutcome
 from wizard.catalog import Catalog
 from wizard.checks.base import CheckResult
+from wizard.facts import Facts
 from wizard.plan import Plan
 from wizard.remote import Stats
 from wizard.session import ConnectOptions, StepStatus
@@ -24,6 +26,7 @@ class WizardSession(Protocol):
     """A connected session on one host, as the screens see it."""
 
     notices: list[str]
+    facts: Facts
 
     @property
     def stats(self) -> Stats:

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static
 
+from screens.text import shown
 from wizard.errors import WizardError
 
 BUG_HINT = "this is a bug in vps-wizard: please report it with what you were doing"
@@ -42,12 +43,12 @@ class ErrorModal(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            # markup=False: messages quote user input and paths, which may contain brackets.
-            yield Label(self.error_title, id="title", markup=False)
+            # Messages quote user input, paths and the server's output: Text, never markup.
+            yield Label(shown(self.error_title), id="title")
             with VerticalScroll(id="body"):
-                yield Static(self.message, id="message", markup=False)
+                yield Static(shown(self.message), id="message")
                 if self.hint:
-                    yield Static(f"→ {self.hint}", id="hint", markup=False)
+                    yield Static(shown(f"→ {self.hint}"), id="hint")
             with Horizontal(id="buttons"):
                 yield Button("OK", id="ok", variant="primary", compact=True)
         yield Footer()

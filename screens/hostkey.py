@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static
 
+from screens.text import shown
 from wizard.errors import UnknownHostKey
 
 
@@ -35,11 +36,11 @@ class HostKeyModal(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label("Unknown host key", id="title")
-            yield Static(f"Host:        {self.error.host}", markup=False)
-            yield Static(f"Key type:    {self.error.key_type}", markup=False)
-            yield Static(f"Fingerprint: {self.error.fingerprint}", id="fingerprint", markup=False)
+            yield Static(shown(f"Host:        {self.error.host}"))
+            yield Static(shown(f"Key type:    {self.error.key_type}"))
+            yield Static(shown(f"Fingerprint: {self.error.fingerprint}"), id="fingerprint")
             if self.error.hint:
-                yield Static(self.error.hint, id="hint", markup=False)
+                yield Static(shown(self.error.hint), id="hint")
             yield Label("Trust this key?", id="question")
             with Horizontal(id="buttons"):
                 yield Button("Yes, trust it", id="yes", variant="warning", compact=True)

@@ -14,6 +14,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Markdown, Static
 
 from screens.engine import WizardSession
+from screens.text import markdown_inline, shown
+from wizard.facts import Facts
 from wizard.session import StepStatus
 from wizard.steps import Step
 
@@ -35,10 +37,21 @@ TITLE_WIDTH = 34
 def status_cell(status: StepStatus) -> Text:
     """The status column: icon and word, or what the step still waits for."""
     icon, style = STATUS_STYLE.get(status.record.status, ("?", ""))
-    text = Text(f"{icon} {status.record.status}", style=style)
+    text = shown(f"{icon} {status.record.status}", style=style)
     if status.blocked_by and status.record.status == "pending":
         text = Text(f"⧗ after {', '.join(status.blocked_by)}", style="dim italic")
     return text
+
+
+def host_line(facts: Facts) -> Text:
+    """Which system the steps are for, as the server's os-release names it."""
+    system = facts.os_pretty or " ".join(filter(None, (facts.os_id, facts.os_version)))
+    line = Text("Server: ", style="dim")
+    line.append_text(shown(system or "unknown system", style="bold"))
+    if facts.hostname:
+        line.append(" · host name ", style="dim")
+        line.append_text(shown(facts.hostname))
+    return line
 
 
 def step_help(status: StepStatus) -> str:
@@ -50,7 +63,10 @@ def step_help(status: StepStatus) -> str:
     if status.blocked_by:
         parts.append(f"*Waits for: {', '.join(status.blocked_by)}.*")
     if status.record.message:
-        parts.append(f"*{status.record.status}: {status.record.message}*")
+        # The message may come from the server's copy of the state: literal text, not Markdown.
+        parts.append(
+            f"*{markdown_inline(status.record.status)}: {markdown_inline(status.record.message)}*"
+        )
     parts.append(step.help)
     return "\n\n".join(parts)
 
@@ -85,7 +101,8 @@ class OverviewScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("", id="notices", markup=False)
+        yield Static("", id="host")
+        yield Static("", id="notices")
         yield DataTable(id="steps", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="help-panel"):
             yield Markdown("", id="help")
@@ -108,8 +125,9 @@ class OverviewScreen(Screen[None]):
 
     def reload(self) -> None:
         """Read the session's statuses (memory only) and put the cursor on the next step."""
+        self.query_one("#host", Static).update(host_line(self.session.facts))
         notices = self.query_one("#notices", Static)
-        notices.update("\n".join(f"! {notice}" for notice in self.session.notices))
+        notices.update(shown("\n".join(f"! {notice}" for notice in self.session.notices)))
         notices.display = bool(self.session.notices)
         table = self.query_one("#steps", DataTable)
         table.clear()

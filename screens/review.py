@@ -14,8 +14,10 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Static
 
+from screens.text import shown
 from screens.widgets.diff_view import DiffView
 from wizard.plan import FileChange, Plan
+from wizard.visible import visible
 
 COMMANDS_ROW = "::commands"
 """The table's last row, for the packages, services and commands (no file path starts so)."""
@@ -45,15 +47,15 @@ def commands_text(plan: Plan) -> Group:
     """Everything besides files that the apply will do, in the order it happens."""
     lines: list[Text] = []
     if plan.missing_packages:
-        lines.append(Text("Packages to install: " + " ".join(plan.missing_packages), "bold"))
+        lines.append(shown("Packages to install: " + " ".join(plan.missing_packages), "bold"))
     else:
         lines.append(Text("Packages: nothing to install", "dim"))
     if plan.services_to_enable:
-        lines.append(Text("Services to enable: " + " ".join(plan.services_to_enable), "bold"))
+        lines.append(shown("Services to enable: " + " ".join(plan.services_to_enable), "bold"))
     handlers = plan.handlers()
     if handlers:
         lines.append(
-            Text(
+            shown(
                 "After the files change: "
                 + ", ".join(f"{action} {service}" for service, action in handlers.items()),
                 "bold",
@@ -71,7 +73,7 @@ def commands_text(plan: Plan) -> Group:
         else:
             line.append("✓ skipped ", style="dim")
         line.append(f"({change.command.stage}) ", style="dim")
-        line.append(change.run, style="" if change.will_run else "dim")
+        line.append_text(shown(change.run, style="" if change.will_run else "dim"))
         lines.append(line)
     return Group(*lines)
 
@@ -117,7 +119,7 @@ class ReviewScreen(Screen[None]):
         table.add_column("File", key="dest")
         table.add_column("Write", key="approval", width=5)
         for change in self.plan.files:
-            table.add_row(badge(change), Text(change.dest), approval(change), key=change.dest)
+            table.add_row(badge(change), shown(change.dest), approval(change), key=change.dest)
         table.add_row(
             Text("", style="dim"),
             Text("packages, services and commands", style="italic"),
@@ -146,7 +148,7 @@ class ReviewScreen(Screen[None]):
     def _update_summary(self) -> None:
         summary = self.plan.summary()
         self.query_one("#summary", Static).update(
-            f"{self.reason}. {summary}" if self.reason else summary
+            shown(f"{self.reason}. {summary}" if self.reason else summary)
         )
         changing = [f for f in self.plan.files if f.status != "unchanged"]
         written = [f for f in changing if f.approved]
@@ -162,7 +164,9 @@ class ReviewScreen(Screen[None]):
             self.notify("Packages and commands are part of the step: they cannot be skipped.")
             return
         if change.status == "unchanged":
-            self.notify(f"{change.dest} is already as wanted: nothing to skip.")
+            self.notify(
+                f"{visible(change.dest)} is already as wanted: nothing to skip.", markup=False
+            )
             return
         self.plan = self.plan.with_approval(change.dest, not change.approved)
         updated = next(f for f in self.plan.files if f.dest == change.dest)

@@ -13,6 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Footer, Header, LoadingIndicator, Static
 
 from screens.running import RunningScreen
+from screens.text import shown
 from wizard.checks.base import CheckResult
 
 ICONS: dict[str, tuple[str, str]] = {
@@ -29,13 +30,13 @@ def icon(result: CheckResult) -> Text:
 
 
 def details(result: CheckResult) -> Text:
-    """What the check saw, and what to do when it is not ok."""
-    text = Text(f"{result.check_id}: {result.summary}", style="bold")
+    """What the check saw, and what to do when it is not ok (evidence quotes the server)."""
+    text = shown(f"{result.check_id}: {result.summary}", style="bold")
     if result.hint:
-        text.append(f"\n→ {result.hint}", style="yellow")
+        text.append_text(shown(f"\n→ {result.hint}", style="yellow"))
     if result.evidence:
         text.append("\n\n")
-        text.append(result.evidence, style="dim")
+        text.append_text(shown(result.evidence, style="dim"))
     return text
 
 
@@ -57,7 +58,7 @@ class VerifyScreen(RunningScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(self.heading, id="heading", markup=False)
+        yield Static(shown(self.heading), id="heading")
         yield DataTable(id="results", cursor_type="row")
         with VerticalScroll(id="details-panel"):
             yield Static("", id="details")
@@ -110,7 +111,7 @@ class VerifyScreen(RunningScreen):
 
     def _add_row(self, result: CheckResult) -> None:
         table = self.query_one("#results", DataTable)
-        table.add_row(icon(result), Text(result.check_id), Text(result.summary))
+        table.add_row(icon(result), shown(result.check_id), shown(result.summary))
         if len(self.results) == 1 or table.row_count == 1:
             self._show_details()
 

@@ -13,7 +13,9 @@ from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widgets import Label, RichLog
 
+from screens.text import shown
 from wizard.plan import FileChange
+from wizard.visible import visible
 
 REMOVED = "red"
 ADDED = "green"
@@ -21,11 +23,14 @@ FILLER = "dim"
 
 
 def unified(change: FileChange, secrets: Sequence[str]) -> RenderableType:
-    """The engine's masked unified diff, coloured by the diff lexer."""
+    """The engine's masked unified diff, coloured by the diff lexer, control characters shown
+    (the server's side is whatever the file holds)."""
     diff = change.diff(secrets)
     if not diff.strip():
-        return Text(f"{change.dest}: content unchanged", style="dim")
-    return Syntax(diff, "diff", theme="ansi_dark", background_color="default", word_wrap=False)
+        return shown(f"{change.dest}: content unchanged", style="dim")
+    return Syntax(
+        visible(diff), "diff", theme="ansi_dark", background_color="default", word_wrap=False
+    )
 
 
 def side_by_side(change: FileChange, secrets: Sequence[str]) -> tuple[Text, Text]:
@@ -42,7 +47,8 @@ def side_by_side(change: FileChange, secrets: Sequence[str]) -> tuple[Text, Text
     def put(side: Text, number: int | None, line: str, style: str) -> None:
         gutter = f"{number:>{width}} " if number is not None else " " * (width + 1)
         side.append(gutter, style="dim")
-        side.append(line + "\n", style=style)
+        side.append_text(shown(line, style=style))
+        side.append("\n")
 
     matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():

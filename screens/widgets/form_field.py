@@ -13,6 +13,8 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
+from screens.text import shown
+
 Check = Callable[[Any], str]
 """Returns why a raw value is refused, or "" when it is accepted."""
 
@@ -135,7 +137,7 @@ class FormField(Vertical):
 
     def watch_error(self, error: str) -> None:
         self.set_class(bool(error), "-invalid")
-        self.query_one(".reason", Static).update(error)
+        self.query_one(".reason", Static).update(shown(error))
 
     @on(Input.Changed)
     @on(Switch.Changed)

@@ -39,6 +39,7 @@ from wizard.apply import ApplyOutcome  # noqa: E402
 from wizard.catalog import Catalog, load_catalog  # noqa: E402
 from wizard.checks.base import CheckResult  # noqa: E402
 from wizard.errors import WizardError  # noqa: E402
+from wizard.facts import Facts  # noqa: E402
 from wizard.plan import CommandChange, FileChange, Plan  # noqa: E402
 from wizard.remote import Stats, Target  # noqa: E402
 from wizard.serverfiles import RemoteFile  # noqa: E402
@@ -63,6 +64,26 @@ SAMPLE_ANSWERS: dict[str, Any] = {
     "hostname": "vps",
     "secret": "",
 }
+
+
+def sample_facts(os_pretty: str = "Debian GNU/Linux 12 (bookworm)") -> Facts:
+    """What a fresh Debian 12 server says it is."""
+    return Facts(
+        "debian",
+        "12",
+        os_pretty,
+        "debian",
+        "6.1.0-18-amd64",
+        "debian",
+        "debian",
+        "Etc/UTC",
+        ("192.0.2.10",),
+        (),
+        "198.51.100.7",
+        22,
+        "root",
+        frozenset(),
+    )
 
 
 def sample_defaults(step: Step) -> dict[str, Any]:
@@ -159,6 +180,7 @@ class FakeSession:
     def __init__(self, catalog: Catalog, notices: Iterable[str] = ()) -> None:
         self.catalog = catalog
         self.notices = list(notices)
+        self.facts = sample_facts()
         self.stats = Stats()
         self.records = {step.id: StepRecord(step.id) for step in catalog.steps}
         self.plans: dict[str, Plan] = {"base": base_plan(catalog)}
