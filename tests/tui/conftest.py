@@ -55,12 +55,15 @@ SAMPLE_ANSWERS: dict[str, Any] = {
     "domain": "example.org",
     "timezone": "UTC",
     "username": "alice",
-    "ssh_pubkey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA alice@laptop",
+    "ssh_pubkey": "ssh-ed25519 "
+    "AAAAC3NzaC1lZDI1NTE5AAAAIEw4T4jNCSPapkuLfu7+Q8ATIzdYckufv30xd3CcG9ZG alice@laptop",
     "port": "22",
     "port_list": "",
     "network_list": "",
     "email": "admin@example.org",
     "ip": "192.0.2.10",
+    "ipv4": "192.0.2.10",
+    "ipv6": "",
     "hostname": "vps",
     "secret": "",
 }
