@@ -247,7 +247,11 @@ def cmd_status(session: Session, catalog: Catalog, args: argparse.Namespace) -> 
         for run, step, status, message in session.store.runs(session.host.key)[-10:]
     ]
     if args.json:
-        document = {"host": session.host.key, "admin_user": session.host.admin_user}
+        document = {
+            "host": session.host.key,
+            "os": session.facts.os_pretty,
+            "admin_user": session.host.admin_user,
+        }
         print(json.dumps({**document, "steps": rows, "recent_runs": runs}))
     else:
         facts = session.facts

@@ -164,6 +164,7 @@ def test_status_json_holds_the_exact_step_message(run):
     assert code == 0
     assert_no_control_bytes(out, err)
     document = json.loads(out)
+    assert document["os"] == OS_PRETTY
     assert document["steps"][0]["message"] == f"sshd -t: {HOSTILE}"
     assert document["recent_runs"][0]["message"] == f"validate said {HOSTILE}"
 
