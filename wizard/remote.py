@@ -363,7 +363,8 @@ class Remote:
                 code = channel.recv_exit_status()
         except (OSError, EOFError, paramiko.SSHException, AttributeError) as error:
             raise ConnectionLost(
-                f"the connection to {self.target.host} dropped during a command ({error or 'EOF'})",
+                f"the connection to {self.target.host} dropped during a command "
+                f"({str(error) or 'EOF'})",
                 "Run the wizard again: it reads the server's journal and finishes or undoes the "
                 "interrupted step.",
             ) from None
