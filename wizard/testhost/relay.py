@@ -70,6 +70,7 @@ class DelayRelay:
         self.bytes_up = 0
         # When set: how many more client bytes to forward before cutting every connection.
         self._budget: int | None = None
+        self._cut_pause = 0.0
         self.cuts = 0
 
     def start(self) -> tuple[str, int]:
@@ -96,20 +97,24 @@ class DelayRelay:
             return 0
         return self._call(self._drop_all())
 
-    def cut_after(self, count: int) -> None:
+    def cut_after(self, count: int, pause_s: float = 0.5) -> None:
         """Forward `count` more bytes from the clients, then close every connection cleanly.
 
         The server receives exactly those bytes followed by a FIN, and so does the client
         from its side: what a killed wizard's kernel does to the link. `count` 0 cuts at the
-        next byte the client sends.
+        next byte the client sends. The FIN waits `pause_s` after the last byte: over a real
+        link an upload takes long enough for sshd to hand what arrived to the command before
+        the end comes; here the whole upload arrives within a millisecond, and an sshd that
+        sees the end at once drops what it had not passed on yet.
         """
         if count < 0:
             raise ValueError("cut_after needs a byte count of 0 or more")
         assert self._loop is not None, "start the relay first"
-        self._call(self._arm(count))
+        self._call(self._arm(count, pause_s))
 
-    async def _arm(self, count: int) -> None:
+    async def _arm(self, count: int, pause_s: float) -> None:
         self._budget = count
+        self._cut_pause = pause_s
 
     @property
     def connection_count(self) -> int:
@@ -211,6 +216,7 @@ class DelayRelay:
                 if not data:
                     if cut and upload is not None:
                         await dst.drain()
+                        await asyncio.sleep(self._cut_pause)
                         upload.close_cleanly()
                     elif dst.can_write_eof() and not dst.is_closing():
                         dst.write_eof()
