@@ -363,15 +363,16 @@ def test_a_mail_domain_outside_the_zone_is_refused_before_anything_is_made():
         (f"bad{DOMAIN}", DOMAIN, False),
     ):
         first = rendered(mail_domain, zone).commands[0]
-        assert first[0].stage == "before" and "is not inside the zone" in first[1]
-        guard = subprocess.run(["sh", "-c", first[3]])
+        assert first.command.stage == "before" and "is not inside the zone" in first.run
+        assert first.unless is not None
+        guard = subprocess.run(["sh", "-c", first.unless])
         assert (guard.returncode == 0) is inside, (mail_domain, zone)
 
 
 def test_the_zone_fragment_names_the_servers_addresses_and_the_policy():
-    files = {dest: content.decode() for _, dest, content in rendered(DOMAIN, DOMAIN).files}
+    files = {file.dest: file.content.decode() for file in rendered(DOMAIN, DOMAIN).files}
     fragment = files[f"/etc/bind/vps-wizard/{DOMAIN}/mail-auth.zone"]
     assert f'@\tIN TXT\t"v=spf1 ip4:{IPV4} ip6:{IPV6} include:_spf.example.org -all"' in fragment
     assert '_dmarc\tIN TXT\t"v=DMARC1; p=reject; sp=reject;' in fragment
-    sub = {dest: c.decode() for _, dest, c in rendered(f"lists.{DOMAIN}", DOMAIN).files}
+    sub = {file.dest: file.content.decode() for file in rendered(f"lists.{DOMAIN}", DOMAIN).files}
     assert "\n_dmarc.lists\tIN TXT" in sub[f"/etc/bind/vps-wizard/{DOMAIN}/mail-auth.zone"]

@@ -105,8 +105,8 @@ def render(**changes):
         "steps": {"base": {"fqdn": "test.example.net"}},
     }
     desired = render_step(step, context)
-    files = {dest: content.decode() for _, dest, content in desired.files}
-    return files, [run for _, run, _, _ in desired.commands]
+    files = {file.dest: file.content.decode() for file in desired.files}
+    return files, [command.run for command in desired.commands]
 
 
 def test_postfix_settings_render_one_postconf_line_each():
