@@ -37,7 +37,10 @@ class ApplyOutcome:
     run_id: str
     status: str
     log: tuple[str, ...]
+    # What failed, in the engine's words: safe to keep in the local record.
     failure: str = ""
+    # What the server printed about it (a validator's output, a journal): shown, not kept.
+    detail: str = ""
 
     @property
     def ok(self) -> bool:
@@ -257,10 +260,17 @@ def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> Shell:
             'setstatus() { echo "$1" > "$D/status.tmp" && mv -f "$D/status.tmp" "$D/status"; '
             'echo "@@STATUS $1"; }'
         ),
-        code('fail() { echo "@@FAIL $*"; sh "$D/cleanup.sh"; setstatus failed; exit 1; }'),
+        # fail WHAT [OUTPUT]: WHAT is the engine's own sentence (stored in the local record),
+        # OUTPUT what the server printed (shown once, never stored: it may quote any file).
+        code('detail() { [ -z "${1:-}" ] || printf "%s\\n" "$1" | sed "s/^/@@DETAIL /"; }'),
+        code(
+            'fail() { echo "@@FAIL $1"; detail "${2:-}"; sh "$D/cleanup.sh"; setstatus failed; '
+            "exit 1; }"
+        ),
         # A rollback also disarms the guard: its timer must never restore this run later.
         sh(
-            'rollback() {{ echo "@@FAIL $*"; log "restoring the previous files"; '
+            'rollback() {{ echo "@@FAIL $1"; detail "${{2:-}}"; '
+            'log "restoring the previous files"; '
             "systemctl stop {timer} 2>/dev/null; "
             'sh "$D/restore.sh" rollback >/dev/null 2>&1; setstatus rolled-back; exit 1; }}',
             timer=revert_unit(run) + ".timer",
@@ -278,7 +288,7 @@ def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> Shell:
             sh(
                 "log installing {names}\n"
                 'apt-get -o DPkg::Lock::Timeout=600 -q -y install {packages} > "$D/apt.log" 2>&1 '
-                '|| fail "apt-get install failed: $(tail -n 3 "$D/apt.log")"',
+                '|| fail "apt-get install failed" "$(tail -n 3 "$D/apt.log")"',
                 names=" ".join(plan.missing_packages),
                 packages=plan.missing_packages,
             )
@@ -319,10 +329,10 @@ def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> Shell:
             lines.append(
                 sh(
                     "log {what}\n"
-                    'out=$( ( {command} ) 2>&1 ) || fail {why}"$(echo "$out" | tail -n 5)"',
+                    'out=$( ( {command} ) 2>&1 ) || fail {why} "$(echo "$out" | tail -n 5)"',
                     what=f"validating {change.dest}",
                     command=validate_command(change, run),
-                    why=f"validation of {change.dest} failed: ",
+                    why=f"validation of {change.dest} failed",
                 )
             )
     if plan.step.guard == "lockout" and plan.changed_files:
@@ -370,22 +380,22 @@ def _service_lines(plan: Plan) -> list[Shell]:
         lines.append(
             sh(
                 "log {what}\n"
-                'out=$(systemctl enable --now {service} 2>&1) || rollback {why}"$out $('
+                'out=$(systemctl enable --now {service} 2>&1) || rollback {why} "$out $('
                 'journalctl -u {service} -n 5 --no-pager 2>/dev/null | tail -n 5)"',
                 what=f"enabling {service}",
                 service=service,
-                why=f"enabling {service} failed: ",
+                why=f"enabling {service} failed",
             )
         )
     for service, action in handlers.items():
         handler = sh(
             "log {what}\n"
-            'out=$({command} 2>&1) || rollback {why}"$out $('
+            'out=$({command} 2>&1) || rollback {why} "$out $('
             'journalctl -u {service} -n 5 --no-pager 2>/dev/null | tail -n 5)"',
             what=f"{action} {service}",
             command=handler_command(service, action),
             service=service,
-            why=f"{action} of {service} failed: ",
+            why=f"{action} of {service} failed",
         )
         if service in started_now:
             handler = sh(
@@ -430,14 +440,14 @@ def _command_lines(plan: Plan, stage: str, on_error: str) -> list[Shell]:
             sh(
                 "if ! {{ {skip}; }}; then\n"
                 "  log {running}\n"
-                '  out=$( ( {command} ) 2>&1 ) || {handler} {failed}"$(echo "$out" | '
+                '  out=$( ( {command} ) 2>&1 ) || {handler} {failed} "$(echo "$out" | '
                 'tail -n 5)"\n'
                 "fi",
                 skip=guard_test(change.creates, change.unless),
                 running=f"running: {label}",
                 command=change.run,
                 handler=handler,
-                failed=f"command failed: {label}: ",
+                failed=f"command failed: {label}",
             )
         )
     return lines
@@ -466,6 +476,7 @@ def apply_plan(
     )
     secrets = plan.answers.secret_values()
     events: list[str] = []
+    details: list[str] = []
     failure = ""
     status = ""
     busy: str | None = None
@@ -481,6 +492,9 @@ def apply_plan(
             failure = line[7:]
             events.append("FAILED: " + failure)
             on_event("FAILED: " + failure)
+        elif line.startswith("@@DETAIL "):
+            details.append(line[9:])
+            on_event("  | " + line[9:])
         elif line.startswith("@@STATUS "):
             on_event(f"[{line[9:]}]")
         elif line.startswith("@@RESULT "):
@@ -501,15 +515,19 @@ def apply_plan(
         )
     if not status:
         status = "failed" if not result.ok else "unknown"
-        failure = failure or (result.stderr.strip() or result.stdout.strip())[-400:]
+        if not failure:
+            failure = f"the apply ended without saying how (exit {result.exit_code})"
+            details.append(mask(result.stderr.strip() or result.stdout.strip(), secrets)[-400:])
     if status not in FINAL | {"awaiting-confirm"}:
         failure = failure or f"the apply stopped in state '{status}'"
-    return ApplyOutcome(run_id, status, tuple(events), failure)
+    return ApplyOutcome(run_id, status, tuple(events), failure, "\n".join(details))
 
 
 def explain_failure(outcome: ApplyOutcome) -> ApplyFailed:
     """Turn a failed outcome into an error the user can act on."""
     reason = outcome.failure or outcome.status
+    if outcome.detail:
+        reason += "\n" + outcome.detail
     if "No space left" in reason or " 100% " in reason:
         hint = (
             "The server's disk is full. Free space (apt-get clean, journalctl --vacuum-size=100M, "

@@ -354,9 +354,12 @@ class Remote:
             with self._channel_slot() as channel:
                 channel.settimeout(timeout)
                 channel.exec_command(line)
-                early_stderr = self._await_ready(channel) if may_prompt else b""
+                early_stderr, ready = self._await_ready(channel) if may_prompt else (b"", True)
                 reader = _StderrReader(channel)
-                channel.sendall(data)
+                # sudo refused (after its prompt): the bootstrap never started, and its
+                # reason is on stderr; there is nobody to send the script to.
+                if ready:
+                    channel.sendall(data)
                 channel.shutdown_write()
                 stdout = self._drain(channel, on_line)
                 stderr = early_stderr + reader.join()
@@ -449,7 +452,7 @@ class Remote:
                 self._open_channels -= 1
                 self._slots.notify_all()
 
-    def _await_ready(self, channel: paramiko.Channel) -> bytes:
+    def _await_ready(self, channel: paramiko.Channel) -> tuple[bytes, bool]:
         """Read stderr until the bootstrap says it runs; give sudo its password if it asks.
 
         The password is sent only in answer to sudo's own prompt (a marker no other program
@@ -472,7 +475,7 @@ class Remote:
                     f"sudo on {self.target.host} refused the password for {self.user}.",
                     "Check the sudo password (it is the user's login password) and run again.",
                 )
-        return seen.replace(SUDO_PROMPT.encode(), b"")
+        return seen.replace(SUDO_PROMPT.encode(), b""), READY_MARK in seen
 
     @staticmethod
     def _drain(channel: paramiko.Channel, on_line: Callable[[str], None] | None) -> bytes:
