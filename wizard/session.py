@@ -402,7 +402,8 @@ class Session:
         paths = RunPaths(outcome.run_id)
         user = self.host.admin_user or self.remote.user
         port = self.remote.target.port or 22
-        new_sshd_port = int(plan.answers.values.get("port", self.facts.ssh_port))
+        port_answer = plan.answers.values.get("port", self.facts.ssh_port)
+        new_sshd_port = port_answer if isinstance(port_answer, int) else self.facts.ssh_port
         if plan.step.id == "ssh-hardening" and new_sshd_port != self.facts.ssh_port:
             # sshd moved: reach it on its new port (a NAT in front would need the user's help).
             port = new_sshd_port

@@ -349,7 +349,8 @@ def find_parent(domain: str, resolver: str) -> tuple[str, list[str], str]:
         soa = query(resolver, name.to_text(), "SOA", recursion=True)
         if soa.error:
             return "", [], soa.error
-        if soa.texts("SOA") and soa.rrset().name == name:
+        found = soa.rrset() if soa.texts("SOA") else None
+        if found is not None and found.name == name:
             break
         if name == dns.name.root:
             return "", [], f"{resolver} knows no zone above {domain}"

@@ -15,6 +15,8 @@ from typing import Any
 
 import dns.dnssec
 import dns.name
+import dns.node
+import dns.rdataset
 import dns.rdatatype
 import dns.rrset
 
@@ -84,7 +86,7 @@ def judge_signed(
             f"DNSKEY {domain}: {dnskey.rcode}",
             f"{RERUN_DNSSEC}; if it was applied, see journalctl -u named (key directory rights)",
         )
-    keyring = {origin: keys}
+    keyring: dict[dns.name.Name, dns.node.Node | dns.rdataset.Rdataset] = {origin: keys}
     lines = [
         f"DNSKEY: {len(keys)} key(s), tags {', '.join(str(dns.dnssec.key_id(k)) for k in keys)}"
     ]

@@ -174,6 +174,7 @@ def start_tls(client: smtplib.SMTP, context: ssl.SSLContext, name: str) -> tuple
     then forget the EHLO answers as RFC 3207 says; SSLError when the handshake fails."""
     code, message = client.docmd("STARTTLS")
     if code == 220:
+        assert client.sock is not None  # docmd answered on it
         client.sock = context.wrap_socket(client.sock, server_hostname=name)
         client.file = None
         client.helo_resp = client.ehlo_resp = None

@@ -195,6 +195,7 @@ def follow(address: str, host: str, names: Sequence[str]) -> list[HttpAnswer]:
         # Only this server's names; https once the tls step has turned HTTP into redirects.
         if target.scheme not in ("http", "https") or target.hostname not in names:
             break
+        assert target.hostname is not None  # one of `names`
         hops.append(
             http_get(address, target.hostname, target.path or "/", https=target.scheme == "https")
         )
