@@ -20,8 +20,8 @@ from wizard.apply import ApplyOutcome, apply_plan, explain_failure
 from wizard.catalog import Catalog
 from wizard.checks import load_all_checks
 from wizard.checks.base import CheckContext, CheckResult, run_checks
-from wizard.errors import AnswerError, WizardError
-from wizard.facts import SERVER_STATE, STATE_DIR, Facts, gather_facts
+from wizard.errors import AnswerError, ConnectionFailed, WizardError
+from wizard.facts import MANIFEST, SERVER_STATE, STATE_DIR, Facts, gather_facts
 from wizard.guard import confirm_script, revert_now_script
 from wizard.journal import RunPaths, new_run_id
 from wizard.localkeys import local_public_key
@@ -63,6 +63,41 @@ class ConnectOptions:
 
 
 @dataclass(frozen=True)
+class ResetSuspected:
+    """The server does not back this machine's record: reinstalled, reset, or another one.
+
+    Nothing the record claims is shown as applied or verified until the user starts over
+    (the old record archived) or verifies step by step what is still true.
+    """
+
+    reason: str
+    claimed: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        """What the CLI and the TUI say."""
+        return (
+            f"the server looks reinstalled or reset: {self.reason}. This machine's record "
+            f"says {', '.join(self.claimed)} applied; none of it is shown as applied or "
+            "verified."
+        )
+
+
+@dataclass(frozen=True)
+class ServerTraces:
+    """What the server keeps of the wizard: its copy of the state, the journal, the manifest."""
+
+    server_copy: bool
+    runs: bool
+    manifest: frozenset[str]
+
+    @property
+    def any(self) -> bool:
+        """Whether vps-wizard left anything on the server."""
+        return self.server_copy or self.runs or bool(self.manifest)
+
+
+@dataclass(frozen=True)
 class StepStatus:
     """A step and where the host is with it, for the overview."""
 
@@ -100,6 +135,11 @@ class Session:
     facts: Facts
     host: HostRecord
     notices: list[str] = field(default_factory=list)
+    # Set on connect when the server does not back the record (see ResetSuspected).
+    reset: ResetSuspected | None = None
+    # The record of the server last reached at this address when its host key changed.
+    previous: HostRecord | None = None
+    traces: ServerTraces | None = None
 
     @property
     def stats(self) -> Stats:
@@ -115,26 +155,33 @@ class Session:
         options: ConnectOptions,
         stats: Stats | None = None,
     ) -> Session:
-        """Connect (as the admin user once the host is hardened), gather facts, resume."""
+        """Connect (as the user given, else the admin this machine recorded), gather facts,
+        resume; say when the server does not back the record (`reset`)."""
         load_all_checks()
         address, port, _, _, _ = _resolve(options.target)
-        record = store.load(address, port)
+        given_port = port if options.target.port or port != 22 else None
+        known = store.reached_at(address, given_port)
         target = options.target
-        notices: list[str] = []
-        if target.port is None and record.port:
-            target = dataclasses.replace(target, port=record.port)
-        hardened = record.step("ssh-hardening").status in APPLIED
-        if record.admin_user and (target.user is None or (target.user == "root" and hardened)):
-            if target.user == "root":
-                notices.append(
-                    f"root login is closed on this host: connecting as {record.admin_user}"
-                )
-            target = dataclasses.replace(target, user=record.admin_user)
+        if target.port is None and known is not None and known.port:
+            target = dataclasses.replace(target, port=known.port)
+        # The user given is the one used; the record's admin only fills in a missing one.
+        admin = known.admin_user if known is not None else ""
+        defaulted = target.user is None and bool(admin)
+        if defaulted:
+            target = dataclasses.replace(target, user=admin)
         options = dataclasses.replace(options, target=target)
-        remote = Remote.connect(
-            target, options.credentials, options.known_hosts, options.accept_fingerprint, stats
+        remote = _connect(options, stats, defaulted, known)
+        record, previous = store.identify(
+            remote.host_fingerprint, address, remote.target.port or 22
         )
+        notices: list[str] = []
+        if remote.user != target.user:
+            notices.append(
+                f"{target.user} (the admin this machine recorded) was refused: connected as "
+                f"{remote.user}"
+            )
         session = cls(catalog, store, options, remote, _empty_facts(), record, notices)
+        session.previous = previous
         session.refresh()
         return session
 
@@ -148,12 +195,98 @@ class Session:
             record,
             port=self.remote.target.port or 22,
             login_user=self.remote.user,
+            seen=time.time(),
         )
         self.host = record
         if self.facts.unfinished_runs:
             self._recover(self.facts.unfinished_runs)
         self._mark_drift()
-        self.store.save_host(self.host)
+        self._check_server_backs_record()
+        if self.reset is None:
+            # While the server does not back it, the stored record stays as it was: the
+            # user chooses to start over (it is archived) or to verify step by step.
+            self.store.save_host(self.host)
+
+    def _check_server_backs_record(self) -> None:
+        """Nothing the server does not back is shown as applied or verified.
+
+        A record whose server has no trace of the wizard (no copy of the state, no journal,
+        no manifest), or whose server now shows another host key, is a reinstalled or reset
+        server: every step it claims becomes "unconfirmed". A step stays "verified" only
+        with the time of the check that verified it and its files in the server's manifest.
+        """
+        base = self.previous or self.host
+        claimed = tuple(sid for sid, r in base.steps.items() if r.status in APPLIED)
+        if not claimed and self.previous is None:
+            return
+        self.traces = self._read_traces()
+        reason = ""
+        if self.previous is not None:
+            reason = (
+                f"it shows a new host key ({self.remote.host_fingerprint}); this machine "
+                f"recorded {self.previous.key} at {self.host.address} port {self.host.port}"
+            )
+        elif not self.traces.any:
+            reason = (
+                f"it has no trace of vps-wizard (no {SERVER_STATE}, no journal of runs, no "
+                f"manifest of files in {STATE_DIR})"
+            )
+        if reason and claimed:
+            self.reset = ResetSuspected(reason, claimed)
+            self.host = dataclasses.replace(
+                self.host, admin_user="", steps=_unconfirmed(base.steps, claimed)
+            )
+            return
+        self.host = dataclasses.replace(
+            self.host, steps=_verified_only_when_backed(self.host.steps, self.traces.manifest)
+        )
+
+    def _read_traces(self) -> ServerTraces:
+        """One round trip: whether the server copy and runs exist, the manifest's paths."""
+        with self.stats.phase("resume"):
+            output = self.remote.run(
+                sh(
+                    "[ -s {state} ] && echo @@COPY\n"
+                    "ls -A {runs} 2>/dev/null | grep -q . && echo @@RUNS\n"
+                    "echo @@MANIFEST\n"
+                    "[ -f {m} ] && sed -n 's/^[0-9a-f]*[ ][ *]//p' {m}\ntrue",
+                    state=SERVER_STATE,
+                    runs=f"{STATE_DIR}/runs",
+                    m=MANIFEST,
+                )
+            ).stdout
+        head, _, manifest = output.partition("@@MANIFEST\n")
+        paths = frozenset(line for line in manifest.splitlines() if line.startswith("/"))
+        return ServerTraces("@@COPY" in head, "@@RUNS" in head, paths)
+
+    def start_over(self) -> str:
+        """Archive this machine's record of the server (and of the one it replaced), and
+        begin with an empty one; the server's own copy of the state, if any, is moved aside
+        (never deleted). Returns the archived record's key."""
+        archived = self.store.archive(self.host.key)
+        if self.previous is not None:
+            archived = self.store.archive(self.previous.key) or archived
+        self.remote.run(
+            sh(
+                "[ -e {state} ] && mv -f {state} {aside}\ntrue",
+                state=SERVER_STATE,
+                aside=f"{SERVER_STATE}.archived-{int(time.time())}",
+            )
+        )
+        self.host = HostRecord(
+            self.host.key,
+            self.host.address,
+            self.host.port,
+            login_user=self.remote.user,
+            seen=time.time(),
+        )
+        self.previous = None
+        self.reset = None
+        self.notices.append(
+            "started over: this machine's old record of the server is archived, not deleted"
+        )
+        self.refresh()
+        return archived
 
     def _recover(self, run_ids: Iterable[str]) -> None:
         """Finish or undo runs a dropped connection or a killed wizard left behind.
@@ -314,6 +447,7 @@ class Session:
             self._save_step(plan.step.id, status="failed", message=outcome.failure)
             raise explain_failure(outcome)
         files = file_digests(c for c in plan.files if c.approved)
+        self._record_manifest(files)
         self._save_step(
             plan.step.id,
             status="applied",
@@ -395,7 +529,19 @@ class Session:
         if record.status in APPLIED and record.files == files:
             return
         status = record.status if record.status in APPLIED else "applied"
+        self._record_manifest(files)
         self._save_step(plan.step.id, status=status, answers=plan.answers.public(), files=files)
+
+    def _record_manifest(self, paths: Iterable[str]) -> None:
+        """Every file a step's record names is in the server's manifest, so drift is seen
+        and "verified" is backed (the apply lists only the files it changed)."""
+        paths = list(paths)
+        if not paths:
+            return
+        with self.stats.phase("state"):
+            self.remote.run(manifest_script(paths))
+        known = self.traces.manifest if self.traces else frozenset()
+        self.traces = ServerTraces(True, True, known | set(paths))
 
     def _confirm(self, plan: Plan, outcome: ApplyOutcome, on_event: Callable[[str], None]):
         """Open a brand-new session as the admin; only it may disarm the revert."""
@@ -498,6 +644,7 @@ class Session:
             for spec in self.check_specs(step):
                 specs.append(spec)
                 owners.append(step_id)
+        checked = time.time()
         with self.stats.phase("verify"):
             results = run_checks(
                 self.check_context(),
@@ -513,13 +660,36 @@ class Session:
             record = self.host.step(step_id)
             if record.status == "pending" and not failed:
                 continue
-            self._save_step(
-                step_id,
-                status="failed-verify" if failed else "verified",
-                message="; ".join(r.summary for r in failed),
-            )
+            self._save_step(step_id, **self._verdict(record, failed, checked))
+        self.reset = None  # verified step by step: the record now says what the checks found
         self._push_server_copy()
         return by_step
+
+    def _verdict(
+        self, record: StepRecord, failed: list[CheckResult], checked: float
+    ) -> dict[str, Any]:
+        """A step's new status after its checks: verified only with the checks' time and its
+        files in the server's manifest; an unconfirmed step whose checks fail is not applied."""
+        failures = "; ".join(r.summary for r in failed)
+        if failed and record.status == "unconfirmed":
+            return {
+                "status": "pending",
+                "checked": 0.0,
+                "message": f"not on the server (its checks fail: {failures}): apply it again",
+            }
+        if failed:
+            return {"status": "failed-verify", "checked": 0.0, "message": failures}
+        manifest = self.traces.manifest if self.traces else self._read_traces().manifest
+        missing = sorted(set(record.files) - manifest)
+        if missing:
+            status = "unconfirmed" if record.status == "unconfirmed" else "applied"
+            return {
+                "status": status,
+                "checked": 0.0,
+                "message": f"its checks pass, but the server's manifest does not list "
+                f"{', '.join(missing)}: apply the step again to record them",
+            }
+        return {"status": "verified", "checked": checked, "message": ""}
 
     # ----------------------------------------------------------------- records
     def _save_step(self, step_id: str, **changes: Any) -> None:
@@ -569,6 +739,101 @@ def recovery_script(run_ids: Iterable[str]) -> Shell:
             )
         )
     return script(*parts)
+
+
+def _connect(
+    options: ConnectOptions, stats: Stats | None, defaulted: bool, known: HostRecord | None
+) -> Remote:
+    """Log in as the target's user. When that user only came from this machine's record (the
+    admin it made) and is refused, as after a reinstall, root is tried once instead."""
+
+    def login(target: Target) -> Remote:
+        return Remote.connect(
+            target, options.credentials, options.known_hosts, options.accept_fingerprint, stats
+        )
+
+    try:
+        return login(options.target)
+    except ConnectionFailed as refused:
+        if "refused the login" not in refused.message or known is None:
+            raise
+        admin = known.admin_user
+        if defaulted:
+            try:
+                return login(dataclasses.replace(options.target, user="root"))
+            except ConnectionFailed:
+                pass
+            raise ConnectionFailed(
+                refused.message,
+                f"{admin} is the admin this machine recorded, and root was refused too. "
+                f"Give the user to log in as: vps-wizard ... USER@{options.target.host}",
+            ) from None
+        if admin and options.target.user != admin:
+            raise ConnectionFailed(
+                refused.message,
+                f"The user you gave is the one used. This machine recorded {admin} as the "
+                f"admin (root login is closed once ssh-hardening is applied): give "
+                f"{admin}@{options.target.host}, or no user.",
+            ) from None
+        raise
+
+
+def _unconfirmed(steps: Mapping[str, StepRecord], claimed: Iterable[str]) -> dict[str, StepRecord]:
+    """The claimed steps of a record the server does not back, none applied or verified."""
+    result = dict(steps)
+    for step_id in claimed:
+        record = steps[step_id]
+        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(record.updated))
+        result[step_id] = dataclasses.replace(
+            record,
+            status="unconfirmed",
+            checked=0.0,
+            message=f"this machine recorded it {record.status} ({when} UTC), the server does "
+            "not back it: verify it, or start over",
+        )
+    return result
+
+
+def _verified_only_when_backed(
+    steps: Mapping[str, StepRecord], manifest: frozenset[str]
+) -> dict[str, StepRecord]:
+    """ "verified" kept only with the time of its check and its files in the manifest."""
+    result = dict(steps)
+    for step_id, record in steps.items():
+        if record.status != "verified":
+            continue
+        missing = sorted(set(record.files) - manifest)
+        if not record.checked:
+            why = "no time of a check that verified it is recorded: verify it again"
+        elif missing:
+            why = (
+                f"the server's manifest does not list {', '.join(missing)}: not verified; "
+                "apply the step again"
+            )
+        else:
+            continue
+        result[step_id] = dataclasses.replace(record, status="applied", message=why)
+    return result
+
+
+def manifest_script(paths: Iterable[str]) -> Shell:
+    """Record the SHA-256 of these files in the server's manifest (replacing their lines)."""
+    paths = sorted(set(paths))
+    pattern = "  (" + "|".join(_regex(p) for p in paths) + ")$"
+    return sh(
+        "mkdir -p {state}; touch {m}\n"
+        "grep -v -E {pattern} {m} > {m}.tmp\n"
+        'for f in {paths}; do [ -f "$f" ] && sha256sum "$f"; done >> {m}.tmp\n'
+        "mv -f {m}.tmp {m}",
+        state=STATE_DIR,
+        m=MANIFEST,
+        pattern=pattern,
+        paths=paths,
+    )
+
+
+def _regex(path: str) -> str:
+    return "".join("\\" + ch if ch in ".[]()*+?{}|^$\\" else ch for ch in path)
 
 
 def _empty_facts() -> Facts:

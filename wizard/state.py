@@ -2,6 +2,12 @@
 
 SQLite under the user's state directory. A JSON copy lives on the server so that another
 machine can resume; the newer record of a step wins.
+
+A host is keyed by what it is, its SSH host key (SHA256 fingerprint), not by where it is:
+two servers behind one address on two ports keep two records, and a server that moved to a
+new address keeps its own. The address and port are how it was last reached. Records of
+earlier versions, keyed by address, are taken over by the first server that answers there.
+A record is never deleted: starting over archives it.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +44,14 @@ class StepRecord:
     files: Mapping[str, str] = field(default_factory=dict)
     updated: float = 0.0
     message: str = ""
+    # When the checks that found the step verified ran (0: never). "verified" without it
+    # is not shown as verified.
+    checked: float = 0.0
 
 
 @dataclass(frozen=True)
 class HostRecord:
-    """A host as the wizard knows it: how to reach it, and its steps."""
+    """A host as the wizard knows it: its identity (key), how to reach it, and its steps."""
 
     key: str
     address: str
@@ -50,6 +59,9 @@ class HostRecord:
     login_user: str = ""
     admin_user: str = ""
     steps: Mapping[str, StepRecord] = field(default_factory=dict)
+    # When the wizard last connected to it (0: never), and when the record was archived.
+    seen: float = 0.0
+    archived: float = 0.0
 
     def step(self, step_id: str) -> StepRecord:
         """The record of a step (pending when never touched)."""
@@ -64,13 +76,27 @@ class HostRecord:
         }
 
 
-def host_key(address: str) -> str:
-    """How hosts are keyed: the resolved address. The SSH port may change (ssh-hardening)."""
-    return address
+def host_key(fingerprint: str) -> str:
+    """How hosts are keyed: the server's identity, its host key's SHA256 fingerprint."""
+    return fingerprint
+
+
+def is_identity_key(key: str) -> bool:
+    """Whether a record's key is a host key (else a record of an earlier version, by address)."""
+    return key.startswith("SHA256:")
 
 
 STEP_STATUSES = frozenset(
-    {"pending", "applied", "verified", "failed", "failed-verify", "drifted", "outdated"}
+    {
+        "pending",
+        "applied",
+        "verified",
+        "failed",
+        "failed-verify",
+        "drifted",
+        "outdated",
+        "unconfirmed",
+    }
 )
 """Every status a step record may have."""
 
@@ -88,7 +114,7 @@ MAX_NUMBER = 2**63
 _STEP_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _ANSWER_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,63}$")
 _USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
-_STEP_KEYS = frozenset({"step_id", "status", "answers", "files", "updated", "message"})
+_STEP_KEYS = frozenset({"step_id", "status", "answers", "files", "updated", "message", "checked"})
 _COPY_KEYS = frozenset({"version", "admin_user", "steps"})
 
 
@@ -147,7 +173,7 @@ def merge_server_copy(record: HostRecord, server: str | Mapping[str, Any]) -> Ho
         if theirs.updated > record.step(step_id).updated:
             steps[step_id] = theirs
     admin = record.admin_user or copy.admin_user
-    return HostRecord(record.key, record.address, record.port, record.login_user, admin, steps)
+    return replace(record, admin_user=admin, steps=steps)
 
 
 def _parse(text: str) -> Any:
@@ -193,6 +219,11 @@ def _step(step_id: Any, data: Any) -> StepRecord:
         raise _Misfit(f"{where}.updated", "not a time")
     message = data.get("message", "")
     _text(message, f"{where}.message", plain=False, limit=MAX_MESSAGE)
+    checked = data.get("checked", 0.0)
+    if isinstance(checked, bool) or not isinstance(checked, int | float):
+        raise _Misfit(f"{where}.checked", "not a number")
+    if not math.isfinite(checked) or checked < 0:
+        raise _Misfit(f"{where}.checked", "not a time")
     return StepRecord(
         step_id=step_id,
         status=status,
@@ -200,6 +231,7 @@ def _step(step_id: Any, data: Any) -> StepRecord:
         files=_files(data.get("files", {}), f"{where}.files"),
         updated=float(updated),
         message=message,
+        checked=float(checked),
     )
 
 
@@ -278,42 +310,142 @@ class StateStore:
                 host TEXT, run_id TEXT, step_id TEXT, status TEXT, message TEXT, ended REAL);
             """
         )
+        self._add_columns()
         self.path.chmod(0o600)
 
-    def load(self, address: str, port: int = 22) -> HostRecord:
-        """The host's record (empty when new, with the given port)."""
-        key = host_key(address)
-        with self._lock:
-            return self._load(key, address, port)
+    def _add_columns(self) -> None:
+        """Columns added since the first version; a database of that version gains them."""
+        added = {"hosts": ("seen", "archived"), "steps": ("checked",)}
+        with self._lock, self._db:
+            for table, columns in added.items():
+                present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                for column in columns:
+                    if column not in present:
+                        self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} REAL DEFAULT 0")
 
-    def _load(self, key: str, address: str, port: int) -> HostRecord:
+    def load(self, address: str, port: int = 22) -> HostRecord:
+        """The record last reached at address:port (empty when none, keyed by the address
+        until the server's identity is known: see `identify`)."""
+        with self._lock:
+            found = self.reached_at(address, port)
+            return found or HostRecord(address, address, port)
+
+    def reached_at(self, address: str, port: int | None = None) -> HostRecord | None:
+        """The live record of the server last reached at address:port, or None.
+
+        Without a port: the one on port 22, else the only one at the address (two servers
+        behind one address on two ports are told apart by the port the user gives).
+        """
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, port FROM hosts WHERE address = ? AND archived = 0 ORDER BY seen DESC",
+                (address,),
+            ).fetchall()
+        if port is not None:
+            rows = [row for row in rows if row[1] == port]
+        elif len({row[1] for row in rows}) > 1:
+            rows = [row for row in rows if row[1] == 22]
+        return self._load(rows[0][0]) if rows else None
+
+    def identify(
+        self, fingerprint: str, address: str, port: int
+    ) -> tuple[HostRecord, HostRecord | None]:
+        """The record of the server with this host key, now reached at address:port, and
+        the record of another server last reached there, if any (its key changed).
+
+        A record of an earlier version (keyed by this address) becomes this server's. A new
+        server gets an empty record; one that moved keeps its record under its new address.
+        """
+        key = host_key(fingerprint)
+        with self._lock, self._db:
+            known = self._load(key)
+            if known is not None:
+                return replace(known, address=address, port=port), None
+            legacy = self._load(address)
+            if legacy is not None and not is_identity_key(legacy.key) and legacy.port == port:
+                self._rekey(address, key)
+                return replace(legacy, key=key), None
+            other = self.reached_at(address, port)
+            fresh = HostRecord(key, address, port)
+            return fresh, other if other is not None and other.key != key else None
+
+    def archive(self, key: str) -> str:
+        """Archive a record (never deleted): its steps and runs kept under a new key, no
+        longer found by address or identity. Returns that key ("" when none was stored)."""
+        now = time.time()
+        archived_key = f"archived:{now:.6f}:{key}"
+        with self._lock, self._db:
+            if self._load(key) is None:
+                return ""
+            self._rekey(key, archived_key, archived=now)
+        return archived_key
+
+    def archived(self, address: str | None = None) -> list[HostRecord]:
+        """Archived records (of one address when given), the most recent first."""
+        with self._lock:
+            keys = [
+                row[0]
+                for row in self._db.execute(
+                    "SELECT key, address FROM hosts WHERE archived > 0 ORDER BY archived DESC"
+                )
+                if address is None or row[1] == address
+            ]
+            return [record for key in keys if (record := self._load(key)) is not None]
+
+    def _rekey(self, old: str, new: str, archived: float = 0.0) -> None:
+        self._db.execute(
+            "UPDATE hosts SET key = ?, archived = ? WHERE key = ?", (new, archived, old)
+        )
+        self._db.execute("UPDATE steps SET host = ? WHERE host = ?", (new, old))
+        self._db.execute("UPDATE runs SET host = ? WHERE host = ?", (new, old))
+
+    def _load(self, key: str) -> HostRecord | None:
         row = self._db.execute(
-            "SELECT login_user, admin_user, port FROM hosts WHERE key = ?", (key,)
+            "SELECT address, port, login_user, admin_user, seen, archived FROM hosts WHERE key = ?",
+            (key,),
         ).fetchone()
+        if row is None:
+            return None
         steps = {
-            r[0]: StepRecord(r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], r[5] or "")
+            r[0]: StepRecord(
+                r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], r[5] or "", r[6] or 0.0
+            )
             for r in self._db.execute(
-                "SELECT step_id, status, answers, files, updated, message FROM steps "
+                "SELECT step_id, status, answers, files, updated, message, checked FROM steps "
                 "WHERE host = ?",
                 (key,),
             )
         }
-        login, admin, port = row if row else ("", "", port)
-        return HostRecord(key, address, port, login or "", admin or "", steps)
+        address, port, login, admin, seen, archived = row
+        return HostRecord(
+            key, address, port, login or "", admin or "", steps, seen or 0.0, archived or 0.0
+        )
 
     def save_host(self, record: HostRecord) -> None:
         """Store how to reach the host, and every step record."""
         with self._lock, self._db:
             self._db.execute(
-                "INSERT OR REPLACE INTO hosts VALUES (?, ?, ?, ?, ?)",
-                (record.key, record.address, record.port, record.login_user, record.admin_user),
+                "INSERT OR REPLACE INTO hosts "
+                "(key, address, port, login_user, admin_user, seen, archived) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.key,
+                    record.address,
+                    record.port,
+                    record.login_user,
+                    record.admin_user,
+                    record.seen,
+                    record.archived,
+                ),
             )
             for step in record.steps.values():
                 self._put_step(record.key, step)
 
     def _put_step(self, key: str, step: StepRecord) -> None:
         self._db.execute(
-            "INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO steps "
+            "(host, step_id, status, answers, files, updated, message, checked) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 key,
                 step.step_id,
@@ -322,6 +454,7 @@ class StateStore:
                 json.dumps(dict(step.files)),
                 step.updated,
                 step.message,
+                step.checked,
             ),
         )
 
