@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--yes", action="store_true", help="apply without asking (never trusts a new host key)"
     )
+    add_resume_options(common)
 
     parser = argparse.ArgumentParser(
         prog="vps-wizard",
@@ -196,9 +197,54 @@ def open_session(catalog: Catalog, store: StateStore, args: argparse.Namespace) 
             options.guard_seconds,
         )
         session = Session.open(catalog, store, options, stats)
+    settle_reset(session, args)
     for notice in session.notices:
         print(f"note: {notice}", file=sys.stderr)
     return session
+
+
+def add_resume_options(parser: argparse.ArgumentParser) -> None:
+    """What to do when the server does not back this machine's record (reinstalled, reset)."""
+    parser.add_argument(
+        "--start-over",
+        action="store_true",
+        help="when the server looks reinstalled or reset: archive this machine's record of it "
+        "and start from an empty one",
+    )
+
+
+def settle_reset(session: Session, args: argparse.Namespace) -> None:
+    """Say when the server looks reinstalled or reset, and start over if asked to; without
+    --start-over nothing of the old record is shown as applied or verified, and the two ways
+    on are given as commands."""
+    reset = session.reset
+    if reset is None:
+        if getattr(args, "start_over", False):
+            print(
+                "note: --start-over ignored: the server backs this machine's record, kept as it is",
+                file=sys.stderr,
+            )
+        return
+    print(f"vps-wizard: {reset.message}", file=sys.stderr)
+    if getattr(args, "start_over", False):
+        session.start_over()
+        return
+    where = args.target
+    print(
+        f"  → start over (the old record archived, not deleted): add --start-over, e.g. "
+        f"vps-wizard status {where} --start-over\n"
+        f"  → or verify step by step what is still true: vps-wizard verify {where} "
+        + " ".join(f"--step {step}" for step in reset.claimed[:1])
+        + " (one step at a time)",
+        file=sys.stderr,
+    )
+
+
+def status_text(status: str, checked: float) -> str:
+    """A step's status as the CLI shows it: "verified" always with the time of its check."""
+    if status == "verified" and checked:
+        return f"verified ({time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(checked))} UTC)"
+    return status
 
 
 def run_answers(catalog: Catalog, args: argparse.Namespace) -> AnswersFile:
@@ -233,10 +279,11 @@ def cmd_steps(catalog: Catalog, args: argparse.Namespace) -> int:
 
 def cmd_status(session: Session, catalog: Catalog, args: argparse.Namespace) -> int:
     """Each step's status on the host."""
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "step": s.step.id,
             "status": s.record.status,
+            "checked": s.record.checked,
             "message": s.record.message,
             "waits_for": list(s.blocked_by),
         }
@@ -258,7 +305,7 @@ def cmd_status(session: Session, catalog: Catalog, args: argparse.Namespace) -> 
         print(f"{session.host.key}: {facts.os_pretty}, connected as {session.remote.user}")
         for row in rows:
             extra = f"  ({row['message']})" if row["message"] else ""
-            print(f"  {row['step']:16} {row['status']}{extra}")
+            print(f"  {row['step']:16} {status_text(row['status'], row['checked'])}{extra}")
         if runs:
             print("recent runs:")
             for run in runs:

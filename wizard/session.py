@@ -283,7 +283,8 @@ class Session:
         self.previous = None
         self.reset = None
         self.notices.append(
-            "started over: this machine's old record of the server is archived, not deleted"
+            "started over: this machine's old record of the server is archived, not deleted "
+            f"({archived or 'nothing was stored yet'})"
         )
         self.refresh()
         return archived
