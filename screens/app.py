@@ -37,6 +37,7 @@ from screens.messages import (
 )
 from screens.overview import OverviewScreen
 from screens.questions import QuestionsScreen
+from screens.reset import ResetModal
 from screens.review import ReviewScreen
 from screens.text import NoControlCharacters
 from screens.verify import VerifyScreen
@@ -195,6 +196,26 @@ class WizardApp(App[None]):
     def _session_opened(self, event: SessionOpened) -> None:
         self.session = event.session
         self.switch_screen(OverviewScreen(event.session))
+        if event.session.reset is not None:
+            self.push_screen(ResetModal(event.session.reset), self._reset_answered)
+
+    async def _reset_answered(self, choice: str | None) -> None:
+        """Start over (in a worker: it archives and reads the server again), verify the
+        claimed steps one screen of checks, or leave them unconfirmed for now."""
+        reset = self.live_session.reset
+        if reset is None:
+            return
+        if choice == "start-over":
+            self.start_over()
+        elif choice == "verify":
+            await self.start_verify(reset.claimed, "What is still true on the server")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="session", description="reset")
+    def start_over(self) -> None:
+        """Archive the old record and show the steps afresh."""
+        session = self.live_session
+        session.start_over()
+        self.post_message(SessionOpened(session))
 
     # ------------------------------------------------------------------ questions and plan
     @on(OverviewScreen.StepChosen)

@@ -17,7 +17,7 @@ from wizard.checks.base import CheckResult
 from wizard.facts import Facts
 from wizard.plan import Plan
 from wizard.remote import Stats
-from wizard.session import ConnectOptions, StepStatus
+from wizard.session import ConnectOptions, ResetSuspected, StepStatus
 from wizard.state import StateStore
 from wizard.steps import Step
 
@@ -27,6 +27,8 @@ class WizardSession(Protocol):
 
     notices: list[str]
     facts: Facts
+    # Set when the server does not back this machine's record (reinstalled or reset).
+    reset: ResetSuspected | None
 
     @property
     def stats(self) -> Stats:
@@ -67,6 +69,10 @@ class WizardSession(Protocol):
         on_result: Callable[[str, CheckResult], None] | None = None,
     ) -> dict[str, list[CheckResult]]:
         """Run the checks of the given steps."""
+        ...
+
+    def start_over(self) -> str:
+        """Archive this machine's record of the server and begin with an empty one."""
         ...
 
 

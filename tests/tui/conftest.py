@@ -194,6 +194,8 @@ class FakeSession:
         self.apply_gate: threading.Event | None = None
         self.verify_error: Exception | None = None
         self.calls: list[tuple[Any, ...]] = []
+        # A server that backs the record; tests/tui/test_reset.py sets one that does not.
+        self.reset: Any = None
 
     def overview(self) -> list[StepStatus]:
         """Every step, blocked by requirements not yet applied."""
