@@ -7,7 +7,7 @@ step ended ok; 1 on any error, with the reason and what to do on stderr, never a
 from __future__ import annotations
 
 import argparse
-import getpass
+import contextlib
 import json
 import sys
 import time
@@ -23,6 +23,17 @@ from wizard.answerfile import (
 )
 from wizard.catalog import Catalog, load_catalog
 from wizard.checks.base import CheckResult
+from wizard.cliparse import (
+    COMMANDS as COMMAND_NAMES,
+)
+from wizard.cliparse import (
+    ask,
+    check_identity,
+    could_be_host,
+    first_word,
+    subparser_defaults_suppressed,
+    unknown_command,
+)
 from wizard.errors import UnknownHostKey, WizardError
 from wizard.plan import Plan
 from wizard.remote import DEFAULT_KNOWN_HOSTS, Credentials, Stats, Target
@@ -33,11 +44,29 @@ from wizard.visible import visible, visible_output
 ICONS = {"ok": "✔", "warn": "!", "fail": "✘"}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """All commands and options."""
+EXIT_CODES = {
+    "plan": "exit codes: 0 nothing to change, 2 changes to make, 1 error",
+    "apply": "exit codes: 0 every step applied and its checks passed, 1 a check failed, a step "
+    "was refused or stopped, or an error",
+    "verify": "exit codes: 0 no check failed (warnings allowed), 1 a check failed or an error",
+    "status": "exit codes: 0 shown, 1 error",
+    "tui": "exit codes: 0 quit, 1 error",
+    "steps": "exit codes: 0",
+}
+
+
+def common_options() -> argparse.ArgumentParser:
+    """The options every command takes, before or after the subcommand."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-i", "--identity", help="private key file to log in with")
-    common.add_argument("--known-hosts", type=Path, default=DEFAULT_KNOWN_HOSTS)
+    common.add_argument(
+        "-i", "--identity", metavar="KEY", help="private key file to log in with (not the .pub)"
+    )
+    common.add_argument(
+        "--known-hosts",
+        type=Path,
+        default=DEFAULT_KNOWN_HOSTS,
+        help=f"the wizard's own known_hosts file (default: {DEFAULT_KNOWN_HOSTS})",
+    )
     common.add_argument(
         "--accept-host-key",
         metavar="SHA256:...",
@@ -45,7 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--ask-password", action="store_true", help="log in with a password")
     common.add_argument("--ask-sudo-password", action="store_true", help="sudo needs a password")
-    common.add_argument("--guard-seconds", type=int, default=DEFAULT_GUARD_SECONDS)
+    common.add_argument(
+        "--guard-seconds",
+        type=int,
+        default=DEFAULT_GUARD_SECONDS,
+        help="after a change to SSH or the firewall, seconds before the server rolls it back "
+        f"unless the wizard can still log in (default {DEFAULT_GUARD_SECONDS})",
+    )
     common.add_argument("--state", type=Path, help="state database (default: user state dir)")
     common.add_argument("--json", action="store_true", help="machine-readable output")
     common.add_argument("--stats", action="store_true", help="show round trips and time per phase")
@@ -53,12 +88,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--yes", action="store_true", help="apply without asking (never trusts a new host key)"
     )
     add_resume_options(common)
+    return common
 
+
+def build_parser() -> argparse.ArgumentParser:
+    """All commands and options."""
+    sub_common = subparser_defaults_suppressed(common_options())
     parser = argparse.ArgumentParser(
         prog="vps-wizard",
         description="From a fresh Debian/Ubuntu VPS to a hardened server, one reviewed step "
         "at a time.",
-        parents=[common],
+        epilog="Options may stand before or after the command. "
+        + "; ".join(
+            f"{name}: {text.removeprefix('exit codes: ')}" for name, text in EXIT_CODES.items()
+        ),
+        parents=[common_options()],
     )
     parser.add_argument(
         "--demo", action="store_true", help="run the TUI on a disposable local test host"
@@ -71,15 +115,28 @@ def build_parser() -> argparse.ArgumentParser:
         ("status", "show each step's status on the host"),
         ("tui", "open the terminal interface on a host"),
     ):
-        command = sub.add_parser(name, help=text, parents=[common])
+        command = sub.add_parser(
+            name, help=text, description=text, epilog=EXIT_CODES[name], parents=[sub_common]
+        )
         command.add_argument("target", help="user@host[:port], or host once the wizard knows it")
         if name in ("plan", "apply", "verify"):
-            command.add_argument("--step", action="append", default=[], help="only this step")
+            command.add_argument(
+                "--step",
+                action="append",
+                default=[],
+                help="only this step (repeat for several; default: the answers file's steps)",
+            )
         if name in ("plan", "apply"):
             command.add_argument("--answers", type=Path, help="answers file (TOML)")
         if name == "verify":
             command.add_argument("--report", type=Path, help="write a Markdown (or .json) report")
-    steps = sub.add_parser("steps", help="list the catalog's steps", parents=[common])
+    steps = sub.add_parser(
+        "steps",
+        help="list the catalog's steps",
+        description="list the catalog's steps",
+        epilog=EXIT_CODES["steps"],
+        parents=[sub_common],
+    )
     steps.set_defaults(target=None)
     return parser
 
@@ -92,18 +149,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     sequence there must not reach the terminal. JSON output is unchanged by it: json.dumps
     escapes every control character itself (ensure_ascii).
     """
-    with visible_output():
-        return run_command(argv)
+    try:
+        with visible_output():
+            return run_command(argv)
+    except BrokenPipeError:
+        return closed_pipe()
+
+
+def closed_pipe() -> int:
+    """The reader of stdout went away (`| head`): stop quietly, as other tools do. Python
+    would otherwise report the broken pipe again when it flushes stdout at exit."""
+    import os
+
+    with contextlib.suppress(OSError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141  # 128 + SIGPIPE, what a shell reports for a command that a pipe stopped
 
 
 def run_command(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run the command; errors become a sentence and exit 1."""
     raw = list(sys.argv[1:] if argv is None else argv)
-    commands = {"plan", "apply", "verify", "status", "steps", "tui"}
-    if raw and not raw[0].startswith("-") and raw[0] not in commands:
-        raw = ["tui", *raw]
-    args = build_parser().parse_args(raw)
+    parser = build_parser()
     try:
+        raw = with_command(raw, parser)
+        args = parser.parse_args(raw)
         catalog = load_catalog()
         if args.command == "steps":
             return cmd_steps(catalog, args)
@@ -127,6 +196,8 @@ def run_command(argv: Sequence[str] | None = None) -> int:
         if error.hint:
             print(f"  → {error.hint}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        raise
     except KeyboardInterrupt:
         print("vps-wizard: interrupted; run the same command again to resume.", file=sys.stderr)
         return 130
@@ -139,6 +210,17 @@ def run_command(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def with_command(raw: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """The command line with its subcommand: a bare host opens the TUI, a bare word that is
+    no host the user could mean is a mistyped command."""
+    index = first_word(raw, parser)
+    if index is None or raw[index] in COMMAND_NAMES:
+        return raw
+    if not could_be_host(raw[index]):
+        raise unknown_command(raw[index])
+    return [*raw[:index], "tui", *raw[index:]]
 
 
 def write_crash_log(error: BaseException) -> Path:
@@ -159,10 +241,12 @@ def write_crash_log(error: BaseException) -> Path:
 
 def connect_options(args: argparse.Namespace) -> ConnectOptions:
     """ConnectOptions from the command line; passwords asked here, kept in memory only."""
-    password = getpass.getpass("SSH password: ") if args.ask_password else None
-    sudo_password = getpass.getpass("sudo password: ") if args.ask_sudo_password else None
+    target = Target.parse(args.target)
+    check_identity(args.identity)
+    password = ask("SSH password: ", secret=True) if args.ask_password else None
+    sudo_password = ask("sudo password: ", secret=True) if args.ask_sudo_password else None
     return ConnectOptions(
-        target=Target.parse(args.target),
+        target=target,
         credentials=Credentials(args.identity, password, sudo_password),
         known_hosts=args.known_hosts,
         accept_fingerprint=args.accept_host_key,
@@ -187,7 +271,7 @@ def open_session(catalog: Catalog, store: StateStore, args: argparse.Namespace) 
                 f"{unknown.fingerprint} or connect once interactively.",
             ) from None
         print(f"The host key of {unknown.host} is new: {unknown.key_type} {unknown.fingerprint}")
-        if input("Trust it and continue? [y/N] ").strip().lower() not in ("y", "yes"):
+        if ask("Trust it and continue? [y/N] ").strip().lower() not in ("y", "yes"):
             raise WizardError("host key not trusted; nothing was done") from None
         options = ConnectOptions(
             options.target,
@@ -214,20 +298,17 @@ def add_resume_options(parser: argparse.ArgumentParser) -> None:
 
 
 def settle_reset(session: Session, args: argparse.Namespace) -> None:
-    """Say when the server looks reinstalled or reset, and start over if asked to; without
-    --start-over nothing of the old record is shown as applied or verified, and the two ways
-    on are given as commands."""
+    """Say when the server looks reinstalled or reset; start over when asked to (the record
+    archived). Without --start-over nothing of the old record is shown as applied or
+    verified, and the two ways on are given as commands."""
     reset = session.reset
-    if reset is None:
-        if getattr(args, "start_over", False):
-            print(
-                "note: --start-over ignored: the server backs this machine's record, kept as it is",
-                file=sys.stderr,
-            )
-        return
-    print(f"vps-wizard: {reset.message}", file=sys.stderr)
+    if reset is not None:
+        print(f"vps-wizard: {reset.message}", file=sys.stderr)
     if getattr(args, "start_over", False):
+        # Asked for, it holds even when the server backs the record: nothing is lost.
         session.start_over()
+        return
+    if reset is None:
         return
     where = args.target
     print(
@@ -302,7 +383,8 @@ def cmd_status(session: Session, catalog: Catalog, args: argparse.Namespace) -> 
         print(json.dumps({**document, "steps": rows, "recent_runs": runs}))
     else:
         facts = session.facts
-        print(f"{session.host.key}: {facts.os_pretty}, connected as {session.remote.user}")
+        where = f"{session.host.address} ({session.host.key})"
+        print(f"{where}: {facts.os_pretty}, connected as {session.remote.user}")
         for row in rows:
             extra = f"  ({row['message']})" if row["message"] else ""
             print(f"  {row['step']:16} {status_text(row['status'], row['checked'])}{extra}")
@@ -326,7 +408,16 @@ def print_plan(plan: Plan) -> None:
         print(change.diff(secrets), end="")
     for command in plan.commands:
         if command.will_run:
-            print(f"  will run: {command.run.splitlines()[0][:100]}")
+            print_command(command.run)
+
+
+def print_command(run: str) -> None:
+    """A command in full, every line of it: a user approving --yes reads all that will run.
+    Long lines are left whole (a terminal wraps them; cutting would hide the end)."""
+    first, *rest = run.splitlines() or [""]
+    print(f"  will run: {first}")
+    for line in rest:
+        print(f"            {line}")
 
 
 def cmd_plan(session: Session, catalog: Catalog, args: argparse.Namespace) -> int:
@@ -419,7 +510,7 @@ def confirm(question: str) -> bool:
     """Ask yes/no on the terminal; no terminal means no."""
     if not sys.stdin.isatty():
         raise WizardError("this run has no terminal to confirm on", "add --yes to apply unattended")
-    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    return ask(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
 def result_json(result: CheckResult) -> dict[str, Any]:
@@ -474,10 +565,26 @@ def cmd_verify(session: Session, catalog: Catalog, args: argparse.Namespace) -> 
 
 def write_report(path: Path, session: Session, data: dict[str, list[dict[str, Any]]]) -> None:
     """A Markdown report (or JSON when the name ends in .json)."""
+    date = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    pending = [s.step.id for s in session.overview() if s.record.status == "pending"]
     if path.suffix == ".json":
-        path.write_text(json.dumps({"host": session.host.key, "steps": data}, indent=2))
+        document = {
+            "date": date,
+            "host": session.host.key,
+            "address": session.host.address,
+            "not_applied": pending,
+            "steps": data,
+        }
+        path.write_text(json.dumps(document, indent=2))
         return
-    lines = [f"# vps-wizard report for {session.host.key}", ""]
+    lines = [
+        f"# vps-wizard report for {session.host.address}",
+        "",
+        f"- date: {date}",
+        f"- host: {session.host.address} (host key {session.host.key})",
+        "- steps not applied yet: " + (", ".join(pending) if pending else "none"),
+        "",
+    ]
     for step_id, results in data.items():
         lines += [f"## {step_id}", "", "| | check | summary | what to do |", "|---|---|---|---|"]
         lines += [
@@ -517,7 +624,7 @@ def cmd_demo(catalog: Catalog, args: argparse.Namespace) -> int:
         if not sys.stdin.isatty():
             print("usage: vps-wizard user@host  (or --demo for a local test host)", file=sys.stderr)
             return 1
-        answer = input(
+        answer = ask(
             "No server given. Boot a disposable local Debian 12 test host and try the wizard "
             "on it? [Y/n] "
         )

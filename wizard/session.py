@@ -44,6 +44,9 @@ from wizard.steps import Step
 # Packages and services whose presence other steps' templates ask about.
 WATCHED_PACKAGES = ("postfix", "nginx", "apache2", "bind9", "dovecot-core", "mariadb-server")
 APPLIED = ("applied", "verified", "drifted", "failed-verify", "outdated")
+# What a record may claim that the server must back: the applied statuses, and the steps
+# already found unconfirmed (still not backed until verified or applied again).
+CLAIMS = (*APPLIED, "unconfirmed")
 DEFAULT_GUARD_SECONDS = 120
 # How long an apply waits for another one under way on the server, and how often it looks.
 BUSY_WAIT_SECONDS = 600
@@ -175,7 +178,7 @@ class Session:
             remote.host_fingerprint, address, remote.target.port or 22
         )
         notices: list[str] = []
-        if remote.user != target.user:
+        if defaulted and remote.user != admin:
             notices.append(
                 f"{target.user} (the admin this machine recorded) was refused: connected as "
                 f"{remote.user}"
@@ -216,7 +219,7 @@ class Session:
         with the time of the check that verified it and its files in the server's manifest.
         """
         base = self.previous or self.host
-        claimed = tuple(sid for sid, r in base.steps.items() if r.status in APPLIED)
+        claimed = tuple(sid for sid, r in base.steps.items() if r.status in CLAIMS)
         if not claimed and self.previous is None:
             return
         self.traces = self._read_traces()
@@ -784,12 +787,14 @@ def _unconfirmed(steps: Mapping[str, StepRecord], claimed: Iterable[str]) -> dic
     result = dict(steps)
     for step_id in claimed:
         record = steps[step_id]
+        if record.status == "unconfirmed":
+            continue
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(record.updated))
         result[step_id] = dataclasses.replace(
             record,
             status="unconfirmed",
             checked=0.0,
-            message=f"this machine recorded it {record.status} ({when} UTC), the server does "
+            message=f"this machine's record says it was applied ({when} UTC), the server does "
             "not back it: verify it, or start over",
         )
     return result
