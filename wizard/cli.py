@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--demo", action="store_true", help="run the TUI on a disposable local test host"
     )
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", title="commands", help="what to do")
     for name, text in (
         ("plan", "show what the steps would change (exit 2 when something would)"),
         ("apply", "apply the steps of the answers file, then verify them"),

@@ -82,8 +82,16 @@ class Target:
             port = int(port_text) if port_text.isdigit() else 0
         if port is not None and not 1 <= port <= 65535:
             raise WizardError(f"'{text}' has no valid port", "write it as user@host:2222")
-        if not host or any(c in host for c in " \n;'\"`$"):
-            raise WizardError(f"'{text}' is not a server address", "write it as user@host[:port]")
+        bad = sorted({c for c in host if c in " \n;'\"`$"})
+        if not host or bad:
+            reason = (
+                "it names no host"
+                if not host
+                else "a host name cannot hold " + " ".join(repr(c) for c in bad)
+            )
+            raise WizardError(
+                f"'{text}' is not a server address: {reason}", "write it as user@host[:port]"
+            )
         return cls(host=host, user=user or None, port=port)
 
     def __str__(self) -> str:
@@ -202,6 +210,34 @@ def _resolve(target: Target) -> tuple[str, int, str, list[str], str | None]:
     return hostname, port, user, identities, entry.get("proxyjump")
 
 
+def connect_failure(hostname: str, port: int, error: BaseException, had_keys: bool) -> Exception:
+    """What went wrong in a failed connect, in words that point at the cause."""
+    import paramiko
+
+    text = str(error)
+    if isinstance(error, paramiko.ssh_exception.NoValidConnectionsError):
+        return ConnectionFailed(
+            f"nothing accepts connections on port {port} of {hostname} (connection refused).",
+            "Check the port (after ssh-hardening it is the one you chose: user@host:PORT) and "
+            "that sshd runs on the server.",
+        )
+    if "No authentication methods available" in text and not had_keys:
+        return ConnectionFailed(
+            "no SSH key to log in with: none in ~/.ssh, none in the agent, no -i and no password.",
+            "Create one (ssh-keygen -t ed25519) and put it on the server (ssh-copy-id), or give "
+            "-i KEY, or --ask-password.",
+        )
+    if "protocol banner" in text:
+        return ConnectionFailed(
+            f"{hostname}:{port} answered, but not as an SSH server ({text}).",
+            "Check the port: another service listens there, or sshd is not up yet.",
+        )
+    return ConnectionFailed(
+        f"could not connect to {hostname}:{port}: {text or type(error).__name__}",
+        "Check the address, the port and that sshd runs on the server.",
+    )
+
+
 class Remote:
     """A live SSH session to one server."""
 
@@ -295,10 +331,7 @@ class Remote:
                     "Check the address and that the server is up; a firewall may drop SSH.",
                 ) from None
             except (OSError, paramiko.SSHException, EOFError) as error:
-                raise ConnectionFailed(
-                    f"could not connect to {hostname}:{port}: {error}",
-                    "Check the address, the port and that sshd runs on the server.",
-                ) from None
+                raise connect_failure(hostname, port, error, bool(key_files)) from None
             stats.bucket().round_trips += 1
         transport = client.get_transport()
         assert transport is not None
