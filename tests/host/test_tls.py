@@ -16,13 +16,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from tests.host.acme import DOMAIN, HSTS_CHECKS, TLS_CHECKS, answers_text, start_acme_ca
+from tests.host.acme import DOMAIN, HSTS_CHECKS, PEBBLE, TLS_CHECKS, answers_text, start_acme_ca
 from tests.host.fixtures import boot_free
 from tests.host.harness import Wizard, apply_ok, assert_fails, checks
+from tests.host.hostile import assert_no_payload_ran, payload, toml_string
 from wizard.testhost.machine import TestHost
 
 pytestmark = pytest.mark.host
 LIVE = f"/etc/ssl/vps-wizard/{DOMAIN}"
+# The ACME account's address: valid (parse_email takes it), full of what a shell would run.
+# Not '#' nor '?', though valid: an ACME contact is a mailto: URI, and Pebble refuses an
+# address holding either ("invalid email address"), so the apply would fail at certbot.
+EMAIL = f"o'brien`{payload('tls')}`|{{x}}&y!%*+=^~@{DOMAIN}"
 
 
 @dataclass
@@ -46,7 +51,7 @@ def make_host(prefix: str, slots: range, server: str, home: Path) -> TlsHost:
         wizard = Wizard(testhost, home)
         wizard.trust_host()
         answers = home / "answers.toml"
-        answers.write_text(answers_text(server))
+        answers.write_text(hostile_email(answers_text(server)))
         steps = ["base", "admin-user", "ssh-hardening", "firewall", "web", "vhost"]
         apply_ok(wizard, f"root@{testhost.address}", steps, answers)
         start_acme_ca(testhost)
@@ -55,6 +60,13 @@ def make_host(prefix: str, slots: range, server: str, home: Path) -> TlsHost:
     except BaseException:
         testhost.stop()
         raise
+
+
+def hostile_email(text: str) -> str:
+    """The answers with the tls step's e-mail address replaced by EMAIL."""
+    plain = f'email = "admin@{DOMAIN}"\n'
+    assert plain in text
+    return text.replace(plain, f"email = {toml_string(EMAIL)}\n")
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +89,19 @@ def test_every_tls_and_hsts_check_is_ok(tls_host):
     # Port 443 was opened by the firewall, applied again after tls.
     rules = tls_host.host.exec("nft list table inet vpswizard").stdout
     assert "443" in rules
+
+
+def test_the_hostile_address_reached_the_ca_literally_and_ran_nothing(tls_host):
+    """The ACME account registered with the address exactly as answered: it went to certbot as
+    one word, and no part of it ran on the server."""
+    host = tls_host.host
+    # certbot keeps no contact locally (regr.json's body is empty): ask Pebble for the account.
+    shown = host.exec(
+        f"REQUESTS_CA_BUNDLE={PEBBLE}/tls-ca.pem certbot show_account "
+        "--server https://localhost:14000/dir 2>&1"
+    ).stdout
+    assert f"  Email contact: {EMAIL}\n" in shown, shown
+    assert_no_payload_ran(host)
 
 
 def test_a_second_apply_changes_nothing(tls_host):
