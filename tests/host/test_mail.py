@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import imaplib
 import json
+import shlex
 import smtplib
 import subprocess
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import pytest
 
 from tests.host.fixtures import boot_free
 from tests.host.harness import Wizard, apply_ok, assert_fails, checks
+from tests.host.hostile import assert_no_payload_ran, payload, toml_string
 from wizard.checks.mail import start_tls
 from wizard.checks.tls import client_context
 from wizard.testhost.machine import TestHost
@@ -26,7 +28,9 @@ pytestmark = pytest.mark.host
 QUICK = Path(__file__).parent / "quick.toml"
 DOMAIN = "example.net"
 MAILNAME = f"mail.{DOMAIN}"
-PASSWORD = "mail-horse-battery-staple-93"
+# The password of the new mailboxes: one line a shell would run in many ways, with quotes of
+# both kinds, $(), backticks, ';', spaces and a backslash.
+PASSWORD = f'it\'s "$({payload("mail1")})" `{payload("mail2")}`; {payload("mail3")} a\\b 93'
 MAIL_CHECKS = (
     "mail.starttls",
     "mail.auth_after_tls",
@@ -77,7 +81,7 @@ def mail_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailHost]:
         answers = own / "answers.toml"
         answers.write_text(QUICK.read_text() + MAIL_ANSWERS)
         with_password = own / "with-password.toml"
-        with_password.write_text(answers.read_text() + f'password = "{PASSWORD}"\n')
+        with_password.write_text(answers.read_text() + f"password = {toml_string(PASSWORD)}\n")
         day_one = ["base", "admin-user", "ssh-hardening", "firewall"]
         apply_ok(wizard, f"root@{testhost.address}", day_one, answers)
         first = wizard.cli(
@@ -155,6 +159,10 @@ def test_a_second_apply_changes_nothing_and_keeps_the_passwords(mail_host):
     assert mail_host.host.exec("cat /etc/dovecot/vps-wizard/users").stdout == users
 
 
+def test_the_hostile_password_ran_nothing_on_the_server(mail_host):
+    assert_no_payload_ran(mail_host.host)
+
+
 def test_the_mailbox_password_is_stored_nowhere_in_clear(mail_host):
     local = subprocess.run(
         ["grep", "-r", "-l", "-a", "-F", PASSWORD, str(mail_host.wizard.home)],
@@ -163,10 +171,15 @@ def test_the_mailbox_password_is_stored_nowhere_in_clear(mail_host):
     )
     assert local.stdout == "", f"password found in {local.stdout}"
     server = mail_host.host.exec(
-        f"grep -r -l -a -F {PASSWORD} /var/lib/vps-wizard /var/backups/vps-wizard /etc /var/log",
+        f"grep -r -l -a -F -e {shlex.quote(PASSWORD)} "
+        "/var/lib/vps-wizard /var/backups/vps-wizard /etc /var/log /tmp /root /home",
         check=False,
     )
     assert server.stdout == "", f"password found on the server in {server.stdout}"
+    journal = mail_host.host.exec(
+        f"journalctl --no-pager -o cat | grep -c -F -e {shlex.quote(PASSWORD)}", check=False
+    )
+    assert journal.stdout == "0\n", "password found in the server's journal"
     password_file = "/etc/dovecot/private/vps-wizard-new-mailbox-password"
     assert mail_host.host.exec(f"cat {password_file}").stdout == "# used\n"
 
