@@ -16,6 +16,9 @@ import pytest
 
 from tests.host.fixtures import boot_free
 from tests.host.harness import Wizard, apply_ok, assert_fails, checks
+from tests.host.hostile import assert_no_payload_ran, payload, toml_string
+from wizard.checks.dns import query
+from wizard.checks.mail_auth import txt_strings
 from wizard.testhost.machine import TestHost
 
 pytestmark = pytest.mark.host
@@ -24,6 +27,8 @@ DOMAIN = "example.net"
 ZONE = f"/var/lib/bind/vps-wizard/db.{DOMAIN}"
 FRAGMENTS = f"/etc/bind/vps-wizard/{DOMAIN}"
 KEYS = f"/etc/dkimkeys/{DOMAIN}"
+# Where DMARC reports go: a valid address (parse_email takes it) a shell would run.
+DMARC_REPORTS = f"o'brien`{payload('dmarc')}`|{{x}}&y!#%*+=?^~@{DOMAIN}"
 AUTH_CHECKS = (
     "mail-auth.spf",
     "mail-auth.dkim_record",
@@ -40,7 +45,7 @@ def answers_text(host: TestHost, selector: str = "mail") -> str:
         f'ns_name = "ns1.{DOMAIN}"\nmail_host = "mail.{DOMAIN}"\n'
         f'caa_issuer = "letsencrypt.org"\n'
         f'\n[mail]\ndomain = "{DOMAIN}"\nhostname = "mail.{DOMAIN}"\nmailboxes = "contact"\n'
-        f'\n[mail-auth]\nselector = "{selector}"\n'
+        f'\n[mail-auth]\nselector = "{selector}"\ndmarc_reports = {toml_string(DMARC_REPORTS)}\n'
     )
 
 
@@ -130,6 +135,15 @@ def test_every_check_is_ok_and_the_private_key_stayed_on_the_server(auth_host):
     )
     assert server.stdout == "", server.stdout
     assert auth_host.host.exec(f"stat -c '%U %a' {KEYS}/mail.private").stdout == "opendkim 600\n"
+
+
+def test_the_dmarc_record_served_holds_the_hostile_address_literally(auth_host):
+    """The address went into the zone as text and out of BIND as it was: nothing of it ran."""
+    answer = query(auth_host.host.address, f"_dmarc.{DOMAIN}", "TXT")
+    assert txt_strings(answer) == [
+        f"v=DMARC1; p=quarantine; sp=quarantine; adkim=r; aspf=r; rua=mailto:{DMARC_REPORTS}"
+    ], answer
+    assert_no_payload_ran(auth_host.host)
 
 
 def test_a_second_apply_changes_nothing_and_the_mail_step_keeps_the_milters(auth_host):
