@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from tests.host.harness import DAY_ONE, DAY_ONE_STEPS, apply_ok
+from tests.host.harness import DAY_ONE, DAY_ONE_STEPS, apply_ok, checks
+from tests.host.hostile import assert_no_payload_ran, toml_string
 
 pytestmark = pytest.mark.host
+# All a key's comment may hold: letters (not only ASCII), spaces, runs of them, @ . + : -
+KEY_COMMENT = "Zoë admin: a+b@laptop-1.example.org  two  spaces :-"
+AUTHORIZED_KEYS = "/home/admin/.ssh/authorized_keys"
 
 
 def test_day_one_applies_and_every_check_is_ok(day_one_host):
@@ -139,3 +144,29 @@ def test_plan_exits_1_on_error_with_the_reason(day_one_host):
     result = wizard.cli("plan", wizard.host.address, "--step", "no-such-step")
     assert result.returncode == 1
     assert "there is no step 'no-such-step'" in result.stderr
+
+
+def test_a_key_comment_with_spaces_and_punctuation_is_written_as_given(day_one_host, tmp_path):
+    wizard, _ = day_one_host
+    key_type, blob = wizard.key.with_suffix(".pub").read_text().split()[:2]
+    line = f"{key_type} {blob} {KEY_COMMENT}"
+    before = wizard.host.exec(f"cat {AUTHORIZED_KEYS}").stdout
+    try:
+        apply_ok(wizard, wizard.host.address, ["admin-user"], admin_key(tmp_path, line))
+        assert wizard.host.exec(f"cat {AUTHORIZED_KEYS}").stdout == line + "\n"
+        # The line still logs the admin in (a brand-new session, with sudo).
+        login = checks(wizard, "admin-user")["ssh.login"]
+        assert login["status"] == "ok", login
+        assert_no_payload_ran(wizard.host)
+    finally:
+        # The session's host gets its key line back. Named: a key left out of an answers file
+        # would take the answer applied last, this very line.
+        apply_ok(wizard, wizard.host.address, ["admin-user"], admin_key(tmp_path, before.strip()))
+    assert wizard.host.exec(f"cat {AUTHORIZED_KEYS}").stdout == before
+
+
+def admin_key(folder: Path, line: str) -> Path:
+    """An answers file for admin-user with this key line."""
+    answers = folder / "admin-key.toml"
+    answers.write_text(f'[admin-user]\nusername = "admin"\npublic_key = {toml_string(line)}\n')
+    return answers
