@@ -376,7 +376,8 @@ def cmd_status(session: Session, catalog: Catalog, args: argparse.Namespace) -> 
     ]
     if args.json:
         document = {
-            "host": session.host.key,
+            "host": session.host.address,
+            "host_key": session.host.key,
             "os": session.facts.os_pretty,
             "admin_user": session.host.admin_user,
         }
@@ -570,8 +571,8 @@ def write_report(path: Path, session: Session, data: dict[str, list[dict[str, An
     if path.suffix == ".json":
         document = {
             "date": date,
-            "host": session.host.key,
-            "address": session.host.address,
+            "host": session.host.address,
+            "host_key": session.host.key,
             "not_applied": pending,
             "steps": data,
         }

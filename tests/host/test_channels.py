@@ -114,7 +114,7 @@ def test_verify_of_many_checks_at_once_has_no_refused_channel(
     day_one_host: tuple[Wizard, str],
 ) -> None:
     wizard, _ = day_one_host
-    session = wizard.session("root")
+    session = wizard.session("admin")
     try:
         # Every day-one check three times over, all at once, on the session's one connection.
         by_step = session.verify(list(DAY_ONE_STEPS) * 3)

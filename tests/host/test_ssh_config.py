@@ -27,6 +27,7 @@ def test_alias_and_proxyjump_from_ssh_config(fresh_testhost, wizard_factory, tmp
     direct = wizard.cli("status", "myvps", "--json", env=env)
     assert direct.returncode == 0, direct.stderr
     assert json.loads(direct.stdout)["host"] == host.address
+    assert json.loads(direct.stdout)["host_key"].startswith("SHA256:")
 
     jumped = wizard.cli("status", "behind", "--json", env=env)
     assert jumped.returncode == 0, jumped.stderr
