@@ -15,6 +15,7 @@ TLS_CHECKS = (
     "tls.certificate",
     "tls.protocols",
     "tls.ciphers",
+    "tls.profile",
     "tls.alpn_h2",
     "tls.redirect",
     "tls.renewal",

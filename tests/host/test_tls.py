@@ -117,10 +117,16 @@ def test_tls_1_0_re_enabled_fails_tls_protocols(tls_host):
     try:
         host.exec(
             f"sed -i 's/^ssl_protocols .*/ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;/; "
-            f"s/^ssl_ciphers .*/ssl_ciphers DEFAULT:@SECLEVEL=0;/' {conf} && systemctl reload nginx"
+            f"s/^ssl_ciphers .*/ssl_ciphers DEFAULT:@SECLEVEL=0;/; "
+            f"s/^ssl_ecdh_curve .*/ssl_ecdh_curve X25519:prime256v1:secp384r1:X448:secp521r1;/' "
+            f"{conf} && systemctl reload nginx"
         )
-        result = checks(tls_host.wizard, "tls")["tls.protocols"]
-        assert_fails(result, "TLS 1.0 accepted", "ssl_protocols")
+        results = checks(tls_host.wizard, "tls")
+        assert_fails(results["tls.protocols"], "TLS 1.0 accepted", "ssl_protocols")
+        # The scan names each thing accepted outside Mozilla intermediate, not only versions.
+        profile = results["tls.profile"]
+        assert_fails(profile, "port 443 accepts", "TLS 1.0", "ECDHE-ECDSA-AES128-SHA", "X448")
+        assert "P-521" in profile["summary"] and "ssl_ecdh_curve" in profile["hint"], profile
     finally:
         host.exec(f"cp -a /root/tls.conf.bak {conf} && systemctl reload nginx")
 

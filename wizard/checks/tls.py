@@ -33,6 +33,16 @@ from wizard.checks.base import (
     warn,
 )
 from wizard.checks.ssh import server_host
+from wizard.checks.tlsscan import (
+    INTERMEDIATE_CIPHERS,
+    PROFILE_GROUPS,
+    PROFILE_SUITES12,
+    PROFILE_SUITES13,
+    Accepted,
+    Opener,
+    judge_profile,
+    scan,
+)
 from wizard.checks.web import safe_path
 from wizard.shell import Shell, code, script, sh
 
@@ -411,6 +421,84 @@ def ciphers_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
         server_host(ctx.address), host, version=ssl.TLSVersion.TLSv1_2, ciphers=NON_FS_CIPHERS
     )
     return judge_ciphers(host, attempt)
+
+
+# ----------------------------------------------------------------------------- tls.profile
+
+
+def plain_opener(address: str, port: int) -> Opener:
+    """Connections for a scan of a port that speaks TLS at once (443, 993)."""
+
+    def open_connection() -> socket.socket:
+        return socket.create_connection((address, port), timeout=TIMEOUT)
+
+    return open_connection
+
+
+def judge_profiles(
+    cid: str, host: str, ports: Mapping[int, Accepted], hint: str, fs_hint: str = ""
+) -> CheckResult:
+    """Each port accepts TLS 1.2 and 1.3, and nothing outside Mozilla's intermediate profile:
+    its suites (ECDHE or DHE with AES-GCM or ChaCha20; TLS 1.3's but CCM) and its groups
+    (X25519, P-256, P-384). Probes that got no answer at all only warn."""
+    evidence_lines = [
+        f"profile: TLS 1.2, TLS 1.3; suites {', '.join(PROFILE_SUITES13)}, "
+        f"{', '.join(PROFILE_SUITES12)}; groups {', '.join(PROFILE_GROUPS)}"
+    ]
+    problems: list[str] = []
+    silent: list[str] = []
+    static: list[str] = []
+    for port, accepted in ports.items():
+        evidence_lines.append(f"port {port}:")
+        evidence_lines += [f"  {line}" for line in accepted.lines()]
+        if accepted.unreachable:
+            problems.append(f"port {port}: no TLS ({accepted.unreachable})")
+            continue
+        verdict = judge_profile(accepted)
+        if verdict.outside:
+            problems.append(f"port {port} accepts {', '.join(verdict.outside)}")
+        if verdict.missing:
+            problems.append(f"port {port} refuses {', '.join(verdict.missing)}")
+        static += verdict.non_forward_secret
+        if accepted.errors:
+            silent.append(f"port {port}: {len(accepted.errors)} offers got no answer")
+    evidence = "\n".join(evidence_lines)
+    if problems:
+        summary = f"{host}: " + "; ".join(problems)
+        if static:
+            summary += f" ({', '.join(static)} without forward secrecy)"
+        return fail(cid, summary, evidence, fs_hint if static and fs_hint else hint)
+    if silent:
+        return warn(
+            cid,
+            f"{host}: nothing outside Mozilla intermediate, but " + "; ".join(silent),
+            evidence,
+            "a slow link or a rate limit; run verify again",
+        )
+    listed = ", ".join(str(port) for port in ports)
+    return ok(
+        cid,
+        f"{host} port{'s' if len(ports) > 1 else ''} {listed}: Mozilla intermediate only "
+        "(TLS 1.2 and 1.3, AEAD suites with forward secrecy, X25519/P-256/P-384)",
+        evidence,
+    )
+
+
+@check("tls.profile")
+def profile_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """Offer every version, cipher suite and group alone on 443 and judge what was taken."""
+    host = str(params["host"])
+    accepted = scan(plain_opener(server_host(ctx.address), 443), host)
+    return judge_profiles(
+        "tls.profile",
+        host,
+        {443: accepted},
+        "nginx: ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers "
+        f"{INTERMEDIATE_CIPHERS}; ssl_ecdh_curve X25519:prime256v1:secp384r1 (Apache: "
+        "SSLProtocol, SSLCipherSuite, SSLOpenSSLConfCmd Curves), set once for every HTTPS "
+        f"server: {RERUN_TLS} to restore its configuration",
+        f"keep Mozilla's intermediate list (ECDHE only): {RERUN_TLS}",
+    )
 
 
 # ----------------------------------------------------------------------------- tls.alpn_h2
