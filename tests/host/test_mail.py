@@ -36,6 +36,8 @@ MAIL_CHECKS = (
     "mail.auth_after_tls",
     "mail.submission_auth",
     "mail.imaps",
+    "mail.tls_profile",
+    "mail.banner",
     "mail.no_open_relay",
     "mail.delivery",
     "mail.outbound_tls",
@@ -231,6 +233,60 @@ def test_submission_without_login_fails_submission_auth_and_apply_restores_it(ma
     repaired(mail_host, "mail.submission_auth")
 
 
+PROFILE_LINES = (
+    "protocols: TLS 1.2, TLS 1.3",
+    "TLS 1.3 suites: TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384, TLS_CHACHA20_POLY1305_SHA256",
+    # The step's certificate is ECDSA: the ECDHE-RSA suites cannot be negotiated with it.
+    "TLS 1.2 suites: ECDHE-ECDSA-AES128-GCM-SHA256, ECDHE-ECDSA-AES256-GCM-SHA384, "
+    "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "groups: X25519, P-256, P-384",
+)
+
+
+def test_25_587_and_993_accept_exactly_mozilla_intermediate_and_greet_with_the_name(mail_host):
+    results = mail_checks(mail_host)
+    evidence = results["mail.tls_profile"]["evidence"]
+    for port in ("25", "587", "993"):
+        section = evidence.split(f"port {port}:\n", 1)[1].split("\nport ", 1)[0]
+        for line in PROFILE_LINES:
+            assert f"  {line}\n" in section + "\n", (port, section)
+    banner = results["mail.banner"]
+    assert banner["status"] == "ok", banner
+    assert f"port 25: 220 {MAILNAME} ESMTP\n" in banner["evidence"] + "\n", banner
+    assert "Postfix" not in banner["evidence"] and "Debian" not in banner["evidence"]
+
+
+def test_cbc_suites_and_extra_curves_fail_tls_profile_and_apply_restores_them(mail_host):
+    host = mail_host.host
+    dovecot = "/etc/dovecot/conf.d/99-vps-wizard.conf"
+    try:
+        # Debian's defaults, as before the step's profile: Postfix's own "high" list and
+        # curves on 25/587, Dovecot without a curve list and with CBC suites on 993.
+        host.exec(
+            "postconf -X tls_high_cipherlist tls_eecdh_auto_curves && "
+            "postconf -e 'smtpd_banner = $myhostname ESMTP $mail_name (Debian/GNU)' && "
+            "postfix reload"
+        )
+        host.exec(
+            f"sed -i -e '/^ssl_curve_list/d' -e 's/^ssl_cipher_list = .*/ssl_cipher_list = "
+            f"ECDHE+AES:!aNULL/' {dovecot} && systemctl restart dovecot"
+        )
+        results = mail_checks(mail_host)
+        profile = results["mail.tls_profile"]
+        assert_fails(profile, "port 25 accepts", "ECDHE-ECDSA-AES256-SHA384", "X448", "P-521")
+        assert "port 587 accepts" in profile["summary"], profile
+        assert "port 993 accepts ECDHE-ECDSA-AES128-SHA" in profile["summary"], profile
+        assert "ARIA" in profile["summary"] and "CAMELLIA" in profile["summary"], profile
+        assert "tls_high_cipherlist" in profile["hint"]
+        assert_fails(results["mail.banner"], "(Debian/GNU)", "smtpd_banner")
+        apply_ok(mail_host.wizard, host.address, ["mail"], mail_host.answers)
+        results = mail_checks(mail_host)
+        assert results["mail.tls_profile"]["status"] == "ok", results["mail.tls_profile"]
+        assert results["mail.banner"]["status"] == "ok", results["mail.banner"]
+    finally:
+        host.exec("sh /etc/postfix/vps-wizard/merge.sh /etc/postfix && postfix reload")
+
+
 def test_tls_1_0_allowed_fails_starttls_and_apply_restores_tls_1_2(mail_host):
     host = mail_host.host
     try:
@@ -243,11 +299,16 @@ def test_tls_1_0_allowed_fails_starttls_and_apply_restores_tls_1_2(mail_host):
             "smtpd_tls_exclude_ciphers = aNULL",
             "tls_high_cipherlist = DEFAULT:@SECLEVEL=0",
         )
-        result = mail_checks(mail_host)["mail.starttls"]
-        assert_fails(result, "TLS 1.0 accepted", "smtpd_tls_protocols")
+        results = mail_checks(mail_host)
+        assert_fails(results["mail.starttls"], "TLS 1.0 accepted", "smtpd_tls_protocols")
+        # The enumeration sees it too, on 25 and 587 (one smtpd configuration), not on 993.
+        assert_fails(results["mail.tls_profile"], "port 25 accepts TLS 1.0", "port 587 accepts")
+        assert "port 993 accepts" not in results["mail.tls_profile"]["summary"]
         repaired(mail_host, "mail.starttls")
+        assert mail_checks(mail_host)["mail.tls_profile"]["status"] == "ok"
     finally:
-        host.exec("postconf -X tls_high_cipherlist && postfix reload")
+        # tls_high_cipherlist is the step's own now: put every setting back, whatever failed.
+        host.exec("sh /etc/postfix/vps-wizard/merge.sh /etc/postfix && postfix reload")
 
 
 def test_outbound_ca_file_removed_fails_outbound_tls_and_apply_puts_it_back(mail_host):

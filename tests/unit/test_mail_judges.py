@@ -18,6 +18,7 @@ from wizard.checks.mail import (
     ImapsSeen,
     SmtpSeen,
     judge_auth_after_tls,
+    judge_banner,
     judge_delivery,
     judge_imaps,
     judge_no_open_relay,
@@ -27,6 +28,7 @@ from wizard.checks.mail import (
     parse_postconf,
 )
 from wizard.checks.tls import Handshake
+from wizard.checks.tlsscan import INTERMEDIATE_CIPHERS
 from wizard.plan import render_step
 
 NOW = datetime.datetime(2026, 11, 29, tzinfo=datetime.UTC)
@@ -96,12 +98,12 @@ def test_the_step_questions_are_typed():
         mail_answers(password="short")
 
 
-def render(**changes):
+def render(os_version="12", **changes):
     step = load_catalog().get("mail")
     answers = mail_answers(**changes)
     context = {
         "answers": dict(answers.values),
-        "facts": {"fqdn": "test.example.net"},
+        "facts": {"fqdn": "test.example.net", "os_version": os_version},
         "steps": {"base": {"fqdn": "test.example.net"}},
     }
     desired = render_step(step, context)
@@ -122,6 +124,29 @@ def test_postfix_settings_render_one_postconf_line_each():
         "contact@example.net example.net/contact/",
         "admin@example.net example.net/admin/",
     ]
+
+
+def test_postfix_and_dovecot_follow_mozilla_intermediate_and_the_banner_names_no_software():
+    files, _ = render()
+    main = files["/etc/postfix/vps-wizard/main.cf"].splitlines()
+    for line in (
+        "smtpd_tls_protocols = >=TLSv1.2",
+        "smtpd_tls_mandatory_protocols = >=TLSv1.2",
+        "smtpd_tls_ciphers = high",
+        "smtpd_tls_mandatory_ciphers = high",
+        f"tls_high_cipherlist = {INTERMEDIATE_CIPHERS}",
+        "tls_eecdh_auto_curves = X25519 prime256v1 secp384r1",
+        "smtpd_banner = $myhostname ESMTP",
+    ):
+        assert line in main, line
+    # Postfix 3.7 (Debian 12) has no FFDHE groups setting: postconf would call it unused.
+    assert not [line for line in main if line.startswith("tls_ffdhe_auto_groups")]
+    newer = render(os_version="13")[0]["/etc/postfix/vps-wizard/main.cf"].splitlines()
+    assert "tls_ffdhe_auto_groups =" in newer
+    dovecot = files["/etc/dovecot/conf.d/99-vps-wizard.conf"].splitlines()
+    assert f"ssl_cipher_list = {INTERMEDIATE_CIPHERS}" in dovecot
+    assert "ssl_curve_list = X25519:prime256v1:secp384r1" in dovecot
+    assert "ssl_min_protocol = TLSv1.2" in dovecot
 
 
 def test_postmaster_is_an_alias_unless_it_is_a_mailbox():
@@ -308,3 +333,14 @@ def test_outbound_tls_needs_a_level_and_a_ca_file_or_dane():
     dane = POSTCONF.replace("= may", "= dane").replace("support_level =", "support_level = dnssec")
     assert judge_outbound_tls(dane, 0, "unset").status == "ok"
     assert judge_outbound_tls("", 127, "").status == "fail"
+
+
+def test_the_banner_names_the_host_and_esmtp_only():
+    host = "mail.example.net"
+    good = judge_banner(host, {25: f"{host} ESMTP", 587: f"{host} ESMTP"})
+    assert good.status == "ok" and f"port 25: 220 {host} ESMTP" in good.evidence
+    debian = judge_banner(host, {25: f"{host} ESMTP Postfix (Debian/GNU)", 587: f"{host} ESMTP"})
+    assert debian.status == "fail" and "Postfix (Debian/GNU)" in debian.summary
+    assert "port 587" not in debian.summary and "smtpd_banner" in debian.hint
+    silent = judge_banner(host, {25: "@@ ConnectionRefusedError: refused", 587: f"{host} ESMTP"})
+    assert silent.status == "fail" and "port 25" in silent.summary

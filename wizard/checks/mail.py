@@ -9,6 +9,7 @@ the `@check` functions only gather it.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import datetime
@@ -35,6 +36,7 @@ from wizard.checks.base import (
 from wizard.checks.firewall import probe_tcp
 from wizard.checks.ssh import server_host
 from wizard.checks.tls import (
+    INTERMEDIATE_CIPHERS,
     LOCAL_REFUSALS,
     VERSIONS,
     WANTED,
@@ -42,10 +44,13 @@ from wizard.checks.tls import (
     cert_info,
     client_context,
     handshake,
+    judge_profiles,
     judge_tally,
     name_matches,
+    plain_opener,
     tally_versions,
 )
+from wizard.checks.tlsscan import Opener, ProbeError, scan
 from wizard.shell import Shell, code, script, sh
 
 RERUN_MAIL = "run the mail step again"
@@ -418,6 +423,135 @@ def imaps_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
         plain_port=probe_tcp(address, IMAP, 2.0)[0],
     )
     return judge_imaps(host, seen, datetime.datetime.now(datetime.UTC))
+
+
+# ----------------------------------------------------------------------------- mail.tls_profile
+
+REPLY_LIMIT = 65536
+
+
+def read_reply(sock: socket.socket) -> str:
+    """One SMTP reply, every line of it ('250-...' up to '250 ...'), read from a raw socket
+    without reading past it (the TLS handshake follows on the same socket)."""
+    data = b""
+    while True:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ProbeError(f"closed after {data.decode(errors='replace').strip()!r}")
+        data += chunk
+        lines = data.split(b"\r\n")
+        complete = [line for line in lines[:-1] if line]
+        if complete and len(complete[-1]) >= 4 and complete[-1][3:4] == b" ":
+            return data.decode(errors="replace")
+        if len(data) > REPLY_LIMIT:
+            raise ProbeError("an SMTP reply without end")
+
+
+def starttls_opener(address: str, port: int) -> Opener:
+    """Connections for a scan of an SMTP port: greeting, EHLO, STARTTLS, then the socket for
+    the ClientHello."""
+
+    def open_connection() -> socket.socket:
+        sock = socket.create_connection((address, port), timeout=TIMEOUT)
+        try:
+            greeting = read_reply(sock)
+            if not greeting.startswith("220"):
+                raise ProbeError(f"greeting {greeting.strip()!r}")
+            sock.sendall(f"EHLO {HELO}\r\n".encode())
+            features = read_reply(sock)
+            if "STARTTLS" not in features.upper():
+                raise ProbeError("STARTTLS not offered")
+            sock.sendall(b"STARTTLS\r\n")
+            ready = read_reply(sock)
+            if not ready.startswith("220"):
+                raise ProbeError(f"STARTTLS answered {ready.strip()!r}")
+            return sock
+        except BaseException:
+            sock.close()
+            raise
+
+    return open_connection
+
+
+TLS_PORTS = (SMTP, SUBMISSION, IMAPS)
+TLS_PROFILE_HINT = (
+    "Postfix: smtpd_tls_protocols and smtpd_tls_mandatory_protocols = >=TLSv1.2, "
+    f"smtpd_tls_ciphers = high with tls_high_cipherlist = {INTERMEDIATE_CIPHERS}, "
+    "tls_eecdh_auto_curves = X25519 prime256v1 secp384r1; Dovecot: ssl_min_protocol, "
+    f"ssl_cipher_list and ssl_curve_list in conf.d/99-vps-wizard.conf: {RERUN_MAIL} to put "
+    "them back"
+)
+
+
+@check("mail.tls_profile")
+def tls_profile_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """Offer every version, suite and group alone on 25 and 587 (after STARTTLS) and on 993."""
+    host, address = str(params["host"]), server_host(ctx.address)
+    openers = {
+        SMTP: starttls_opener(address, SMTP),
+        SUBMISSION: starttls_opener(address, SUBMISSION),
+        IMAPS: plain_opener(address, IMAPS),
+    }
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(openers)) as pool:
+        futures = {port: pool.submit(scan, opener, host) for port, opener in openers.items()}
+        ports = {port: future.result() for port, future in futures.items()}
+    return judge_profiles("mail.tls_profile", host, ports, TLS_PROFILE_HINT)
+
+
+# ----------------------------------------------------------------------------- mail.banner
+
+
+def greeting_of(address: str, port: int) -> str:
+    """The server's greeting on an SMTP port (every line), or why none came."""
+    try:
+        with socket.create_connection((address, port), timeout=TIMEOUT) as sock:
+            text = read_reply(sock)
+            with contextlib.suppress(OSError):
+                sock.sendall(b"QUIT\r\n")
+            return " ".join(line[4:].strip() for line in text.splitlines() if line.strip())
+    except (OSError, ProbeError) as error:
+        return f"@@ {type(error).__name__}: {error}"
+
+
+def judge_banner(host: str, greetings: Mapping[int, str]) -> CheckResult:
+    """The SMTP greeting on each port is the host name and ESMTP, nothing more: no software
+    name or version, no operating system."""
+    cid = "mail.banner"
+    evidence = "\n".join(f"port {port}: 220 {text}" for port, text in greetings.items())
+    silent = [port for port, text in greetings.items() if text.startswith("@@ ")]
+    if silent:
+        return fail(
+            cid,
+            f"no SMTP greeting on port {', '.join(map(str, silent))}",
+            evidence.replace("220 @@ ", ""),
+            "is Postfix running and the port open in the firewall? "
+            f"{RERUN_MAIL}, then the firewall step",
+        )
+    telling = {}
+    for port, text in greetings.items():
+        words = text.split()
+        extra = [w for w in words[1:] if w.upper() != "ESMTP"]
+        if extra:
+            telling[port] = " ".join(extra)
+    if telling:
+        said = "; ".join(f"port {port}: {extra!r}" for port, extra in telling.items())
+        return fail(
+            cid,
+            f"the SMTP greeting says more than the host name: {said}",
+            evidence,
+            f"software and system names help an attacker pick an exploit: smtpd_banner = "
+            f"$myhostname ESMTP ({RERUN_MAIL})",
+        )
+    return ok(cid, f"the SMTP greeting names only {host}", evidence)
+
+
+@check("mail.banner")
+def banner_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """The greeting of ports 25 and 587."""
+    address = server_host(ctx.address)
+    return judge_banner(
+        str(params["host"]), {port: greeting_of(address, port) for port in (SMTP, SUBMISSION)}
+    )
 
 
 # ----------------------------------------------------------------------------- mail.no_open_relay
