@@ -42,9 +42,9 @@ from screens.review import ReviewScreen
 from screens.text import NoControlCharacters
 from screens.verify import VerifyScreen
 from wizard.catalog import Catalog
+from wizard.endpoint import Stats
 from wizard.errors import AnswerError, ApplyFailed, HostKeyChanged, UnknownHostKey
 from wizard.plan import Plan
-from wizard.remote import Stats
 from wizard.session import ConnectOptions, Session
 from wizard.state import StateStore
 from wizard.steps import Step

@@ -18,8 +18,8 @@ from textual.widgets import Button, Footer, Header, Input, LoadingIndicator, Sta
 from screens.messages import WorkFailed
 from screens.text import shown
 from screens.widgets.form_field import FormField
+from wizard.endpoint import Credentials, Target
 from wizard.errors import WizardError
-from wizard.remote import Credentials, Target
 from wizard.session import ConnectOptions
 
 # Permissive on purpose (root, dotted corporate names), strict on what could reach a shell.

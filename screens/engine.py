@@ -14,9 +14,9 @@ from typing import Any, Protocol
 from wizard.apply import ApplyOutcome
 from wizard.catalog import Catalog
 from wizard.checks.base import CheckResult
+from wizard.endpoint import Stats
 from wizard.facts import Facts
 from wizard.plan import Plan
-from wizard.remote import Stats
 from wizard.session import ConnectOptions, ResetSuspected, StepStatus
 from wizard.state import StateStore
 from wizard.steps import Step

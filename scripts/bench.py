@@ -140,7 +140,7 @@ def first_screen_seconds(address: str, key: Path, home: Path) -> float:
     session = "vw-bench"
     subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True, check=False)
     command = (
-        f"{sys.executable} -m wizard.cli tui root@{address} -i {key} "
+        f"{sys.executable} -m vps_wizard tui root@{address} -i {key} "
         f"--known-hosts {home / 'known_hosts'} --state {home / 'state.db'}"
     )
     subprocess.run(

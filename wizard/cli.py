@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from wizard.answerfile import (
     AnswersFile,
@@ -141,8 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `vps-wizard` command.
+class TuiLauncher(Protocol):
+    """Opens the full-screen front end on a server (screens.app.run_tui). The engine never
+    imports the TUI: the `vps-wizard` command (vps_wizard.py) passes it in."""
+
+    def __call__(
+        self, catalog: Catalog, store: StateStore, options: ConnectOptions | None
+    ) -> object: ...
+
+
+def main(argv: Sequence[str] | None = None, launch_tui: TuiLauncher | None = None) -> int:
+    """The command line, with the TUI given by the caller (None: headless commands only).
 
     Everything it writes to stdout and stderr goes through `visible`: plans, statuses and
     results quote the server (file contents, os-release, command output), and an escape
@@ -151,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     try:
         with visible_output():
-            return run_command(argv)
+            return run_command(argv, launch_tui)
     except BrokenPipeError:
         return closed_pipe()
 
@@ -166,7 +175,7 @@ def closed_pipe() -> int:
     return 141  # 128 + SIGPIPE, what a shell reports for a command that a pipe stopped
 
 
-def run_command(argv: Sequence[str] | None = None) -> int:
+def run_command(argv: Sequence[str] | None, launch_tui: TuiLauncher | None) -> int:
     """Parse the command line and run the command; errors become a sentence and exit 1."""
     raw = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -177,12 +186,10 @@ def run_command(argv: Sequence[str] | None = None) -> int:
         if args.command == "steps":
             return cmd_steps(catalog, args)
         if args.command is None:
-            return cmd_demo(catalog, args)
+            return cmd_demo(catalog, args, needs_tui(launch_tui))
         store = StateStore(args.state)
         if args.command == "tui":
-            from screens.app import run_tui
-
-            run_tui(catalog, store, connect_options(args))
+            needs_tui(launch_tui)(catalog, store, connect_options(args))
             return 0
         session = open_session(catalog, store, args)
         try:
@@ -619,7 +626,17 @@ def print_stats(stats: Stats, as_json: bool) -> None:
     print(f"total        {stats.total_round_trips():11}", file=sys.stderr)
 
 
-def cmd_demo(catalog: Catalog, args: argparse.Namespace) -> int:
+def needs_tui(launch_tui: TuiLauncher | None) -> TuiLauncher:
+    """The TUI launcher, or the way to a command that has one."""
+    if launch_tui is None:
+        raise WizardError(
+            "this entry point runs the headless commands only (plan, apply, verify, status, steps)",
+            "run vps-wizard (or python -m vps_wizard) for the TUI and the demo",
+        )
+    return launch_tui
+
+
+def cmd_demo(catalog: Catalog, args: argparse.Namespace, launch_tui: TuiLauncher) -> int:
     """No server given: offer to boot the disposable test host and open the TUI on it."""
     if not args.demo:
         if not sys.stdin.isatty():
@@ -633,7 +650,7 @@ def cmd_demo(catalog: Catalog, args: argparse.Namespace) -> int:
             return 0
     from wizard.demo import run_demo
 
-    return run_demo(catalog, args)
+    return run_demo(catalog, args, launch_tui)
 
 
 COMMANDS = {"plan": cmd_plan, "apply": cmd_apply, "verify": cmd_verify, "status": cmd_status}

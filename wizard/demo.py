@@ -4,24 +4,27 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import TYPE_CHECKING
 
 import platformdirs
 
 from wizard.catalog import Catalog
+from wizard.endpoint import Credentials, Target
 from wizard.errors import WizardError
-from wizard.remote import Credentials, Target
 from wizard.session import ConnectOptions
 from wizard.state import StateStore
 
+if TYPE_CHECKING:
+    from wizard.cli import TuiLauncher
 
-def run_demo(catalog: Catalog, args: argparse.Namespace) -> int:
+
+def run_demo(catalog: Catalog, args: argparse.Namespace, launch_tui: TuiLauncher) -> int:
     """Boot a pristine test host, run the TUI against it as root, stop it afterwards."""
     if os.geteuid() != 0:
         raise WizardError(
             "the demo boots a local test machine with systemd-nspawn, which needs root",
             "run it as root (sudo vps-wizard --demo), or give a server: vps-wizard root@host",
         )
-    from screens.app import run_tui
     from wizard.testhost.machine import boot
 
     folder = platformdirs.user_state_path("vps-wizard") / "demo"
@@ -40,7 +43,7 @@ def run_demo(catalog: Catalog, args: argparse.Namespace) -> int:
             known_hosts=folder / "known_hosts",
             guard_seconds=args.guard_seconds,
         )
-        run_tui(catalog, StateStore(state), options)
+        launch_tui(catalog, StateStore(state), options)
     finally:
         host.stop()
     return 0

@@ -15,10 +15,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wizard.endpoint import Credentials, Stats, Target
 from wizard.errors import (
     ConnectionFailed,
     HostKeyChanged,
@@ -58,87 +59,6 @@ BOOTSTRAP = (
 
 class ConnectionLost(WizardError):
     """The SSH session dropped while a command was running."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where to connect: user, host name (as the user wrote it) and port."""
-
-    host: str
-    user: str | None = None
-    port: int | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> Target:
-        """Parse `user@host`, `host:port`, `user@[v6addr]:port`."""
-        user, _, hostport = text.rpartition("@")
-        host, port = hostport, None
-        if hostport.startswith("["):
-            host, _, rest = hostport[1:].partition("]")
-            if rest.startswith(":"):
-                port = int(rest[1:]) if rest[1:].isdigit() else 0
-        elif hostport.count(":") == 1:
-            host, port_text = hostport.split(":")
-            port = int(port_text) if port_text.isdigit() else 0
-        if port is not None and not 1 <= port <= 65535:
-            raise WizardError(f"'{text}' has no valid port", "write it as user@host:2222")
-        bad = sorted({c for c in host if c in " \n;'\"`$"})
-        if not host or bad:
-            reason = (
-                "it names no host"
-                if not host
-                else "a host name cannot hold " + " ".join(repr(c) for c in bad)
-            )
-            raise WizardError(
-                f"'{text}' is not a server address: {reason}", "write it as user@host[:port]"
-            )
-        return cls(host=host, user=user or None, port=port)
-
-    def __str__(self) -> str:
-        user = f"{self.user}@" if self.user else ""
-        port = f":{self.port}" if self.port and self.port != 22 else ""
-        return f"{user}{self.host}{port}"
-
-
-@dataclass
-class PhaseStats:
-    """Round trips, bytes and seconds spent in one phase."""
-
-    round_trips: int = 0
-    bytes_sent: int = 0
-    bytes_received: int = 0
-    seconds: float = 0.0
-
-
-@dataclass
-class Stats:
-    """Counters per phase (connect, facts, review, apply, verify, ...)."""
-
-    phases: dict[str, PhaseStats] = field(default_factory=dict)
-    current: str = "other"
-
-    @contextlib.contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        """Count everything done inside the block under `name`."""
-        previous, self.current = self.current, name
-        started = time.monotonic()
-        try:
-            yield
-        finally:
-            self.bucket().seconds += time.monotonic() - started
-            self.current = previous
-
-    def bucket(self, name: str | None = None) -> PhaseStats:
-        """The counters of a phase (the current one by default)."""
-        return self.phases.setdefault(name or self.current, PhaseStats())
-
-    def total_round_trips(self) -> int:
-        """All round trips so far."""
-        return sum(p.round_trips for p in self.phases.values())
-
-    def as_dict(self) -> dict[str, dict[str, float]]:
-        """A plain dict, for --json and for printing."""
-        return {name: vars(p).copy() for name, p in self.phases.items()}
 
 
 @dataclass(frozen=True)
@@ -182,16 +102,6 @@ class _StrictPolicy:
         with self.known_hosts.open("a") as handle:
             handle.write(line + "\n")
         client.get_host_keys().add(hostname, key.get_name(), key)
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """How to log in. Passwords live in memory only, never in state or logs."""
-
-    key_filename: str | None = None
-    password: str | None = None
-    sudo_password: str | None = None
-    use_agent: bool = True
 
 
 def _resolve(target: Target) -> tuple[str, int, str, list[str], str | None]:

@@ -34,7 +34,7 @@ def wait_for_text(session: str, text: str, timeout: float) -> str:
 def test_demo_shows_the_host_key_then_the_steps(tmp_path):
     session = f"vw-demo-{tmp_path.name[-8:]}"
     command = (
-        f"XDG_STATE_HOME={tmp_path} {sys.executable} -m wizard.cli --demo; "
+        f"XDG_STATE_HOME={tmp_path} {sys.executable} -m vps_wizard --demo; "
         f"echo exited $? > {tmp_path}/exit"
     )
     subprocess.run(

@@ -108,7 +108,7 @@ def not_ssh_listener() -> int:
 
 def wizard(*argv: str, **kw) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "wizard.cli", *argv], cwd=ROOT, text=True, timeout=60, **kw
+        [sys.executable, "-m", "vps_wizard", *argv], cwd=ROOT, text=True, timeout=60, **kw
     )
 
 

@@ -1,0 +1,28 @@
+"""The `vps-wizard` command: the engine's command line (wizard.cli) with the Textual front end
+(screens) plugged in. The one module that knows both: the engine never imports the TUI, and the
+screens never import the connector; tests/unit/test_import_rules.py holds both rules."""
+
+from __future__ import annotations
+
+import sys
+
+from wizard.catalog import Catalog
+from wizard.cli import main as cli_main
+from wizard.session import ConnectOptions
+from wizard.state import StateStore
+
+
+def launch_tui(catalog: Catalog, store: StateStore, options: ConnectOptions | None) -> object:
+    """Open the TUI; Textual is imported only here, so headless commands start without it."""
+    from screens.app import run_tui
+
+    return run_tui(catalog, store, options)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run vps-wizard: a command, the TUI on a server, or the demo."""
+    return cli_main(argv, launch_tui)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
