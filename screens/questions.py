@@ -34,6 +34,16 @@ def answer_check(question: Question) -> Check:
     return check
 
 
+def answer_text(value: Any) -> str:
+    """A raw answer as the field shows it: a list as its items joined with ", " (the way the
+    list parsers read it back), never Python's repr of a tuple."""
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
 def control_for(question: Question, default: Any) -> Widget:
     """The widget that fits the question's type: Switch for yes/no, Select for choices."""
     widget_id = f"q-{question.name}"
@@ -50,7 +60,7 @@ def control_for(question: Question, default: Any) -> Widget:
         # A stale or missing default: start blank and let the check say what to choose.
         return Select(options, id=widget_id, compact=True)
     return Input(
-        "" if default is None else str(default),
+        answer_text(default),
         password=question.secret or question.type == "secret",
         id=widget_id,
         compact=True,

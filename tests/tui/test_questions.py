@@ -141,3 +141,22 @@ async def test_secret_question_is_a_password_input(
         await pilot.pause()
         assert "12 characters" in form.field("db_password").error
         assert form.query_one("#next", Button).disabled
+
+
+async def test_reopened_step_shows_list_answers_as_typed_and_accepts_them(
+    make_app, scripted, settle, fake, options
+):
+    # The session hands back the answers last applied: lists are tuples there.
+    step = fake.catalog.get("firewall")
+    previous = {"extra_ports": ("8080/tcp", "51820/udp"), "blocked": ("203.0.113.7",)}
+    fake.default_answers = lambda s: {**fake.__class__.default_answers(fake, s), **previous}
+    app = make_app(options, scripted(fake))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, until=lambda: isinstance(app.screen, OverviewScreen))
+        app.post_message(OverviewScreen.StepChosen(step))
+        await settle(pilot, until=lambda: isinstance(app.screen, QuestionsScreen))
+        form = app.screen
+        assert form.field("extra_ports").query_one(Input).value == "8080/tcp, 51820/udp"
+        assert form.field("blocked").query_one(Input).value == "203.0.113.7"
+        assert all(f.valid for f in form.fields)
+        assert not form.query_one("#next", Button).disabled
