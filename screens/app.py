@@ -39,6 +39,7 @@ from screens.overview import OverviewScreen
 from screens.questions import QuestionsScreen
 from screens.reset import ResetModal
 from screens.review import ReviewScreen
+from screens.skipped import skipped_files
 from screens.text import NoControlCharacters
 from screens.verify import VerifyScreen
 from wizard.catalog import Catalog
@@ -88,6 +89,8 @@ class WizardApp(App[None]):
         self._followups: list[tuple[Plan, str]] = []
         self._checks_waiting: list[str] = []
         self._checks_heading = ""
+        # The files each step's last apply in this session skipped, for the checks' hints.
+        self.skipped: dict[str, tuple[str, ...]] = {}
         self._no_control_characters = NoControlCharacters()
 
     def get_line_filters(self) -> Sequence[LineFilter]:
@@ -298,6 +301,7 @@ class WizardApp(App[None]):
             return
         if screen is not None:
             screen.succeeded(event.outcome)
+        self.skipped[event.plan.step.id] = skipped_files(event.plan)
         if not self._checks_waiting:
             self._checks_heading = f"{event.plan.step.title}: applied, run {event.outcome.run_id}"
         self._checks_waiting.append(event.plan.step.id)
@@ -331,7 +335,7 @@ class WizardApp(App[None]):
         """Show the verify screen over the overview and run the checks."""
         step_ids = list(step_ids)
         await self.pop_to_overview()
-        screen = VerifyScreen(step_ids, heading)
+        screen = VerifyScreen(step_ids, heading, self.skipped)
         await self.push_screen(screen)
         self.verify(step_ids, screen)
 
@@ -339,7 +343,7 @@ class WizardApp(App[None]):
     def verify(self, step_ids: list[str], screen: VerifyScreen) -> None:
         """Run the checks, each result shown as it arrives."""
         results = self.live_session.verify(
-            step_ids, lambda _step_id, result: self.call_screen(screen.add_result, result)
+            step_ids, lambda step_id, result: self.call_screen(screen.add_result, step_id, result)
         )
         self.post_message(VerifyEnded(results))
 

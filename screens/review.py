@@ -14,6 +14,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Static
 
+from screens.skipped import SkipConfirmModal, skipped_files
 from screens.text import shown
 from screens.widgets.diff_view import DiffView
 from wizard.plan import FileChange, Plan
@@ -152,9 +153,10 @@ class ReviewScreen(Screen[None]):
         )
         changing = [f for f in self.plan.files if f.status != "unchanged"]
         written = [f for f in changing if f.approved]
-        self.query_one("#approved", Static).update(
-            f"{len(written)} of {len(changing)} changed file(s) approved"
-        )
+        approved = f"{len(written)} of {len(changing)} changed file(s) approved"
+        if len(written) < len(changing):
+            approved += ": skipped ones are not written, the rest of the step runs"
+        self.query_one("#approved", Static).update(approved)
         self.query_one("#apply", Button).disabled = not self.plan.has_changes
 
     def action_toggle_approval(self) -> None:
@@ -185,7 +187,14 @@ class ReviewScreen(Screen[None]):
         if not self.plan.has_changes:
             self.notify("Nothing to change: every file is skipped or already as wanted.")
             return
+        if skipped_files(self.plan):
+            self.app.push_screen(SkipConfirmModal(self.plan), self._skip_answered)
+            return
         self.post_message(self.ApplyChosen(self.plan))
+
+    def _skip_answered(self, apply: bool | None) -> None:
+        if apply:
+            self.post_message(self.ApplyChosen(self.plan))
 
     @on(Button.Pressed, "#back")
     def action_back(self) -> None:

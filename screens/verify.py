@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
 from rich.text import Text
@@ -13,6 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Footer, Header, LoadingIndicator, Static
 
 from screens.running import RunningScreen
+from screens.skipped import skip_hint
 from screens.text import shown
 from wizard.checks.base import CheckResult
 
@@ -29,11 +30,14 @@ def icon(result: CheckResult) -> Text:
     return Text(char, style=style)
 
 
-def details(result: CheckResult) -> Text:
-    """What the check saw, and what to do when it is not ok (evidence quotes the server)."""
+def details(result: CheckResult, skipped_hint: str = "") -> Text:
+    """What the check saw, and what to do when it is not ok (evidence quotes the server);
+    `skipped_hint` says which files the step's last apply left out, for a check not ok."""
     text = shown(f"{result.check_id}: {result.summary}", style="bold")
     if result.hint:
         text.append_text(shown(f"\n→ {result.hint}", style="yellow"))
+    if skipped_hint and result.status != "ok":
+        text.append_text(shown(f"\n→ {skipped_hint}", style="yellow"))
     if result.evidence:
         text.append("\n\n")
         text.append_text(shown(result.evidence, style="dim"))
@@ -50,11 +54,19 @@ class VerifyScreen(RunningScreen):
     WORK_GROUP = "verify"
     UNFINISHED = "the checks did not finish; see the error"
 
-    def __init__(self, step_ids: Iterable[str], title: str) -> None:
+    def __init__(
+        self,
+        step_ids: Iterable[str],
+        title: str,
+        skipped: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> None:
         super().__init__()
         self.step_ids = tuple(step_ids)
         self.heading = title
+        # The files each step's last apply skipped: named in the hints of its checks.
+        self.skipped = {k: v for k, v in (skipped or {}).items() if v}
         self.results: list[CheckResult] = []
+        self.result_steps: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -78,15 +90,18 @@ class VerifyScreen(RunningScreen):
         self.add_class("-running")
         self.query_one("#back", Button).disabled = True
 
-    def add_result(self, result: CheckResult) -> None:
+    def add_result(self, step_id: str, result: CheckResult) -> None:
         """One result as it arrives (called from the worker via call_from_thread)."""
         self.results.append(result)
+        self.result_steps.append(step_id)
         self._add_row(result)
 
     def show_results(self, by_step: dict[str, list[CheckResult]]) -> None:
         """All results, in the steps' order (they arrive in the order they finish)."""
         self.work_ended()
-        self.results = [r for step_id in self.step_ids for r in by_step.get(step_id, [])]
+        ordered = [(s, r) for s in self.step_ids for r in by_step.get(s, [])]
+        self.result_steps = [s for s, _ in ordered]
+        self.results = [r for _, r in ordered]
         table = self.query_one("#results", DataTable)
         table.clear()
         for result in self.results:
@@ -122,6 +137,8 @@ class VerifyScreen(RunningScreen):
         row = table.cursor_row
         panel = self.query_one("#details", Static)
         if 0 <= row < len(self.results) and table.row_count:
-            panel.update(details(self.results[row]))
+            step_id = self.result_steps[row]
+            skipped = self.skipped.get(step_id, ())
+            panel.update(details(self.results[row], skip_hint(step_id, skipped) if skipped else ""))
         else:
             panel.update("")

@@ -8,6 +8,7 @@ from screens.apply import ApplyScreen
 from screens.overview import OverviewScreen
 from screens.questions import QuestionsScreen
 from screens.review import ReviewScreen
+from screens.skipped import SkipConfirmModal
 from screens.verify import VerifyScreen
 from screens.widgets.diff_view import DiffView
 
@@ -99,6 +100,9 @@ async def test_apply_sends_the_approved_plan_then_verifies(
         await open_review(app, pilot, settle)
         await pilot.press("space")  # skip /etc/hostname
         await pilot.press("A")
+        # Skipping is confirmed first (tests/tui/test_skipped_files.py).
+        await settle(pilot, until=lambda: isinstance(app.screen, SkipConfirmModal))
+        await pilot.press("y")
         await settle(pilot, until=lambda: isinstance(app.screen, VerifyScreen))
         # The apply screen was left for verify; the overview is under it.
         assert [type(s) for s in app.screen_stack[-2:]] == [OverviewScreen, VerifyScreen]
