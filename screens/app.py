@@ -101,7 +101,9 @@ class WizardApp(App[None]):
     def on_mount(self) -> None:
         # With a server given, the connect screen connects at once and stays only to show
         # progress, a host key question, or an error to correct in place.
-        self.push_screen(ConnectScreen(self.options, connect_now=self.options is not None))
+        self.push_screen(
+            ConnectScreen(self.options, connect_now=self.options is not None, stats=self.stats)
+        )
 
     async def action_quit(self) -> None:
         """Quit; while an apply runs, only on a second press, after saying what happens."""

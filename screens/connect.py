@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,12 +19,31 @@ from textual.widgets import Button, Footer, Header, Input, LoadingIndicator, Sta
 from screens.messages import WorkFailed
 from screens.text import shown
 from screens.widgets.form_field import FormField
-from wizard.endpoint import Credentials, Target
+from wizard.endpoint import Credentials, Stats, Target
 from wizard.errors import WizardError
 from wizard.session import ConnectOptions
 
 # Permissive on purpose (root, dotted corporate names), strict on what could reach a shell.
 _LOGIN = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}$")
+
+
+# What the session is doing while it connects, by the phase its counters are in (Stats.current).
+PHASE_TEXT = {
+    "connect": "opening SSH: the host key, then the login",
+    "facts": "reading the system, its packages and the wizard's records (one round trip)",
+    "resume": (
+        "finishing or undoing the run an interrupted apply left on the server; an apply "
+        "still running there is waited for until it ends or rolls back"
+    ),
+    "state": "saving the wizard's record of the server",
+}
+PHASE_DEFAULT = "resolving the address and preparing"
+PROGRESS_SECONDS = 1.0
+
+
+def waiting_text(base: str, phase: str, seconds: float) -> str:
+    """The status while connecting: what it is doing now, and for how long."""
+    return f"{base} {PHASE_TEXT.get(phase, PHASE_DEFAULT)} ({int(seconds)} s)"
 
 
 def check_address(raw: Any) -> str:
@@ -89,10 +109,19 @@ class ConnectScreen(Screen[None]):
             super().__init__()
             self.options = options
 
-    def __init__(self, initial: ConnectOptions | None = None, connect_now: bool = False) -> None:
+    def __init__(
+        self,
+        initial: ConnectOptions | None = None,
+        connect_now: bool = False,
+        stats: Stats | None = None,
+    ) -> None:
         super().__init__()
         self.initial = initial
         self.connect_now = connect_now
+        # The session's counters: their current phase says what a long wait waits for.
+        self.stats = stats
+        self._busy_text = ""
+        self._busy_since = 0.0
 
     def compose(self) -> ComposeResult:
         target = self.initial.target if self.initial else None
@@ -156,6 +185,7 @@ class ConnectScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = "connect"
+        self.set_interval(PROGRESS_SECONDS, self._show_progress)
         self.query_one("#host", Input).focus()
         if self.connect_now:
             # After the fields have checked their values (their on_mount ran first).
@@ -212,8 +242,19 @@ class ConnectScreen(Screen[None]):
         self.set_class(busy, "-busy")
         for field in self.fields:
             field.disabled = busy
+        self._busy_text = status if busy else ""
+        self._busy_since = time.monotonic()
         self.query_one("#status", Static).update(shown(status))
         self._update_button()
+
+    def _show_progress(self) -> None:
+        """While connecting, say what the session waits for and since when."""
+        if not self._busy_text or self.stats is None:
+            return
+        seconds = time.monotonic() - self._busy_since
+        self.query_one("#status", Static).update(
+            shown(waiting_text(self._busy_text, self.stats.current, seconds))
+        )
 
     @on(WorkFailed)
     def _work_failed(self, event: WorkFailed) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from textual.widgets import Button, Input, Static
 
@@ -124,3 +126,35 @@ async def test_changed_host_key_is_an_error_without_accept(make_app, scripted, s
         # The form is usable again, to correct the address or give up.
         assert not app.screen.has_class("-busy")
     assert len(factory.options) == 1
+
+
+async def test_a_long_connect_says_what_it_waits_for(make_app, settle, fake, options):
+    """After a quit during an apply, the next connect waits for the server's run to end:
+    the status names that wait and counts the seconds, instead of a bare 'connecting…'."""
+    gate = threading.Event()
+    waiting = threading.Event()
+
+    def factory(catalog, store, options, stats):
+        with stats.phase("resume"):
+            waiting.set()
+            gate.wait(10)
+        return fake
+
+    app = make_app(options, factory)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        try:
+            text = ""
+            for _ in range(60):
+                await pilot.pause(0.1)
+                screen = app.screen
+                if waiting.is_set() and isinstance(screen, ConnectScreen):
+                    text = str(screen.query_one("#status", Static).visual)
+                    if "interrupted apply" in text:
+                        break
+            assert "connecting to root@vps.example.org" in text
+            assert "interrupted apply left on the server" in text
+            assert " s)" in text
+        finally:
+            gate.set()
+        await settle(pilot, until=lambda: isinstance(app.screen, OverviewScreen))
