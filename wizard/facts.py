@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from wizard.remote import Remote
 from wizard.shell import Shell, sh
+from wizard.sshdconfig import parse_sshd_facts
 
 STATE_DIR = "/var/lib/vps-wizard"
 SERVER_STATE = f"{STATE_DIR}/state.json"
@@ -39,6 +40,8 @@ class Facts:
     server_state: Mapping[str, object] = field(default_factory=dict)
     drifted_files: tuple[str, ...] = ()
     unfinished_runs: tuple[str, ...] = ()
+    # sshd: OpenSSH version, `ssh -Q` lists, RSA host key size, config texts (wizard.sshdconfig)
+    sshd: Mapping[str, object] = field(default_factory=lambda: parse_sshd_facts([]))
 
     @property
     def primary_ipv4(self) -> str:
@@ -62,6 +65,7 @@ class Facts:
             "ssh_port": self.ssh_port,
             "login_user": self.login_user,
             "packages": self.packages,
+            "sshd": self.sshd,
         }
 
 
@@ -95,6 +99,14 @@ cat {state} 2>/dev/null
 echo
 echo @@DRIFT
 [ -f {manifest} ] && sha256sum --quiet -c {manifest} 2>/dev/null | sed -n 's/: FAILED.*$//p'
+echo @@SSHD
+echo "version $(ssh -V 2>&1 | head -n 1)"
+for kind in kex cipher mac; do echo "$kind $(ssh -Q "$kind" 2>/dev/null | words)"; done
+echo "rsa_bits $(ssh-keygen -l -f /etc/ssh/ssh_host_rsa_key.pub 2>/dev/null | awk '{{print $1}}')"
+for f in /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf; do
+  [ -f "$f" ] || continue
+  echo "file $(printf %s "$f" | base64 -w0) $(head -c 65536 "$f" | base64 -w0)"
+done
 true
 """,
         packages=sorted(set(packages)),
@@ -123,7 +135,8 @@ def parse_facts(output: str) -> Facts:
     """Turn the facts script's output into Facts."""
     head, _, rest = output.partition("@@OS-RELEASE\n")
     release_text, _, rest = rest.partition("@@STATE\n")
-    state_text, _, drift_text = rest.partition("@@DRIFT\n")
+    state_text, _, rest = rest.partition("@@DRIFT\n")
+    drift_text, _, sshd_text = rest.partition("@@SSHD\n")
     values: dict[str, str] = {}
     for line in head.splitlines():
         key, sep, value = line.partition("=")
@@ -165,6 +178,7 @@ def parse_facts(output: str) -> Facts:
         server_state=server_state if isinstance(server_state, dict) else {},
         drifted_files=tuple(line for line in drift_text.splitlines() if line.strip()),
         unfinished_runs=tuple(values.get("unfinished", "").split()),
+        sshd=parse_sshd_facts(sshd_text.splitlines()),
     )
 
 

@@ -288,18 +288,22 @@ def render_validate(step: Step, line: str, context: Mapping[str, Any]) -> Shell:
 def render_step(step: Step, context: Mapping[str, Any]) -> DesiredState:
     """Render the step's templates, paths and commands; skip those whose `when` is false."""
     files = []
-    for spec in step.files:
-        if spec.when and not evaluate(step, spec.when, context):
+    for each in step.files:
+        if each.when and not evaluate(step, each.when, context):
             continue
-        dest = _destination(step, spec.dest, context)
-        spec = replace(
-            spec,
-            owner=render_string(step, spec.owner, context),
-            group=render_string(step, spec.group, context),
-        )
-        content = render_template(step, spec.template, context).encode()
-        validate = render_validate(step, spec.validate, context) if spec.validate else None
-        files.append(DesiredFile(spec, dest, content, validate))
+        # One file, or one per item of `for_each` with `item` in its context.
+        items = list(evaluate(step, each.for_each, context)) if each.for_each else [None]
+        for item in items:
+            where = {**context, "item": item} if each.for_each else context
+            dest = _destination(step, each.dest, where)
+            spec = replace(
+                each,
+                owner=render_string(step, each.owner, where),
+                group=render_string(step, each.group, where),
+            )
+            content = render_template(step, spec.template, where).encode()
+            validate = render_validate(step, spec.validate, where) if spec.validate else None
+            files.append(DesiredFile(spec, dest, content, validate))
     commands = []
     for command in step.commands:
         if command.when and not evaluate(step, command.when, context):

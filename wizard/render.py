@@ -19,6 +19,7 @@ import jinja2
 
 from wizard.errors import WizardError
 from wizard.shell import Shell, ShellContextError, quote, substitute
+from wizard.sshdconfig import template_globals
 from wizard.steps import Step
 
 SHELL_TEMPLATE_SUFFIX = ".sh.j2"
@@ -45,7 +46,7 @@ def _shell_finalize(value: Any) -> str:
 
 @functools.lru_cache(maxsize=128)
 def _environment(source_dir: str, for_shell: bool) -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(source_dir),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -54,6 +55,9 @@ def _environment(source_dir: str, for_shell: bool) -> jinja2.Environment:
         autoescape=False,
         finalize=_shell_finalize if for_shell else None,
     )
+    # Pure functions over the facts (server text is their data, never code).
+    env.globals.update(template_globals())
+    return env
 
 
 def environment(step: Step) -> jinja2.Environment:

@@ -41,6 +41,9 @@ class FileSpec:
     file the run stages is in place and the directory's own absolute paths point into the
     copy: the whole configuration is checked as it will be, the live one untouched. `notify`
     names services whose handler runs when the file changed.
+
+    With `for_each` (a Jinja expression giving a list), the spec stands for one file per item,
+    `item` in its context: a step that rewrites the server's own files found by the facts.
     """
 
     template: str
@@ -53,6 +56,7 @@ class FileSpec:
     secret: bool = False
     notify: tuple[str, ...] = ()
     when: str | None = None
+    for_each: str | None = None
 
 
 @dataclass(frozen=True)

@@ -463,3 +463,127 @@ def password_refused_check(ctx: CheckContext, params: Mapping[str, Any]) -> Chec
     finally:
         transport.close()
     return judge_password_refused(user, allowed)
+
+
+# ----------------------------------------------------------------------------- algorithms
+
+# Names in a KEXINIT's key exchange list that are signals, not algorithms.
+KEX_SIGNALS = ("ext-info-", "kex-strict-")
+HOST_KEY_ALGORITHMS = ("ssh-ed25519", "rsa-sha2-512", "rsa-sha2-256")
+MIN_RSA_BITS = 3072
+KEXINIT = 20
+NAME_LISTS = ("kex", "hostkey", "cipher", "cipher_s2c", "mac", "mac_s2c")
+
+
+def parse_kexinit(payload: bytes) -> dict[str, list[str]]:
+    """The name lists of an SSH_MSG_KEXINIT payload (RFC 4253, 7.1), by kind."""
+    if not payload or payload[0] != KEXINIT:
+        raise ValueError("the server's first packet is not a KEXINIT")
+    offset = 17  # message number and cookie
+    lists: dict[str, list[str]] = {}
+    for kind in NAME_LISTS:
+        length = int.from_bytes(payload[offset : offset + 4], "big")
+        text = payload[offset + 4 : offset + 4 + length]
+        if len(text) != length:
+            raise ValueError("the server's KEXINIT is cut short")
+        lists[kind] = [name for name in text.decode("ascii", "replace").split(",") if name]
+        offset += 4 + length
+    lists["kex"] = [n for n in lists["kex"] if not n.startswith(KEX_SIGNALS)]
+    return lists
+
+
+def read_kexinit(host: str, port: int) -> tuple[str, dict[str, list[str]]]:
+    """The server's banner and the algorithms its KEXINIT offers, before any key exchange."""
+    with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT) as sock:
+        sock.settimeout(CONNECT_TIMEOUT)
+        buffer = b""
+        banner = ""
+        while not banner:
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise EOFError("the server closed the connection before its banner")
+            buffer += chunk
+            while b"\n" in buffer and not banner:
+                line, buffer = buffer.split(b"\n", 1)
+                if line.startswith(b"SSH-"):
+                    banner = line.decode("ascii", "replace").strip()
+        sock.sendall(b"SSH-2.0-vps-wizard-check\r\n")
+        while len(buffer) < 5 or len(buffer) < 4 + int.from_bytes(buffer[:4], "big"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise EOFError("the server closed the connection before its KEXINIT")
+            buffer += chunk
+        length = int.from_bytes(buffer[:4], "big")
+        padding = buffer[4]
+        return banner, parse_kexinit(buffer[5 : 4 + length - padding])
+
+
+def judge_algorithms(
+    offered: Mapping[str, Sequence[str]],
+    expected: Mapping[str, Sequence[str]],
+    rsa_bits: int | None,
+    banner: str = "",
+) -> CheckResult:
+    """The server offers exactly the chosen key exchange, ciphers and MACs, and host keys
+    ed25519 and RSA of at least 3072 bits only."""
+    cid = "ssh.algorithms"
+    problems = []
+    for kind in ("kex", "cipher", "mac"):
+        want = list(expected.get(kind, ()))
+        got = list(offered.get(kind, ()))
+        extra = [name for name in got if name not in want]
+        missing = [name for name in want if name not in got]
+        if extra:
+            problems.append(f"{kind} not chosen: {', '.join(extra)}")
+        if missing:
+            problems.append(f"{kind} chosen but not offered: {', '.join(missing)}")
+    odd_keys = [n for n in offered.get("hostkey", ()) if n not in HOST_KEY_ALGORITHMS]
+    if odd_keys:
+        problems.append(f"host key types other than ed25519 and RSA: {', '.join(odd_keys)}")
+    if rsa_bits is not None and rsa_bits < MIN_RSA_BITS:
+        problems.append(f"the RSA host key has {rsa_bits} bits (fewer than {MIN_RSA_BITS})")
+    evidence = "\n".join([f"banner: {banner}"] if banner else []) + "".join(
+        f"\n{kind}: {', '.join(offered.get(kind, ())) or '(none)'}"
+        for kind in ("kex", "hostkey", "cipher", "mac")
+    )
+    if rsa_bits is not None:
+        evidence += f"\nRSA host key: {rsa_bits} bits"
+    evidence = evidence.strip()
+    if problems:
+        return fail(
+            cid,
+            "sshd offers " + "; ".join(problems),
+            evidence,
+            f"{RERUN_HARDENING}: its plan turns off the lines of other files that set "
+            "algorithms or host keys. Check with sudo sshd -T | grep -i -e algorithms "
+            "-e ciphers -e macs -e hostkey",
+        )
+    return ok(cid, "sshd offers only the chosen algorithms and host keys", evidence)
+
+
+def rsa_host_key_bits(host: str, port: int) -> int:
+    """The size of the RSA host key the server shows (raises when it shows none)."""
+    sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
+    transport = paramiko.Transport(sock)
+    try:
+        transport.banner_timeout = CONNECT_TIMEOUT
+        transport.get_security_options().key_types = ("rsa-sha2-512", "rsa-sha2-256")
+        transport.start_client(timeout=CONNECT_TIMEOUT)
+        return int(transport.get_remote_server_key().get_bits())
+    finally:
+        transport.close()
+
+
+@check("ssh.algorithms")
+def algorithms_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """From the outside, what sshd's KEXINIT offers is what the step chose for this server."""
+    port = ctx.reach_port(params.get("port"))
+    host = server_host(ctx.address)
+    try:
+        banner, offered = read_kexinit(host, port)
+        rsa = any(n.startswith("rsa-") or n == "ssh-rsa" for n in offered["hostkey"])
+        rsa_bits = rsa_host_key_bits(host, port) if rsa else None
+    except (OSError, EOFError, ValueError, paramiko.SSHException) as error:
+        return unreachable("ssh.algorithms", ctx.address, port, error)
+    expected = {kind: list(params.get(kind) or ()) for kind in ("kex", "cipher", "mac")}
+    return judge_algorithms(offered, expected, rsa_bits, banner)
