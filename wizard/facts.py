@@ -5,11 +5,14 @@ Gathered in one round trip by one script; parsed into a frozen value.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from wizard.aptsources import AptEntry, parse_sources, security_source_to_add
 from wizard.remote import Remote
 from wizard.shell import Shell, sh
 from wizard.sshdconfig import parse_sshd_facts
@@ -40,6 +43,9 @@ class Facts:
     server_state: Mapping[str, object] = field(default_factory=dict)
     drifted_files: tuple[str, ...] = ()
     unfinished_runs: tuple[str, ...] = ()
+    os_codename: str = ""
+    # apt's enabled `deb` entries: the base step adds the security suite when none lists it.
+    apt_sources: tuple[AptEntry, ...] = ()
     # sshd: OpenSSH version, `ssh -Q` lists, RSA host key size, config texts (wizard.sshdconfig)
     sshd: Mapping[str, object] = field(default_factory=lambda: parse_sshd_facts([]))
 
@@ -64,6 +70,10 @@ class Facts:
             "client_address": self.client_address,
             "ssh_port": self.ssh_port,
             "login_user": self.login_user,
+            "os_codename": self.os_codename,
+            "apt_security_source": security_source_to_add(
+                self.apt_sources, self.os_family, self.os_codename
+            ),
             "packages": self.packages,
             "sshd": self.sshd,
         }
@@ -91,6 +101,9 @@ echo "packages=$(dpkg-query -W -f='${{db:Status-Abbrev}} ${{Package}}\\n' {packa
   | awk '$1=="ii"{{print $2}}' | words)"
 echo "unfinished=$(grep -l -s -E '^(started|writing|awaiting-confirm)$' {runs}/*/status \\
   | awk -F/ '{{print $(NF-1)}}' | words)"
+for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+  [ -f "$f" ] && echo "apt_source=$(printf %s "$f" | base64 -w0) $(head -c 65536 "$f" | base64 -w0)"
+done
 echo @@OS-RELEASE
 cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release 2>/dev/null
 echo
@@ -147,6 +160,7 @@ def parse_facts(output: str) -> Facts:
         os_id=release.get("ID", ""),
         os_version=release.get("VERSION_ID", ""),
         os_pretty=release.get("PRETTY_NAME", ""),
+        os_codename=release.get("VERSION_CODENAME", "") or release.get("UBUNTU_CODENAME", ""),
         os_like=release.get("ID_LIKE", ""),
     )
     try:
@@ -178,8 +192,29 @@ def parse_facts(output: str) -> Facts:
         server_state=server_state if isinstance(server_state, dict) else {},
         drifted_files=tuple(line for line in drift_text.splitlines() if line.strip()),
         unfinished_runs=tuple(values.get("unfinished", "").split()),
+        os_codename=values.get("os_codename", ""),
+        apt_sources=parse_sources(_apt_source_files(head)),
         sshd=parse_sshd_facts(sshd_text.splitlines()),
     )
+
+
+def _apt_source_files(head: str) -> list[tuple[str, str]]:
+    """The `apt_source=PATH CONTENT` lines (both base64) as (path, text); damaged ones skipped."""
+    files = []
+    for line in head.splitlines():
+        if not line.startswith("apt_source="):
+            continue
+        path, _, content = line.removeprefix("apt_source=").partition(" ")
+        try:
+            files.append(
+                (
+                    base64.b64decode(path).decode(errors="replace"),
+                    base64.b64decode(content).decode(errors="replace"),
+                )
+            )
+        except (binascii.Error, ValueError):
+            continue
+    return files
 
 
 def gather_facts(remote: Remote, packages: Iterable[str]) -> Facts:
