@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,6 +37,7 @@ from wizard.cliparse import (
 )
 from wizard.errors import UnknownHostKey, WizardError
 from wizard.plan import Plan
+from wizard.preview import PlannedStep, preview, refuse_unlike
 from wizard.remote import DEFAULT_KNOWN_HOSTS, Credentials, Stats, Target
 from wizard.session import DEFAULT_GUARD_SECONDS, ConnectOptions, Session
 from wizard.state import StateStore
@@ -403,9 +405,30 @@ def cmd_status(session: Session, catalog: Catalog, args: argparse.Namespace) -> 
     return 0
 
 
-def _plans(session: Session, catalog: Catalog, args: argparse.Namespace) -> list[Plan]:
+def _preview(
+    session: Session, catalog: Catalog, args: argparse.Namespace
+) -> tuple[AnswersFile, list[PlannedStep]]:
+    """The selected steps planned in order, each against what the earlier ones would leave."""
     answers, steps = checked_selection(session, catalog, args)
-    return [session.plan(s, answers.for_step(s)) for s in steps]
+    return answers, preview(session, [(s, answers.for_step(s)) for s in steps])
+
+
+def print_planned(item: PlannedStep) -> None:
+    """A previewed step: why it is there when it is a follow-up, its plan, and what of it
+    the server can only tell once the earlier steps ran."""
+    if item.reason:
+        print(f"== {item.reason}: {item.plan.step.id} is planned again")
+    print_plan(item.plan)
+    if item.after and item.plan.has_changes:
+        print(
+            f"   (planned as {', '.join(item.after)} would leave the server: their files, "
+            "packages and services)"
+        )
+    if item.guards_read_now:
+        print(
+            "   (whether each command runs is decided on the server when the step is applied, "
+            f"after {', '.join(item.after)}; shown as the server is now)"
+        )
 
 
 def print_plan(plan: Plan) -> None:
@@ -430,13 +453,18 @@ def print_command(run: str) -> None:
 
 def cmd_plan(session: Session, catalog: Catalog, args: argparse.Namespace) -> int:
     """Show what would change; exit 2 when anything would."""
-    plans = _plans(session, catalog, args)
+    _, planned = _preview(session, catalog, args)
     if args.json:
-        print(json.dumps([plan_json(p) for p in plans]))
+        print(json.dumps([planned_json(item) for item in planned]))
     else:
-        for plan in plans:
-            print_plan(plan)
-    return 2 if any(p.has_changes for p in plans) else 0
+        for item in planned:
+            print_planned(item)
+    return 2 if any(item.plan.has_changes for item in planned) else 0
+
+
+def planned_json(item: PlannedStep) -> dict[str, Any]:
+    """A previewed step as JSON: its plan, the earlier steps it assumes, why a follow-up."""
+    return {**plan_json(item.plan), "after": list(item.after), "reason": item.reason}
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:
@@ -447,7 +475,15 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         "changes": plan.has_changes,
         "summary": plan.summary(),
         "files": [
-            {"path": f.dest, "status": f.status, "diff": f.diff(secrets)} for f in plan.files
+            {
+                "path": f.dest,
+                "status": f.status,
+                "diff": f.diff(secrets),
+                # What will be written, to compare with the server afterwards; never for a
+                # secret file (a digest would let a dictionary attack find the secret).
+                "sha256": None if f.spec.secret else hashlib.sha256(f.new).hexdigest(),
+            }
+            for f in plan.files
         ],
         "packages": list(plan.missing_packages),
         "commands": [c.run for c in plan.commands if c.will_run],
@@ -456,12 +492,15 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 
 def cmd_apply(session: Session, catalog: Catalog, args: argparse.Namespace) -> int:
     """Plan, confirm, apply and verify each step in order; stop at the first failure."""
-    answers, steps = checked_selection(session, catalog, args)
+    # What `plan` shows for the same answers: each step is held to it when its turn comes.
+    answers, planned = _preview(session, catalog, args)
+    shown = {(item.plan.step.id, item.cause): item for item in planned}
     report: list[dict[str, Any]] = []
     all_ok = True
-    for step_id in steps:
+    for step_id in dict.fromkeys(item.plan.step.id for item in planned if not item.reason):
         started = time.monotonic()
         plan = session.plan(step_id, answers.for_step(step_id))
+        refuse_unlike(shown[(step_id, "")], plan)
         entry: dict[str, Any] = {"step": step_id, "summary": plan.summary()}
         if plan.has_changes:
             if not args.json:
@@ -471,7 +510,7 @@ def cmd_apply(session: Session, catalog: Catalog, args: argparse.Namespace) -> i
                 return 1
             outcome = session.apply(plan, on_event=_quiet if args.json else _print_event)
             entry["run"] = outcome.run_id
-            entry["followups"] = apply_followups(session, step_id, args)
+            entry["followups"] = apply_followups(session, step_id, args, shown)
         else:
             session.adopt(plan)
             if not args.json:
@@ -491,10 +530,18 @@ def cmd_apply(session: Session, catalog: Catalog, args: argparse.Namespace) -> i
     return 0 if all_ok else 1
 
 
-def apply_followups(session: Session, step_id: str, args: argparse.Namespace) -> list[str]:
-    """Apply again, reviewed like any step, what this step made outdated (the firewall)."""
+def apply_followups(
+    session: Session,
+    step_id: str,
+    args: argparse.Namespace,
+    shown: Mapping[tuple[str, str], PlannedStep],
+) -> list[str]:
+    """Apply again, reviewed like any step, what this step made outdated (the firewall), held
+    to what the plan showed for it."""
     applied = []
     for plan in session.followups(step_id):
+        if (plan.step.id, step_id) in shown:
+            refuse_unlike(shown[(plan.step.id, step_id)], plan)
         if not args.json:
             print(f"== {step_id} changed what {plan.step.id} must do:")
             print_plan(plan)

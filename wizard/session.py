@@ -375,16 +375,21 @@ class Session:
             if other.id != step.id and record.status not in APPLIED:
                 continue
             other_answers = answers if other.id == step.id else record.answers
-            try:
-                context = {"answers": other_answers, "facts": self.facts.as_template_context()}
-                ports += [render_string(other, port, context) for port in other.ports]
-            except WizardError:
-                continue
+            ports += self.ports_of(other, other_answers)
         if step.id == "firewall":
             ports += list(answers.get("extra_ports", ()))
         else:
             ports += list(self.host.step("firewall").answers.get("extra_ports", ()))
         return tuple(dict.fromkeys(ports))
+
+    def ports_of(self, step: Step, answers: Mapping[str, Any]) -> list[str]:
+        """The ports a step declares, rendered with its answers ("2222/tcp"); none when its
+        answers do not render them (a step never applied)."""
+        try:
+            context = {"answers": answers, "facts": self.facts.as_template_context()}
+            return [render_string(step, port, context) for port in step.ports]
+        except WizardError:
+            return []
 
     def default_answers(self, step: Step) -> dict[str, Any]:
         """Raw answers to start the form with: the last ones given, else the step's defaults."""
@@ -450,6 +455,11 @@ class Session:
         if not outcome.ok:
             self._save_step(plan.step.id, status="failed", message=outcome.failure)
             raise explain_failure(outcome)
+        # The step's packages are installed now: later steps of the run render from that
+        # (fail2ban's postfix-auth jail once the mail step brought Postfix), as `plan` showed.
+        self.facts = dataclasses.replace(
+            self.facts, packages=self.facts.packages | frozenset(plan.step.packages)
+        )
         files = file_digests(c for c in plan.files if c.approved)
         self._record_manifest(files)
         self._save_step(
@@ -496,22 +506,11 @@ class Session:
         one outdated. Each is planned with its recorded answers; those with changes are marked
         outdated, so the overview sends the user there next.
         """
-        step = self.catalog.get(step_id)
-        reasons: dict[str, str] = {}
-        packages_changed = False
-        for other in self.catalog.steps:
-            if other.id == step_id or self.host.step(other.id).status not in APPLIED:
-                continue
-            installed = sorted(set(step.packages) & set(other.depends_on_packages))
-            if step.ports and other.depends_on_ports:
-                reasons[other.id] = f"{step_id} needs {', '.join(step.ports)}"
-            elif installed:
-                reasons[other.id] = f"{step_id} installed {', '.join(installed)}"
-                packages_changed = True
-        if packages_changed:
+        reasons = self.outdated_by(step_id)
+        if any(by_package for _, by_package in reasons.values()):
             self.refresh()  # the plans read the installed packages from the facts
         plans = []
-        for other_id, reason in reasons.items():
+        for other_id, (reason, _) in reasons.items():
             plan = self.plan(other_id)
             if plan.has_changes:
                 self._save_step(
@@ -519,6 +518,22 @@ class Session:
                 )
                 plans.append(plan)
         return plans
+
+    def outdated_by(self, step_id: str) -> dict[str, tuple[str, bool]]:
+        """The applied steps whose input this step changes, each with the reason and whether
+        it is a package it installs (the facts then need reading again)."""
+        step = self.catalog.get(step_id)
+        reasons: dict[str, tuple[str, bool]] = {}
+        for other in self.catalog.steps:
+            if other.id == step_id or self.host.step(other.id).status not in APPLIED:
+                continue
+            installed = sorted(set(step.packages) & set(other.depends_on_packages))
+            if step.ports and other.depends_on_ports:
+                ports = self.ports_of(step, self.host.step(step_id).answers)
+                reasons[other.id] = (f"{step_id} needs {', '.join(ports)}", False)
+            elif installed:
+                reasons[other.id] = (f"{step_id} installed {', '.join(installed)}", True)
+        return reasons
 
     def adopt(self, plan: Plan) -> None:
         """The server already matches the plan: record the step as applied with these answers.

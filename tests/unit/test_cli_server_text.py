@@ -62,6 +62,7 @@ def hosts_plan(catalog: Catalog) -> Plan:
 @dataclass
 class FakeFacts:
     os_pretty: str = OS_PRETTY
+    packages: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -98,6 +99,9 @@ class FakeSession:
     def plan(self, step_id: str, _raw: Mapping[str, Any] | None = None) -> Plan:
         assert step_id == "base"
         return hosts_plan(self.catalog)
+
+    def outdated_by(self, _step_id: str) -> dict[str, tuple[str, bool]]:
+        return {}
 
     def verify(self, step_ids: list[str]) -> dict[str, list[CheckResult]]:
         return {
