@@ -193,7 +193,11 @@ def judge_unattended(package_status: str, apt_dump: str, timer_state: str) -> Ch
             evidence,
             "sudo systemctl enable --now apt-daily-upgrade.timer apt-daily.timer",
         )
-    return ok(cid, "security upgrades install themselves daily", evidence)
+    return ok(
+        cid,
+        "unattended-upgrades runs daily (its security source: system.security_source)",
+        evidence,
+    )
 
 
 @check("system.unattended_upgrades")
