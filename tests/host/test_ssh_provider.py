@@ -92,6 +92,8 @@ def test_a_provider_shaped_host_is_hardened_whatever_it_shipped(distro, tmp_path
         main = host.exec("cat /etc/ssh/sshd_config").stdout
         assert f"{MARKER}PasswordAuthentication yes\n" in main
         assert f"Match User root\n{MARKER}PermitRootLogin yes\n" in main
+        # Root-only, as the base step left it.
+        assert host.exec("stat -c %a /etc/ssh/sshd_config").stdout.strip() == "600"
         results = checks(wizard, "ssh-hardening")
         for cid in SSH_CHECKS:
             assert results[cid]["status"] == "ok", results[cid]
