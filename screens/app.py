@@ -13,16 +13,19 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from textual import on, work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.containers import ScrollableContainer
 from textual.filter import LineFilter
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from screens.apply import ApplyScreen
+from screens.applylog import ApplyLog, ApplyLogScreen
 from screens.connect import ConnectScreen
 from screens.engine import SessionFactory, WizardSession
 from screens.error import ErrorModal
+from screens.help import HelpModal, screen_keys, screen_step
 from screens.hostkey import HostKeyModal
 from screens.messages import (
     AnswersReady,
@@ -39,6 +42,7 @@ from screens.overview import OverviewScreen
 from screens.questions import QuestionsScreen
 from screens.reset import ResetModal
 from screens.review import ReviewScreen
+from screens.settings import SETTINGS_FILE, TuiSettings
 from screens.skipped import skipped_files
 from screens.text import NoControlCharacters
 from screens.verify import VerifyScreen
@@ -69,7 +73,11 @@ class WizardApp(App[None]):
 
     TITLE = "vps-wizard"
     CSS_PATH = "app.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "quit", "Quit")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # q is typed into a form's field; ctrl+q (Textual's) quits from there too.
+        Binding("q", "quit", "Quit"),
+        Binding("f1,question_mark", "help", "Help"),
+    ]
 
     def __init__(
         self,
@@ -92,13 +100,24 @@ class WizardApp(App[None]):
         # The files each step's last apply in this session skipped, for the checks' hints.
         self.skipped: dict[str, tuple[str, ...]] = {}
         self._no_control_characters = NoControlCharacters()
+        # Theme and unapplied answers, kept beside the state database.
+        self.settings = TuiSettings(store.path.parent / SETTINGS_FILE)
+        self.host_name = self._host_name(options) if options is not None else ""
+        self.last_apply: ApplyLog | None = None
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         """Textual's filters, then the one that keeps control characters from the terminal:
         every line of every widget passes it, whatever the widget was given to show."""
         return [*super().get_line_filters(), self._no_control_characters]
 
+    @staticmethod
+    def _host_name(options: ConnectOptions) -> str:
+        """The server as the drafts of its answers are filed: address and port."""
+        return f"{options.target.host}:{options.target.port or 22}"
+
     def on_mount(self) -> None:
+        if self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
         # With a server given, the connect screen connects at once and stays only to show
         # progress, a host key question, or an error to correct in place.
         self.push_screen(
@@ -128,6 +147,85 @@ class WizardApp(App[None]):
 
     def _disarm_quit(self) -> None:
         self._quit_armed = False
+
+    def watch_theme(self, theme: str) -> None:
+        """Keep the chosen theme for the next start."""
+        if theme != self.settings.theme:
+            self.settings.theme = theme
+
+    # ------------------------------------------------------------------ help, focus, palette
+    def action_help(self) -> None:
+        """The help of the screen in front: its step's help and its keys."""
+        if isinstance(self.screen, HelpModal):
+            return
+        self.push_screen(HelpModal(screen_step(self.screen), screen_keys(self, self.screen)))
+
+    def pop_screen(self) -> Any:
+        """Pop, then give focus back: after a dialog, the screen under it has none when the
+        widget it had was disabled meanwhile (a form locked while connecting, say)."""
+        result = super().pop_screen()
+        self.call_after_refresh(self._refocus)
+        return result
+
+    def _refocus(self) -> None:
+        # A scrolling container holding the focus shows none: the user sees nothing focused.
+        screen = self.screen
+        if screen.focused is not None and not isinstance(screen.focused, ScrollableContainer):
+            return
+        for widget in screen.focus_chain:
+            if not isinstance(widget, ScrollableContainer):
+                widget.focus()
+                return
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's commands, then the wizard's: go to a step, verify all, side by side, the
+        last apply's log (each offered only where it can run now)."""
+        yield from super().get_system_commands(screen)
+        if self.session is None or self._work_running():
+            return
+        if isinstance(screen, ReviewScreen):
+            yield SystemCommand(
+                "Toggle side by side",
+                "The diff unified or side by side (s)",
+                screen.action_toggle_view,
+            )
+        if self.last_apply is not None:
+            yield SystemCommand(
+                "Show the last apply's log",
+                f"{self.last_apply.step_id}: every line it reported (l on the overview)",
+                self.action_show_apply_log,
+            )
+        statuses = self.live_session.overview()
+        applied = [s.step.id for s in statuses if s.record.status != "pending"]
+        if applied:
+            yield SystemCommand(
+                "Verify all",
+                f"Run the checks of every applied step: {', '.join(applied)}",
+                lambda: self.call_later(self.start_verify, applied, "Every applied step: checks"),
+            )
+        for status in statuses:
+            if not status.blocked_by:
+                step = status.step
+                yield SystemCommand(
+                    f"Go to step: {step.id}",
+                    f"{step.title} ({status.record.status}): open its questions",
+                    lambda step=step: self.call_later(self.go_to_step, step),
+                )
+
+    def _work_running(self) -> bool:
+        return any(w.group in ("apply", "verify", "session") and w.is_running for w in self.workers)
+
+    async def go_to_step(self, step: Step) -> None:
+        """Open a step's questions from anywhere (the palette's 'Go to step')."""
+        await self.pop_to_overview()
+        self.load_answers(step)
+
+    def action_show_apply_log(self) -> None:
+        """The last apply's log, opened again."""
+        if self.last_apply is None:
+            self.notify("No apply yet in this session.")
+            return
+        self.push_screen(ApplyLogScreen(self.last_apply))
 
     def call_screen(self, callback: Callable[..., object], *args: object) -> None:
         """Run a screen's method from a worker thread; never raises into the engine.
@@ -169,6 +267,7 @@ class WizardApp(App[None]):
     @on(ConnectScreen.Submitted)
     def _connect_submitted(self, event: ConnectScreen.Submitted) -> None:
         self.sub_title = str(event.options.target)
+        self.host_name = self._host_name(event.options)
         self.connect(event.options)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="connect", description="connect")
@@ -235,9 +334,22 @@ class WizardApp(App[None]):
     @on(AnswersReady)
     def _answers_ready(self, event: AnswersReady) -> None:
         if event.step.questions:
-            self.push_screen(QuestionsScreen(event.step, event.defaults))
+            draft = self.settings.draft(self.host_name, event.step.id)
+            self.push_screen(QuestionsScreen(event.step, event.defaults, draft))
+            if draft:
+                self.notify(
+                    "The answers you typed before, not applied yet, are back in the form.",
+                    title=f"{event.step.id}: your answers",
+                )
         else:
             self.make_plan(event.step, {})
+
+    @on(QuestionsScreen.Edited)
+    def _answers_edited(self, event: QuestionsScreen.Edited) -> None:
+        if event.changed:
+            self.settings.keep_draft(self.host_name, event.step.id, event.changed)
+        else:
+            self.settings.drop_draft(self.host_name, event.step.id)
 
     @on(QuestionsScreen.Submitted)
     def _answers_submitted(self, event: QuestionsScreen.Submitted) -> None:
@@ -277,6 +389,7 @@ class WizardApp(App[None]):
     async def _apply_chosen(self, event: ReviewScreen.ApplyChosen) -> None:
         await self.pop_to_overview()
         screen = ApplyScreen(event.plan)
+        self.last_apply = ApplyLog(event.plan.step.id, event.plan.summary())
         await self.push_screen(screen)
         self.apply(event.plan, screen)
 
@@ -285,7 +398,7 @@ class WizardApp(App[None]):
         """Apply the plan, streaming the engine's events to the screen's log."""
         try:
             outcome = self.live_session.apply(
-                plan, lambda line: self.call_screen(screen.add_event, line)
+                plan, lambda line: self.call_screen(self._apply_event, screen, line)
             )
         except ApplyFailed as failure:
             self.post_message(ApplyEnded(plan, None, failure))
@@ -293,9 +406,22 @@ class WizardApp(App[None]):
         followups = tuple(self.live_session.followups(plan.step.id))
         self.post_message(ApplyEnded(plan, outcome, None, followups))
 
+    def _apply_event(self, screen: ApplyScreen, line: str) -> None:
+        """One line of the apply: on its screen, and kept to be read again later."""
+        if self.last_apply is not None:
+            self.last_apply.lines.append(line)
+        screen.add_event(line)
+
     @on(ApplyEnded)
     async def _apply_ended(self, event: ApplyEnded) -> None:
         screen = self.find_screen(ApplyScreen)
+        if self.last_apply is not None:
+            if event.failure is not None:
+                self.last_apply.ending = f"failed, rolled back: {event.failure.message}"
+            elif event.outcome is not None:
+                self.last_apply.ending = f"applied (run {event.outcome.run_id})"
+        if event.outcome is not None and event.failure is None:
+            self.settings.drop_draft(self.host_name, event.plan.step.id)
         if event.failure is not None or event.outcome is None:
             if screen is not None and event.failure is not None:
                 screen.failed(event.failure)

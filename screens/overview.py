@@ -32,6 +32,9 @@ STATUS_STYLE: dict[str, tuple[str, str]] = {
 
 
 TITLE_WIDTH = 34
+# Columns besides the description (status, step id, cell padding, focus bar, scrollbar): the
+# description gets the rest of a wide terminal, at least TITLE_WIDTH.
+RESERVED_WIDTH = 46
 
 
 def status_cell(status: StepStatus) -> Text:
@@ -75,9 +78,12 @@ class OverviewScreen(Screen[None]):
     """The steps as a table, the highlighted step's help (with its chapters), and notices."""
 
     CSS_PATH = "overview.tcss"
+    # A tall terminal lists every step (see overview.tcss).
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]  # noqa: RUF012 (Textual's type)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open step", priority=True),
         Binding("v", "verify", "Verify step"),
+        Binding("l", "app.show_apply_log", "Last apply log"),
     ]
 
     class StepChosen(Message):
@@ -98,6 +104,7 @@ class OverviewScreen(Screen[None]):
         super().__init__()
         self.session = session
         self.statuses: dict[str, StepStatus] = {}
+        self._title_width = TITLE_WIDTH
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -110,13 +117,34 @@ class OverviewScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = "steps"
+        self._title_width = self.title_width()
+        self._add_columns()
+        self.reload()
+        self.query_one("#steps", DataTable).focus()
+
+    def title_width(self) -> int:
+        """The description column's width for the terminal's width."""
+        return max(TITLE_WIDTH, self.app.size.width - RESERVED_WIDTH)
+
+    def _add_columns(self) -> None:
         table = self.query_one("#steps", DataTable)
         # Status first: with long titles it must stay visible at 80 columns.
         table.add_column("Status", key="status")
         table.add_column("Step", key="id")
-        table.add_column("What it does", key="title", width=TITLE_WIDTH)
-        self.reload()
-        table.focus()
+        table.add_column("What it does", key="title", width=self._title_width)
+
+    def on_resize(self) -> None:
+        # The description column follows the terminal's width; the cursor stays where it is.
+        width = self.title_width()
+        table = self.query_one("#steps", DataTable)
+        if not table.columns or width == self._title_width:
+            return
+        self._title_width = width
+        row = table.cursor_row
+        table.clear(columns=True)
+        self._add_columns()
+        self._fill()
+        table.move_cursor(row=row)
 
     def on_screen_resume(self) -> None:
         # Back from a step: statuses and notices have changed.
@@ -129,6 +157,15 @@ class OverviewScreen(Screen[None]):
         notices = self.query_one("#notices", Static)
         notices.update(shown("\n".join(f"! {notice}" for notice in self.session.notices)))
         notices.display = bool(self.session.notices)
+        self._fill()
+        table = self.query_one("#steps", DataTable)
+        following = self.session.next_step()
+        if following is not None and following.id in self.statuses:
+            table.move_cursor(row=table.get_row_index(following.id))
+        self._show_help()
+
+    def _fill(self) -> None:
+        """One row per step, with the session's statuses."""
         table = self.query_one("#steps", DataTable)
         table.clear()
         self.statuses = {}
@@ -140,10 +177,6 @@ class OverviewScreen(Screen[None]):
                 Text(status.step.title, no_wrap=True, overflow="ellipsis"),
                 key=status.step.id,
             )
-        following = self.session.next_step()
-        if following is not None and following.id in self.statuses:
-            table.move_cursor(row=table.get_row_index(following.id))
-        self._show_help()
 
     def highlighted(self) -> StepStatus | None:
         """The step under the cursor."""

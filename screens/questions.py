@@ -87,6 +87,15 @@ class QuestionsScreen(Screen[None]):
         Binding("ctrl+n", "next", "Next"),
     ]
 
+    class Edited(Message):
+        """Answers typed that differ from the prefilled ones (secrets left out), to keep
+        until the step is applied: a quit or Back does not lose them."""
+
+        def __init__(self, step: Step, changed: dict[str, Any]) -> None:
+            super().__init__()
+            self.step = step
+            self.changed = changed
+
     class Submitted(Message):
         """The user's raw answers for the step, all accepted by their fields."""
 
@@ -95,17 +104,22 @@ class QuestionsScreen(Screen[None]):
             self.step = step
             self.raw = raw
 
-    def __init__(self, step: Step, defaults: dict[str, Any]) -> None:
+    def __init__(
+        self, step: Step, defaults: dict[str, Any], draft: dict[str, Any] | None = None
+    ) -> None:
         super().__init__()
         self.step = step
         self.defaults = defaults
+        # Typed before and not applied yet: shown instead of the defaults.
+        self.draft = dict(draft or {})
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(self.step.title, id="step-title", markup=False)
         with VerticalScroll(id="form"):
             for question in self.step.questions:
-                yield question_field(question, self.defaults.get(question.name, ""))
+                default = self.defaults.get(question.name, "")
+                yield question_field(question, self.draft.get(question.name, default))
         with Horizontal(id="actions"):
             yield Static("", id="status", markup=False)
             yield Button("Back", id="back", compact=True)
@@ -133,6 +147,31 @@ class QuestionsScreen(Screen[None]):
         return {f.key: f.value for f in self.fields}
 
     @on(FormField.Changed)
+    def _field_changed(self) -> None:
+        self._update_next()
+        secret = {q.name for q in self.step.questions if q.secret or q.type == "secret"}
+        changed = {
+            f.key: f.value
+            for f in self.fields
+            if f.key not in secret and f.value != self._prefilled(f.key)
+        }
+        if changed != self.draft:
+            self.draft = changed
+            self.post_message(self.Edited(self.step, changed))
+
+    def _prefilled(self, name: str) -> Any:
+        """The value the field shows when nothing was typed, as `control_for` renders it."""
+        question = next(q for q in self.step.questions if q.name == name)
+        default = self.defaults.get(name, "")
+        if question.type == "bool":
+            try:
+                return parse_bool(default)
+            except AnswerError:
+                return False
+        if question.type == "choice":
+            return default if default in question.choices else ""
+        return answer_text(default)
+
     def _update_next(self) -> None:
         refused = [f for f in self.fields if not f.valid]
         busy = self.has_class("-busy")
@@ -160,7 +199,7 @@ class QuestionsScreen(Screen[None]):
 
     @on(Button.Pressed, "#back")
     def action_back(self) -> None:
-        """Back to the overview, answers dropped."""
+        """Back to the overview; typed answers are kept until the step is applied."""
         if not self.has_class("-busy"):
             self.dismiss()
 

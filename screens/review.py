@@ -83,6 +83,8 @@ class ReviewScreen(Screen[None]):
     """The plan's files with their diffs; each file approved or skipped; Apply."""
 
     CSS_PATH = "review.tcss"
+    # A tall terminal shows more rows of the list (see the .tcss).
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]  # noqa: RUF012 (Textual's type)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_approval", "Approve/skip"),
         Binding("s", "toggle_view", "Side by side"),

@@ -48,6 +48,8 @@ class VerifyScreen(RunningScreen):
     """The results of the checks of some steps, as they arrive."""
 
     CSS_PATH = "verify.tcss"
+    # A tall terminal shows more rows of the list (see the .tcss).
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]  # noqa: RUF012 (Textual's type)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,b", "back", "Back to overview"),
     ]

@@ -63,6 +63,7 @@ def _step_from_toml(folder: Path, data: Mapping[str, Any]) -> Step:
                 secret=bool(f.get("secret", False)),
                 notify=_tuple(f.get("notify")),
                 when=f.get("when"),
+                compare=f.get("compare"),
                 for_each=f.get("for_each"),
             )
             for f in data.get("files", ())

@@ -18,7 +18,7 @@ from wizard.errors import WizardError
 from wizard.remote import Remote
 from wizard.render import evaluate, render_shell, render_string, render_template
 from wizard.serverfiles import CONTENT_LIMIT, RemoteFile, parse_read_files, read_files_script
-from wizard.shell import Shell, code, join, script, sh
+from wizard.shell import Shell, code, heredoc, join, script, sh
 from wizard.steps import Command, FileSpec, Step
 
 FileStatus = Literal["create", "update", "attributes", "unchanged"]
@@ -37,6 +37,9 @@ class FileChange:
     # The step's validate line rendered (values quoted); `{new}`, `{copy}` and `{run}` in it
     # stand for "$new", "$copy" and $run, set by the apply script.
     validate: Shell | None = None
+    # A secret file with a `compare` test: whether the server holds its secret already (its
+    # content is never read back); None for every other file, compared here.
+    same: bool | None = None
 
     @property
     def status(self) -> FileStatus:
@@ -46,6 +49,8 @@ class FileChange:
         replaced by a regular file. Files too large to download are compared by SHA-256.
         """
         old = self.old
+        if self.same is not None:
+            return "unchanged" if self.same else ("create" if old is None else "update")
         if old is None:
             return "create"
         if old.kind != "file" or not self._same_content(old):
@@ -71,7 +76,10 @@ class FileChange:
         """
         notes = self._notes()
         if self.spec.secret:
-            notes.append(f"(secret file {self.dest}: content hidden, {len(self.new)} bytes)")
+            differs = "; the server does not hold it yet" if self.same is False else ""
+            notes.append(
+                f"(secret file {self.dest}: content hidden, {len(self.new)} bytes{differs})"
+            )
             return mask("".join(note + "\n" for note in notes), secrets)
         old_lines = _text_lines(self.old.content) if self.old and self.old.is_text else []
         new_lines = _text_lines(self.new) if _is_text(self.new) else []
@@ -239,6 +247,8 @@ class DesiredFile:
     dest: str
     content: bytes
     validate: Shell | None
+    # A secret file's compare test, rendered (see steps.FileSpec.compare).
+    compare: Shell | None = None
 
 
 @dataclass(frozen=True)
@@ -303,7 +313,10 @@ def render_step(step: Step, context: Mapping[str, Any]) -> DesiredState:
             )
             content = render_template(step, spec.template, where).encode()
             validate = render_validate(step, spec.validate, where) if spec.validate else None
-            files.append(DesiredFile(spec, dest, content, validate))
+            compare = (
+                render_shell(step, spec.compare, where) if spec.secret and spec.compare else None
+            )
+            files.append(DesiredFile(spec, dest, content, validate, compare))
     commands = []
     for command in step.commands:
         if command.when and not evaluate(step, command.when, context):
@@ -331,7 +344,11 @@ def guard_test(creates: str | None, unless: Shell | None) -> Shell:
 
 def probe_script(step: Step, desired: DesiredState) -> Shell:
     """One script: the step's files, the command guards, the package and service status."""
-    lines = [read_files_script([f.dest for f in desired.files])]
+    unread = {f.dest for f in desired.files if f.compare is not None}
+    lines = [read_files_script([f.dest for f in desired.files], unread)]
+    for index, desired_file in enumerate(desired.files):
+        if desired_file.compare is not None:
+            lines.append(compare_lines(index, desired_file.content, desired_file.compare))
     for index, command in enumerate(desired.commands):
         lines.append(
             sh(
@@ -360,6 +377,22 @@ def probe_script(step: Step, desired: DesiredState) -> Shell:
     return script(*lines)
 
 
+def compare_lines(index: int, content: bytes, compare: Shell) -> Shell:
+    """A secret file's compare test, `@@SAME index` when it passes.
+
+    `vw_secret` prints the secret from a here-document (base64, decoded by `base64 -d`) into
+    the pipe of the command that reads it: never in argv, a file or a shell's input.
+    """
+    return sh(
+        "vw_secret() {{ {decode}\n}}\n"
+        "if ( {compare} ) </dev/null >/dev/null 2>&1; then echo @@SAME {index}; fi\n"
+        "unset -f vw_secret",
+        decode=heredoc(code("base64 -d"), content),
+        compare=compare,
+        index=index,
+    )
+
+
 def _refuse_odd_destinations(step: Step, found: Iterable[RemoteFile | None]) -> None:
     """A directory or a special file where the step writes a file: nothing is planned.
 
@@ -386,12 +419,20 @@ def make_plan(remote: Remote, step: Step, answers: Answers, context: Mapping[str
     skipped = {int(line.split()[1]) for line in output.splitlines() if line.startswith("@@SKIP ")}
     installed = {line.split()[1] for line in output.splitlines() if line.startswith("@@PKG ")}
     enabled = {line.split()[1] for line in output.splitlines() if line.startswith("@@ENABLED ")}
+    same = {int(line.split()[1]) for line in output.splitlines() if line.startswith("@@SAME ")}
     return Plan(
         step=step,
         answers=answers,
         files=tuple(
-            FileChange(f.spec, f.dest, f.content, current[f.dest], validate=f.validate)
-            for f in desired.files
+            FileChange(
+                f.spec,
+                f.dest,
+                f.content,
+                current[f.dest],
+                validate=f.validate,
+                same=None if f.compare is None else index in same,
+            )
+            for index, f in enumerate(desired.files)
         ),
         commands=tuple(
             CommandChange(c.command, c.run, c.creates, c.unless, index not in skipped)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -84,16 +84,27 @@ def shown(text: str) -> str:
     )
 
 
-def read_files_script(paths: Sequence[str]) -> Shell:
+def read_files_script(paths: Sequence[str], unread: Collection[str] = ()) -> Shell:
     """Shell lines that describe each path, one framed section each.
 
     `@@MISSING i`, `@@DIR i`, `@@LINK i <target, base64>`, `@@OTHER i <kind>`, or
     `@@FILE i <mode> <owner> <group> <size> <sha256 or ->` followed by one line: the content
     in base64 when the digest is `-` (small enough to send), else empty. The link test comes
-    first: `-d` and `-f` follow links.
+    first: `-d` and `-f` follow links. A regular file at a path in `unread` (a secret file the
+    server compares itself) is described by its mode, owner and size only: digest `?`.
     """
     return join(
         sh(
+            "if [ -L {path} ]; then printf '@@LINK %s ' {index}; readlink -n {path} | base64 -w0;"
+            " echo; elif [ -d {path} ]; then echo @@DIR {index};"
+            " elif [ -f {path} ]; then echo @@FILE {index} $(stat -c '%a %U %G %s' {path}) '?';"
+            " echo; elif [ -e {path} ]; then echo @@OTHER {index} $(stat -c %F {path});"
+            " else echo @@MISSING {index}; fi",
+            path=path,
+            index=index,
+        )
+        if path in unread
+        else sh(
             "if [ -L {path} ]; then printf '@@LINK %s ' {index}; readlink -n {path} | base64 -w0;"
             " echo; elif [ -d {path} ]; then echo @@DIR {index};"
             " elif [ -f {path} ]; then st=$(stat -c '%a %U %G %s' {path});"

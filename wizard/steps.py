@@ -42,6 +42,11 @@ class FileSpec:
     copy: the whole configuration is checked as it will be, the live one untouched. `notify`
     names services whose handler runs when the file changed.
 
+    `compare`, for a secret file, is a shell test the plan runs on the server instead of
+    reading the file back: `vw_secret` prints the content the step would write (into the one
+    process it is piped to), and the test exits 0 when the server already holds that secret
+    (a password that verifies against its stored hash): the file is then not written again.
+
     With `for_each` (a Jinja expression giving a list), the spec stands for one file per item,
     `item` in its context: a step that rewrites the server's own files found by the facts.
     """
@@ -56,6 +61,7 @@ class FileSpec:
     secret: bool = False
     notify: tuple[str, ...] = ()
     when: str | None = None
+    compare: str | None = None
     for_each: str | None = None
 
 

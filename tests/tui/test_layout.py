@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from textual.geometry import Region
 from textual.widget import Widget
-from textual.widgets import Footer
+from textual.widgets import DataTable, Footer
+from textual.widgets.data_table import ColumnKey
 
 from screens.apply import ApplyScreen
 from screens.connect import ConnectScreen
@@ -67,3 +68,25 @@ async def test_every_screen_fits_80x24(make_app, scripted, settle, fake, options
         app.push_screen(ErrorModal("Title", "a message " * 30, "a hint"))
         await pilot.pause()
         assert_on_screen(app, "#message", "#hint", "#ok")
+
+
+async def test_a_120x40_terminal_lists_every_step_with_its_whole_description(
+    make_app, scripted, settle, fake, options
+):
+    app = make_app(options, scripted(fake))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, until=lambda: isinstance(app.screen, OverviewScreen))
+        await pilot.pause()
+        table = app.screen.query_one("#steps", DataTable)
+        # Every step in view at once, without scrolling.
+        assert table.region.height >= table.row_count + 1
+        assert table.max_scroll_y == 0
+        # The description column takes the rest of the width (74 of 120 columns).
+        longest = max(len(step.title) for step in fake.catalog.steps)
+        assert table.columns[ColumnKey("title")].width >= min(longest, 74)
+        assert Region(0, 0, 120, 40).contains_region(table.region)
+        # Narrowed to 80 columns, the description goes back to its share.
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert table.columns[ColumnKey("title")].width == 34
+        assert_on_screen(app, "#steps", "#help-panel", Footer)
