@@ -306,10 +306,10 @@ def judge_sshd_config(
             cid,
             summary,
             evidence,
-            f"{RERUN_HARDENING}. If it is applied, an earlier file overrides it: sshd keeps the "
-            "first value it reads, so look for the setting with "
-            "sudo grep -ri -e <setting> /etc/ssh/sshd_config /etc/ssh/sshd_config.d, "
-            "then sudo systemctl reload ssh",
+            f"{RERUN_HARDENING}: its plan shows, by file and line, the lines of other files "
+            "that override its drop-in (sshd keeps the first value it reads; Match blocks "
+            "override it) and comments them out. To look by hand: "
+            "sudo grep -ri -e <setting> /etc/ssh/sshd_config /etc/ssh/sshd_config.d",
         )
     return ok(cid, "sshd runs with the hardened settings", evidence)
 
