@@ -123,6 +123,8 @@ def _plan_into(
         return
     planned.append(PlannedStep(plan, tuple(projection.changed_by), reason, cause))
     projection.record(plan)
+    # sshd on its new port: the firewall after it opens that one, as the apply will find it.
+    projected.facts = dataclasses.replace(projected.facts, ssh_port=projected.sshd_port_after(plan))
     record = dataclasses.replace(
         projected.host.step(step_id), status="applied", answers=plan.answers.public()
     )

@@ -562,14 +562,20 @@ class Session:
         known = self.traces.manifest if self.traces else frozenset()
         self.traces = ServerTraces(True, True, known | set(paths))
 
+    def sshd_port_after(self, plan: Plan) -> int:
+        """The port sshd serves once the plan is applied: ssh-hardening's port answer."""
+        answer = plan.answers.values.get("port")
+        if plan.step.id == "ssh-hardening" and isinstance(answer, int):
+            return answer
+        return self.facts.ssh_port
+
     def _confirm(self, plan: Plan, outcome: ApplyOutcome, on_event: Callable[[str], None]):
         """Open a brand-new session as the admin; only it may disarm the revert."""
         paths = RunPaths(outcome.run_id)
         user = self.host.admin_user or self.remote.user
         port = self.remote.target.port or 22
-        port_answer = plan.answers.values.get("port", self.facts.ssh_port)
-        new_sshd_port = port_answer if isinstance(port_answer, int) else self.facts.ssh_port
-        if plan.step.id == "ssh-hardening" and new_sshd_port != self.facts.ssh_port:
+        new_sshd_port = self.sshd_port_after(plan)
+        if new_sshd_port != self.facts.ssh_port:
             # sshd moved: reach it on its new port (a NAT in front would need the user's help).
             port = new_sshd_port
         if port != (self.remote.target.port or 22):
@@ -595,8 +601,7 @@ class Session:
             self.remote.close()
             self.remote = fresh
             self.host = dataclasses.replace(self.host, port=port, login_user=user)
-            if plan.step.id == "ssh-hardening":
-                self.facts = dataclasses.replace(self.facts, ssh_port=new_sshd_port)
+            self.facts = dataclasses.replace(self.facts, ssh_port=new_sshd_port)
             return dataclasses.replace(outcome, status="done")
         on_event(f"the new session failed ({reason}): reverting")
         try:
