@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wizard.answers import Answers, parse_answer
+from wizard.answers import Answers, check_refusals, parse_answer
 from wizard.catalog import Catalog
-from wizard.errors import AnswerError
+from wizard.errors import AnswerError, WizardError
 from wizard.session import APPLIED, Session
 from wizard.steps import Question, Step
 
@@ -109,22 +109,46 @@ def check_answers_file(catalog: Catalog, answers: AnswersFile) -> None:
     """Every table is a step, every key one of its questions, every value of its type.
 
     Values are parsed one by one, without the server: a missing answer is not an error here
-    (it takes its default, known once connected).
+    (it takes its default, known once connected). Answers of the file that contradict each
+    other (a step's `[[refuse]]` rules) are refused here too.
     """
     source = f"answers file {answers.path}" if answers.path else "answers"
+    parsed: dict[str, dict[str, Any]] = {}
     for step_id, table in answers.tables.items():
         if step_id not in catalog.ids():
             raise unknown_step(catalog, step_id, source)
         step = catalog.get(step_id)
+        parsed[step_id] = {}
         for key, raw in table.items():
             question = _question(step, key, answers)
             try:
-                parse_answer(question, raw)
+                parsed[step_id][key] = parse_answer(question, raw)
             except AnswerError as error:
                 raise AnswerError(
                     f"{step_id}.{key}: {error.message}",
                     error.hint or f"correct {answers.where(step_id, key)}",
                 ) from None
+    for step_id, values in parsed.items():
+        _check_refusals_in_file(catalog.get(step_id), values, parsed, answers)
+
+
+def _check_refusals_in_file(
+    step: Step,
+    values: Mapping[str, Any],
+    parsed: Mapping[str, Mapping[str, Any]],
+    answers: AnswersFile,
+) -> None:
+    """The step's contradictions among the answers the file gives. A rule that reads an answer
+    the file leaves out (a default, a step applied before) is checked once connected."""
+    try:
+        check_refusals(step, {"answers": values, "steps": parsed})
+    except AnswerError as error:
+        question = error.message.partition(": ")[0].partition(".")[2]
+        raise AnswerError(
+            error.message, f"{error.hint}; correct {answers.where(step.id, question)}".lstrip("; ")
+        ) from None
+    except WizardError:
+        return
 
 
 def _question(step: Step, key: str, answers: AnswersFile) -> Question:

@@ -493,3 +493,15 @@ def validate_answers(step: Step, raw: Mapping[str, Any]) -> Answers:
             raise AnswerError(f"{step.id}.{question.name}: {error.message}", error.hint) from None
     secrets = frozenset(q.name for q in step.questions if q.secret)
     return Answers(step.id, values, secrets)
+
+
+def check_refusals(step: Step, context: Mapping[str, Any]) -> None:
+    """Refuse answers that contradict each other or another step's: the step's `[[refuse]]`
+    rules, evaluated as templates see the answers (`answers`, `steps`); the first rule that
+    holds is an AnswerError at its question, `step.question: reason`, as a form shows it."""
+    # Jinja is loaded where a rule is evaluated, not when the forms import this module.
+    from wizard.render import evaluate
+
+    for refusal in step.refusals:
+        if evaluate(step, refusal.when, context):
+            raise AnswerError(f"{step.id}.{refusal.question}: {refusal.reason}", refusal.hint)

@@ -12,7 +12,7 @@ from typing import Any
 import platformdirs
 
 from wizard.errors import WizardError
-from wizard.steps import CheckSpec, Command, FileSpec, Question, Step
+from wizard.steps import CheckSpec, Command, FileSpec, Question, Refusal, Step
 
 
 def shipped_steps_dir() -> Path:
@@ -89,6 +89,10 @@ def _step_from_toml(folder: Path, data: Mapping[str, Any]) -> Step:
             CheckSpec(id=c["id"], params=dict(c.get("params", {}))) for c in data.get("checks", ())
         ),
         source_dir=str(folder),
+        refusals=tuple(
+            Refusal(r["question"], r["when"], r["reason"], r.get("hint", ""))
+            for r in data.get("refuse", ())
+        ),
     )
 
 

@@ -380,8 +380,9 @@ def probe_script(step: Step, desired: DesiredState) -> Shell:
 def compare_lines(index: int, content: bytes, compare: Shell) -> Shell:
     """A secret file's compare test, `@@SAME index` when it passes.
 
-    `vw_secret` prints the secret from a here-document (base64, decoded by `base64 -d`) into
-    the pipe of the command that reads it: never in argv, a file or a shell's input.
+    The secret travels inside the probe script as the apply's staged files do (base64 in a
+    here-document); `vw_secret` decodes it into the pipe of the command that reads it: never
+    in argv, a file or a log.
     """
     return sh(
         "vw_secret() {{ {decode}\n}}\n"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wizard.answers import Answers, validate_answers
+from wizard.answers import Answers, check_refusals, validate_answers
 from wizard.apply import ApplyOutcome, apply_plan, explain_failure
 from wizard.catalog import Catalog
 from wizard.checks import load_all_checks
@@ -415,6 +415,7 @@ class Session:
         """Type-check the answers, then the rules that need the server's facts."""
         merged = {**self.default_answers(step), **raw}
         answers = validate_answers(step, merged)
+        check_refusals(step, self.context(step, answers.values))
         blocked = answers.values.get("blocked", ())
         client = self.facts.client_address
         if client and blocked:

@@ -90,6 +90,20 @@ class CheckSpec:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """Answers that contradict each other or another step's, refused at the question.
+
+    `when` is a Jinja expression over `answers` and `steps` (the other steps' answers); when it
+    is true, the answer to `question` is refused with `reason`, and `hint` says what to do.
+    """
+
+    question: str
+    when: str
+    reason: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
 class Step:
     """One step of the catalog, loaded from templates/<id>/step.toml."""
 
@@ -113,6 +127,7 @@ class Step:
     guard: Literal["lockout"] | None = None
     checks: tuple[CheckSpec, ...] = ()
     source_dir: str = ""
+    refusals: tuple[Refusal, ...] = ()
 
     def question(self, name: str) -> Question:
         """The question called `name` (KeyError when the step has none)."""

@@ -237,8 +237,11 @@ def follow_redirects(address: str, domain: str) -> list[Response]:
 
 @check("hsts.preload")
 def preload_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
-    """Every preload rule, from the outside; the CA file (a private CA's) read on the server."""
+    """Every preload rule, from the outside; the CA file (a private CA's) read on the server.
+    With preload off (a self-signed certificate, say) the rules are not the step's promise."""
     domain, ca_file = str(params["domain"]), str(params.get("ca_file") or "")
+    if params.get("preload") is False:
+        return ok("hsts.preload", f"preload is off for {domain}: its rules are not checked")
     cadata = ""
     if ca_file:
         if not safe_path(ca_file):
