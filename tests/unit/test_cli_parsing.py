@@ -117,6 +117,8 @@ def test_a_port_without_ssh_and_a_closed_port_are_named_without_traceback(tmp_pa
     known = str(tmp_path / "kh")
     done = wizard("status", f"root@127.0.0.1:{port}", "--known-hosts", known, capture_output=True)
     assert done.returncode == 1 and "not as an SSH server" in done.stderr
+    # The wizard's sentence comes first: no library's warning or traceback before it.
+    assert done.stderr.startswith("vps-wizard: "), done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     closed = socket.socket()
     closed.bind(("127.0.0.1", 0))
