@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from wizard.answers import validate_answers
+from wizard.answers import check_refusals, validate_answers
 from wizard.apply import _unchanged_since_review
-from wizard.catalog import load_step
+from wizard.catalog import load_catalog, load_step
+from wizard.errors import AnswerError
 from wizard.plan import Plan, make_plan, probe_script, render_step
 from wizard.remote import Result
 from wizard.shell import Shell
@@ -151,3 +152,13 @@ def test_the_apply_checks_an_unread_secret_file_by_its_kind_only(
         ["sh", "-c", 'stale() { echo "STALE $1"; }\n' + str(check)], capture_output=True, text=True
     )
     assert ("STALE" in done.stdout) is stale
+
+
+def test_a_mailbox_password_longer_than_the_server_can_check_is_refused():
+    """openssl passwd reads 256 characters at most: a longer password would never compare
+    equal, so every plan would rehash it. It is refused at the question instead."""
+    mail = load_catalog().get("mail")
+    check_refusals(mail, {"answers": {"password": "p" * 256}, "steps": {}})
+    with pytest.raises(AnswerError) as refused:
+        check_refusals(mail, {"answers": {"password": "p" * 257}, "steps": {}})
+    assert refused.value.message.startswith("mail.password: use at most 256 characters")
