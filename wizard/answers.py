@@ -398,6 +398,45 @@ def parse_path(raw: Any) -> str:
     return value
 
 
+_CSP_DIRECTIVE = re.compile(r"[a-z][a-z0-9-]{0,40}")
+# A source: a quoted keyword, nonce or hash ('self', 'nonce-...', 'sha256-...'), or a scheme,
+# host or URL. No '"', '\\', '$', '%', ',', '{' or '}': the value goes between double quotes
+# in nginx's add_header (where $ starts a variable) and Apache's Header (where % starts a
+# format and ${} a variable), and ',' would start a second policy.
+_CSP_SOURCE = re.compile(r"'[A-Za-z0-9+/=_-]+'|[A-Za-z0-9*:/.+=_?#@~&!-]+")
+_CSP_LIMIT = 2000
+
+
+def parse_csp(raw: Any) -> str:
+    """A Content-Security-Policy like "default-src 'self'; img-src 'self' data:": directives
+    separated by ';', each a name and its sources. Given back in one normal spelling."""
+    value = _text(raw)
+    if len(value) > _CSP_LIMIT:
+        raise AnswerError(f"keep the policy under {_CSP_LIMIT} characters")
+    directives = []
+    for part in value.split(";"):
+        words = part.split()
+        if not words:
+            continue
+        name, sources = words[0], words[1:]
+        if not _CSP_DIRECTIVE.fullmatch(name):
+            raise AnswerError(
+                f"'{name}' is not a directive name: expected lower case like default-src, "
+                "then its sources, directives separated by ';'"
+            )
+        for source in sources:
+            if not _CSP_SOURCE.fullmatch(source):
+                raise AnswerError(
+                    f"'{source}' is not a source: use a quoted keyword ('self', 'none', "
+                    "'nonce-...', 'sha256-...'), a scheme (data:, https:) or a host; no double "
+                    "quote, backslash, $, %, comma or braces"
+                )
+        directives.append(" ".join(words))
+    if not directives:
+        raise AnswerError("expected directives like default-src 'self'")
+    return "; ".join(directives)
+
+
 PARSERS: Mapping[str, Callable[[Any], AnswerValue]] = {
     "hostname": parse_hostname_label,
     "fqdn": parse_fqdn,
@@ -418,6 +457,7 @@ PARSERS: Mapping[str, Callable[[Any], AnswerValue]] = {
     "secret": parse_secret,
     "url": parse_url,
     "path": parse_path,
+    "csp": parse_csp,
 }
 
 

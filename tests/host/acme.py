@@ -18,6 +18,8 @@ TLS_CHECKS = (
     "tls.profile",
     "tls.alpn_h2",
     "tls.redirect",
+    "tls.default_server",
+    "tls.compression",
     "tls.renewal",
 )
 HSTS_CHECKS = ("hsts.header", "hsts.preload")

@@ -83,7 +83,9 @@ def test_applying_web_applies_the_firewall_again_to_open_port_80(web_host):
     assert results["web.php"]["status"] == "ok", results
     assert results["firewall.ports"]["status"] == "ok", results
     assert web_host.http_before_web.error == "filtered"
-    assert web_host.http_after_web.status == 200
+    # Port 80 answers now; the server's own name has no index (Debian's welcome page is gone).
+    assert web_host.http_after_web.status == 403, web_host.http_after_web
+    assert "Welcome to nginx" not in web_host.http_after_web.text
     rules = web_host.wizard.host.exec("nft list table inet vpswizard").stdout
     assert "80" in rules.split("tcp dport", 1)[1].splitlines()[0]
 
@@ -93,11 +95,14 @@ def test_every_check_of_web_database_and_vhost_is_ok(web_host):
     assert {r["check"]: r["status"] for r in results.values()} == {
         "web.service": "ok",
         "web.php": "ok",
+        "web.default_server": "ok",
+        "web.no_welcome": "ok",
         "database.secure": "ok",
         "database.not_exposed": "ok",
         "vhost.serves": "ok",
         "vhost.canonical": "ok",
         "vhost.no_403": "ok",
+        "vhost.headers": "ok",
         "vhost.permissions": "ok",
     }
     assert "fpm-fcgi" in results["web.php"]["evidence"]

@@ -86,6 +86,7 @@ FULL: dict[str, dict[str, Any]] = {
         "canonical": "www",
         "owner": "_site-owner",
         "trusted_proxies": "10.0.0.0/8, 2001:db8:2::/64",
+        "csp": "default-src 'self'; img-src 'self' data: https://cdn.example.org",
     },
     "tls": {
         "source": "acme",
@@ -95,6 +96,7 @@ FULL: dict[str, dict[str, Any]] = {
         "ca_file": "/etc/ssl/private/test-ca+1.pem",
         "cert_file": "",
         "key_file": "",
+        "compress_https": True,
     },
     "hsts": {"max_age": "63072000", "preload": True},
     "dns-zone": {
@@ -137,7 +139,7 @@ def _variant(changes: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, An
 _NO_OPTIONALS = {
     "firewall": {"extra_ports": "", "blocked": "", "allow_ping": False},
     "fail2ban": {"ignore": ""},
-    "vhost": {"canonical": "bare", "owner": "alice", "trusted_proxies": ""},
+    "vhost": {"canonical": "bare", "owner": "alice", "trusted_proxies": "", "csp": ""},
     "dns-zone": {
         "ipv6": "",
         "secondaries": "",
@@ -159,7 +161,12 @@ ANSWER_SETS: Mapping[str, dict[str, dict[str, Any]]] = {
             "base": {"timezone": "UTC", "locale": "C.UTF-8", "upgrade": False, "auto_reboot": True},
             "ssh-hardening": {"port": 22, "allow_x11": False, "allow_tcp_forwarding": False},
             "web": {"server": "apache"},
-            "tls": {"source": "self-signed", "acme_ca_bundle": "", "ca_file": ""},
+            "tls": {
+                "source": "self-signed",
+                "acme_ca_bundle": "",
+                "ca_file": "",
+                "compress_https": False,
+            },
             "hsts": {"preload": False},
             "mail": {
                 "mailboxes": "postmaster",

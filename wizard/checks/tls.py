@@ -43,7 +43,7 @@ from wizard.checks.tlsscan import (
     judge_profile,
     scan,
 )
-from wizard.checks.web import safe_path
+from wizard.checks.web import UNKNOWN_NAME, HttpAnswer, described, http_get, safe_path
 from wizard.shell import Shell, code, script, sh
 
 RERUN_TLS = "run the tls step again"
@@ -685,3 +685,129 @@ def renewal_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     return judge_renewal(
         source, sections.get("TIMER", ""), sections.get("HOOK", ""), sections.get("DRYRUN", "")
     )
+
+
+# ----------------------------------------------------------------------------- tls.default_server
+
+
+@dataclass(frozen=True)
+class DefaultProbe:
+    """What port 443 gave a client that names no site of the server: by bare address (no SNI)
+    or with a made-up name. `page` is the HTTPS answer when the handshake went through."""
+
+    label: str
+    attempt: Handshake
+    page: HttpAnswer | None = None
+
+
+def judge_default_server(names: Sequence[str], probes: Sequence[DefaultProbe]) -> CheckResult:
+    """Neither probe gets the site: the handshake refused, or a certificate naming none of the
+    site's names and no page (a 4xx or a closed connection)."""
+    cid = "tls.default_server"
+    lines: list[str] = []
+    problem = ""
+    for probe in probes:
+        attempt = probe.attempt
+        if attempt.error:
+            lines.append(f"{probe.label}: handshake refused ({attempt.error})")
+            if not attempt.refused_by_server and not problem:
+                problem = f"port 443 gave no answer to {probe.label}"
+            continue
+        info = cert_info(attempt.leaf) if attempt.leaf else None
+        shown = ", ".join(info.names) or info.subject if info else "(no certificate)"
+        lines.append(f"{probe.label}: {attempt.version}, certificate for {shown}")
+        if probe.page is not None:
+            lines.append(f"  {described(probe.page)}")
+        leaked = [n for n in names if info and name_matches(n, info.names)]
+        if leaked and not problem:
+            problem = f"{probe.label} gets the site's certificate (it names {leaked[0]})"
+        page = probe.page
+        if page and not page.error and not 400 <= page.status < 500 and not problem:
+            problem = f"{probe.label} gets HTTP {page.status}: a site answers"
+    evidence = "\n".join(lines)
+    if problem.startswith("port 443 gave no answer"):
+        return fail(
+            cid,
+            problem,
+            evidence,
+            "nothing answers on 443 from here: is the web server running and the firewall step "
+            f"applied after tls (it opens 443/tcp)? {RERUN_TLS}",
+        )
+    if problem:
+        return fail(
+            cid,
+            problem,
+            evidence,
+            f"{RERUN_TLS}: nginx's default server of port 443 (conf.d/10-vps-wizard-tls.conf, "
+            "ssl_reject_handshake on) refuses them; Apache's first virtual host of port 443 "
+            "(conf-enabled/vps-wizard-tls.conf) answers 403 with a certificate naming no site. "
+            "Another server marked default_server, or a site enabled before it, takes its place. "
+            "Scanners sweep addresses: a certificate naming your site tells them where it is",
+        )
+    return ok(
+        cid,
+        "by address or an unknown name, port 443 gives no site and no certificate of it",
+        evidence,
+    )
+
+
+@check("tls.default_server")
+def default_server_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """From outside: 443 by bare address (no SNI) and with an unknown name serves no site."""
+    address = server_host(ctx.address)
+    probes = []
+    # An address as server_hostname sends no SNI, as a browser going to https://address does.
+    for label, name in (("by address (no SNI)", address), (UNKNOWN_NAME, UNKNOWN_NAME)):
+        attempt = handshake(address, name)
+        page = None if attempt.error else http_get(address, name, https=True)
+        probes.append(DefaultProbe(label, attempt, page))
+    return judge_default_server(names_of(params["names"]), probes)
+
+
+# ----------------------------------------------------------------------------- tls.compression
+
+ENCODINGS = "gzip, deflate, br"
+
+
+def judge_compression(host: str, allowed: bool, answer: HttpAnswer) -> CheckResult:
+    """Offered every encoding, the site's HTTPS page comes back uncompressed (unless the step
+    was told compression is wanted)."""
+    cid = "tls.compression"
+    encoding = answer.header("content-encoding")
+    evidence = (
+        f"Accept-Encoding: {ENCODINGS}\n{described(answer)}"
+        + (f"\nContent-Type: {answer.header('content-type')}" if not answer.error else "")
+        + (f"\nContent-Encoding: {encoding or '(none)'}" if not answer.error else "")
+    )
+    if answer.error:
+        return fail(
+            cid,
+            f"https://{host}/ got no answer: {answer.error}",
+            evidence,
+            f"see tls.certificate and tls.protocols; {RERUN_TLS}",
+        )
+    if allowed:
+        state = f"compressed ({encoding})" if encoding else "not compressed"
+        return ok(cid, f"https://{host}/ is {state}, compression chosen in the tls step", evidence)
+    if encoding and encoding.lower() != "identity":
+        return fail(
+            cid,
+            f"https://{host}/ comes back compressed ({encoding}) though compression is off",
+            evidence,
+            f"{RERUN_TLS}: it turns gzip off in the HTTPS server blocks (nginx: gzip off; "
+            "Apache: SetEnv no-gzip). A compressed page holding a secret beside what a visitor "
+            "sends leaks it through its size (BREACH). An application compressing by itself "
+            "(PHP's zlib.output_compression) must stop too",
+        )
+    return ok(cid, f"https://{host}/ is not compressed over TLS", evidence)
+
+
+@check("tls.compression")
+def compression_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """From outside: the canonical HTTPS page, asked with Accept-Encoding, is not compressed."""
+    host = str(params["host"])
+    allowed = params.get("allowed", False) not in (False, "false", "False", "")
+    answer = http_get(
+        server_host(ctx.address), host, https=True, extra_headers={"Accept-Encoding": ENCODINGS}
+    )
+    return judge_compression(host, allowed, answer)

@@ -8,7 +8,6 @@ moves to a new server.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -25,7 +24,7 @@ from wizard.checks.base import (
     warn,
 )
 from wizard.checks.ssh import server_host
-from wizard.checks.web import HttpAnswer, http_get, http_problem, safe_path
+from wizard.checks.web import HttpAnswer, http_get, http_problem, page_title, safe_path
 from wizard.shell import Shell, code, script, sh
 
 RERUN_VHOST = "run the vhost step again"
@@ -44,12 +43,6 @@ def upgraded(address: str, host: str, path: str) -> tuple[HttpAnswer, str]:
     if answer.status in REDIRECTS and answer.header("location") == f"https://{host}{path}":
         return http_get(address, host, path, https=True), answer.summary() + "\n"
     return answer, ""
-
-
-def page_title(answer: HttpAnswer) -> str:
-    """The page's <title>, to show which site answered."""
-    match = re.search(r"<title>(.*?)</title>", answer.text, re.I | re.S)
-    return match.group(1).strip()[:80] if match else ""
 
 
 def judge_serves(host: str, answer: HttpAnswer) -> CheckResult:
@@ -208,6 +201,65 @@ def no_403_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     domain = str(params["domain"])
     hops = follow(server_host(ctx.address), domain, (domain, f"www.{domain}"))
     return judge_no_403(domain, hops)
+
+
+# ----------------------------------------------------------------------------- vhost.headers
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "X-Frame-Options": "SAMEORIGIN",
+}
+
+
+def expected_headers(csp: str) -> dict[str, str]:
+    """The headers the step sets, with their values: the CSP only when one was given."""
+    return {**SECURITY_HEADERS, **({"Content-Security-Policy": csp} if csp else {})}
+
+
+def judge_headers(host: str, csp: str, answer: HttpAnswer) -> CheckResult:
+    """Each security header is sent exactly once with the step's value."""
+    cid = "vhost.headers"
+    wanted = expected_headers(csp)
+    seen = {name: answer.values(name) for name in wanted}
+    evidence = "\n".join(
+        [
+            answer.summary(),
+            *(f"{name}: {' | '.join(values) or '(missing)'}" for name, values in seen.items()),
+            *([] if csp else ["Content-Security-Policy: not asked for (the question is empty)"]),
+        ]
+    )
+    if answer.error:
+        return http_problem(cid, answer, f"{host} got no answer", evidence)
+    missing = [name for name, values in seen.items() if not values]
+    wrong = [
+        f"{name} is '{' | '.join(values)}', not '{wanted[name]}'"
+        for name, values in seen.items()
+        if values and values != [wanted[name]]
+    ]
+    if missing or wrong:
+        nginx = (
+            "nginx: a location with add_header of its own drops these (they are set at server "
+            "level in snippets/vhost-<domain>.conf): repeat them there"
+        )
+        return fail(
+            cid,
+            "; ".join([*(f"{name} missing" for name in missing), *wrong]) + f" on {host}",
+            evidence,
+            f"{RERUN_VHOST}: it sets them on every answer of the site. {nginx}; an application "
+            "sending its own copy makes two (remove it there)",
+        )
+    return ok(cid, f"{host} sends " + ", ".join(wanted), evidence)
+
+
+@check("vhost.headers")
+def headers_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """From outside, the canonical name (over HTTPS once the tls step redirects there) sends
+    each security header once with the step's value."""
+    host, csp = str(params["host"]), str(params.get("csp") or "")
+    answer, before = upgraded(server_host(ctx.address), host, "/")
+    result = judge_headers(host, csp, answer)
+    return replace(result, evidence=before + result.evidence)
 
 
 # ----------------------------------------------------------------------------- permissions

@@ -13,7 +13,7 @@ import re
 import secrets
 import socket
 import ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,8 @@ class HttpAnswer:
     body: bytes = b""
     error: str = ""
     detail: str = ""
+    # Every header line as sent, duplicates kept (`headers` keeps the last of each name).
+    lines: tuple[tuple[str, str], ...] = ()
 
     @property
     def text(self) -> str:
@@ -62,6 +64,10 @@ class HttpAnswer:
     def header(self, name: str) -> str:
         """A response header by case-insensitive name, or ""."""
         return self.headers.get(name.lower(), "")
+
+    def values(self, name: str) -> list[str]:
+        """Every value of a header, in order (a header sent twice shows twice)."""
+        return [value for key, value in self.lines if key.lower() == name.lower()]
 
     def summary(self) -> str:
         """One line of evidence: the request and what came back."""
@@ -78,11 +84,13 @@ def http_get(
     port: int = 80,
     timeout: float = HTTP_TIMEOUT,
     https: bool = False,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> HttpAnswer:
     """GET http://host/path from `address` (redirects are not followed: they are evidence).
 
     With `https`, over TLS with `host` as SNI and the certificate not verified (the tls checks
-    judge it), on port 443 unless another is given.
+    judge it), on port 443 unless another is given. `extra_headers` go with the request
+    (Accept-Encoding, to see whether the server compresses); the body is kept as sent.
     """
     if https and port == 80:
         port = 443
@@ -97,13 +105,13 @@ def http_get(
             context.verify_mode = ssl.CERT_NONE
             raw = socket.create_connection((address, port), timeout=timeout)
             connection.sock = context.wrap_socket(raw, server_hostname=host)
-        connection.request(
-            "GET", path, headers={"Host": host, "User-Agent": "vps-wizard-check", "Accept": "*/*"}
-        )
+        headers = {"Host": host, "User-Agent": "vps-wizard-check", "Accept": "*/*"}
+        connection.request("GET", path, headers={**headers, **(extra_headers or {})})
         response = connection.getresponse()
         body = response.read(BODY_LIMIT)
-        headers = {name.lower(): value for name, value in response.getheaders()}
-        return HttpAnswer(where, response.status, headers, body)
+        lines = tuple(response.getheaders())
+        seen = {name.lower(): value for name, value in lines}
+        return HttpAnswer(where, response.status, seen, body, lines=lines)
     except ConnectionRefusedError:
         return HttpAnswer(where, error="refused", detail="nothing listens on the port")
     except TimeoutError:
@@ -425,3 +433,95 @@ def php_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
         ctx.remote.run(sh("rm -f {path}", path=path))
     expected = {key: str(params[key]) for key in PROBE_SETTINGS if key in params}
     return judge_php(answer, probe_proof(token), expected, str(params.get("fpm", "php-fpm")))
+
+
+# ----------------------------------------------------------------------------- web.default_server
+
+# A name no server block knows (.invalid never resolves anywhere: RFC 2606).
+UNKNOWN_NAME = "unknown-name.vps-wizard.invalid"
+
+
+def page_title(answer: HttpAnswer) -> str:
+    """The page's <title>, to show which site answered."""
+    match = re.search(r"<title>(.*?)</title>", answer.text, re.I | re.S)
+    return match.group(1).strip()[:80] if match else ""
+
+
+def described(answer: HttpAnswer) -> str:
+    """The answer's summary line, with the title of a page when one came back."""
+    title = page_title(answer) if not answer.error else ""
+    return answer.summary() + (f", title: {title}" if title else "")
+
+
+def judge_default_server(server: str, answers: Sequence[HttpAnswer]) -> CheckResult:
+    """Requests for an unknown name, and by bare address, get no site: the connection closed
+    (nginx's 444) or a 4xx error; a page or a redirect to a site fails."""
+    cid = "web.default_server"
+    evidence = "\n".join(described(answer) for answer in answers)
+    for answer in answers:
+        if answer.error and answer.error != "closed":
+            return http_problem(cid, answer, "port 80 gave no answer", evidence)
+    served = [a for a in answers if not a.error and not 400 <= a.status < 500]
+    if served:
+        where = served[0].where.split(" at ")[0].removeprefix("GET ")
+        fix = (
+            "nginx: /etc/nginx/conf.d/00-vps-wizard.conf holds the default server (return 444); "
+            "another server block with default_server, or Debian's sites-enabled/default, takes "
+            "its place (sudo nginx -T | grep default_server)"
+            if server == "nginx"
+            else "Apache: the first virtual host of port 80 (conf-enabled/vps-wizard.conf) "
+            "answers 403; Debian's 000-default site or another one comes first "
+            "(sudo apache2ctl -S lists them in order)"
+        )
+        return fail(
+            cid,
+            f"{where} answers HTTP {served[0].status}: a name the server does not know gets a site",
+            evidence,
+            f"{RERUN_WEB}. {fix}. Scanners reach servers by address and by made-up names: they "
+            "should learn nothing",
+        )
+    return ok(cid, "unknown names and the bare address get no site on port 80", evidence)
+
+
+@check("web.default_server")
+def default_server_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """From outside, port 80 with an unknown name and with the bare address serves no site."""
+    address = server_host(ctx.address)
+    answers = [http_get(address, UNKNOWN_NAME), http_get(address, address)]
+    return judge_default_server(str(params.get("server", "nginx")), answers)
+
+
+# ----------------------------------------------------------------------------- web.no_welcome
+
+# What the distributions' welcome pages say (nginx's, Apache's on Debian and on Ubuntu).
+WELCOME_MARKERS = (
+    "Welcome to nginx!",
+    "Apache2 Debian Default Page",
+    "Apache2 Ubuntu Default Page",
+)
+
+
+def judge_no_welcome(host: str, answer: HttpAnswer) -> CheckResult:
+    """The server's own name does not serve the distribution's welcome page."""
+    cid = "web.no_welcome"
+    evidence = described(answer)
+    if answer.error:
+        return http_problem(cid, answer, f"{host} got no answer on port 80", evidence)
+    found = [marker for marker in WELCOME_MARKERS if marker in answer.text]
+    if found:
+        return fail(
+            cid,
+            f"http://{host}/ serves the distribution's welcome page ({found[0]})",
+            evidence,
+            f"{RERUN_WEB}: it removes /var/www/html/index.nginx-debian.html (Apache: the "
+            "Debian index.html) and serves no welcome page; it tells scanners which server "
+            "runs here and that nobody configured it",
+        )
+    return ok(cid, f"http://{host}/ serves no welcome page (HTTP {answer.status})", evidence)
+
+
+@check("web.no_welcome")
+def no_welcome_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
+    """From outside, http://FQDN/ is not the distribution's welcome page."""
+    host = str(params["host"])
+    return judge_no_welcome(host, http_get(server_host(ctx.address), host))
