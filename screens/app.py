@@ -164,12 +164,16 @@ class WizardApp(App[None]):
         """Pop, then give focus back: after a dialog, the screen under it has none when the
         widget it had was disabled meanwhile (a form locked while connecting, say)."""
         result = super().pop_screen()
-        self.call_after_refresh(self._refocus)
+        revealed = self.screen
+        self.call_after_refresh(self._refocus, revealed)
         return result
 
-    def _refocus(self) -> None:
-        # A scrolling container holding the focus shows none: the user sees nothing focused.
-        screen = self.screen
+    def _refocus(self, screen: Screen[Any]) -> None:
+        # Only the screen the pop revealed, if it is still in front (a pop to the overview
+        # followed by a push has its own focus). A scrolling container holding the focus
+        # shows none: the user sees nothing focused.
+        if self.screen is not screen:
+            return
         if screen.focused is not None and not isinstance(screen.focused, ScrollableContainer):
             return
         for widget in screen.focus_chain:

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 # Keys of the whole app, said once at the end of every help.
 APP_KEYS = (
+    ("tab, shift+tab", "the next or previous field, list or button"),
+    ("↑ ↓ pgup pgdn", "move in a list, scroll a text"),
     ("? or F1", "this help (F1 inside a form, where ? is typed)"),
     ("ctrl+p", "command palette: go to a step, verify all, side by side, the last apply's log"),
     ("q", "quit, from any screen without a text field"),
@@ -48,7 +50,8 @@ def screen_keys(app: App[Any], screen: Screen[Any]) -> list[tuple[str, str]]:
     seen: set[str] = set()
     for key, active in screen.active_bindings.items():
         binding = active.binding
-        if not binding.description or binding.system or not active.enabled:
+        # The screen's own keys, as its footer shows them (moving around is said once below).
+        if not binding.show or not binding.description or binding.system or not active.enabled:
             continue
         if binding.description in seen:
             continue
@@ -84,14 +87,15 @@ class HelpModal(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label("Help", id="title")
+            # Keys first: short, and what a small terminal must show; the step's help scrolls.
             with VerticalScroll(id="body"):
-                if self.step is not None:
-                    yield Static(self.step.title, id="step-title", markup=False)
-                    yield Markdown(self.step.help, id="step-help")
                 yield Static("Keys of this screen", classes="heading")
                 yield Static(keys_text(self.keys), id="keys")
                 yield Static("Keys everywhere", classes="heading")
                 yield Static(keys_text(list(APP_KEYS)), id="app-keys")
+                if self.step is not None:
+                    yield Static(self.step.title, id="step-title", markup=False)
+                    yield Markdown(self.step.help, id="step-help")
             with Horizontal(id="buttons"):
                 yield Button("Close", id="close", variant="primary", compact=True)
         yield Footer()

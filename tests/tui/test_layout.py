@@ -10,10 +10,12 @@ from textual.widgets.data_table import ColumnKey
 from screens.apply import ApplyScreen
 from screens.connect import ConnectScreen
 from screens.error import ErrorModal
+from screens.help import HelpModal
 from screens.hostkey import HostKeyModal
 from screens.overview import OverviewScreen
 from screens.questions import QuestionsScreen
 from screens.review import ReviewScreen
+from screens.skipped import SkipConfirmModal
 from screens.verify import VerifyScreen
 from wizard.errors import ApplyFailed, UnknownHostKey
 
@@ -90,3 +92,22 @@ async def test_a_120x40_terminal_lists_every_step_with_its_whole_description(
         await pilot.pause()
         assert table.columns[ColumnKey("title")].width == 34
         assert_on_screen(app, "#steps", "#help-panel", Footer)
+
+
+async def test_the_help_and_the_skip_question_fit_80x24(make_app, scripted, settle, fake, options):
+    app = make_app(options, scripted(fake))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, until=lambda: isinstance(app.screen, OverviewScreen))
+        await pilot.press("f1")
+        await settle(pilot, until=lambda: isinstance(app.screen, HelpModal))
+        # The keys first; the step's help below them scrolls.
+        assert_on_screen(app, "#keys", "#app-keys", "#close")
+        await pilot.press("escape")
+        await settle(pilot, until=lambda: isinstance(app.screen, OverviewScreen))
+        await pilot.press("enter")
+        await settle(pilot, until=lambda: isinstance(app.screen, QuestionsScreen))
+        await pilot.press("ctrl+n")
+        await settle(pilot, until=lambda: isinstance(app.screen, ReviewScreen))
+        await pilot.press("space", "A")
+        await settle(pilot, until=lambda: isinstance(app.screen, SkipConfirmModal))
+        assert_on_screen(app, "#title", "#meaning", "#yes", "#no")
