@@ -63,6 +63,7 @@ def hosts_plan(catalog: Catalog) -> Plan:
 class FakeFacts:
     os_pretty: str = OS_PRETTY
     packages: frozenset[str] = frozenset()
+    ssh_port: int = 22
 
 
 @dataclass
@@ -102,6 +103,9 @@ class FakeSession:
 
     def outdated_by(self, _step_id: str) -> dict[str, tuple[str, bool]]:
         return {}
+
+    def sshd_port_after(self, _plan: Plan) -> int:
+        return self.facts.ssh_port
 
     def verify(self, step_ids: list[str]) -> dict[str, list[CheckResult]]:
         return {
