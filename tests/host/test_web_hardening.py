@@ -198,3 +198,43 @@ def test_headers_dropped_or_shadowed_fail_vhost_headers_and_vhost_repairs(harden
     finally:
         hardened.reload(f"rm -f {shadow}")
     assert checks(hardened.wizard, "vhost")["vhost.headers"]["status"] == "ok"
+
+
+def test_apache_gives_unknown_names_403_and_a_certificate_naming_no_site(
+    fresh_testhost, wizard_factory, tmp_path
+):
+    wizard = wizard_factory(fresh_testhost)
+    wizard.trust_host()
+    answers = tmp_path / "apache.toml"
+    answers.write_text(QUICK.read_text() + ANSWERS.replace('"nginx"', '"apache"'))
+    apply_ok(wizard, f"root@{fresh_testhost.address}", ["base", "admin-user", *STEPS], answers)
+    results = checks(wizard, *STEPS)
+    assert {cid: r["status"] for cid, r in results.items()} == dict.fromkeys(results, "ok")
+    assert "HTTP 403" in results["web.default_server"]["evidence"]
+    assert "default.vps-wizard.invalid" in results["tls.default_server"]["evidence"]
+    assert "HTTP 403" in results["tls.default_server"]["evidence"]
+    assert "Content-Encoding: (none)" in results["tls.compression"]["evidence"]
+    assert CSP in results["vhost.headers"]["evidence"]
+    host = fresh_testhost
+    assert "000-default" not in host.exec("ls /etc/apache2/sites-enabled").stdout
+
+    # Hand edits: the default virtual hosts of both ports gone, Debian's welcome page back.
+    host.exec(
+        "sed -i '/^# Names no virtual host knows/,/^<\\/VirtualHost>/d' "
+        "/etc/apache2/conf-available/vps-wizard.conf"
+    )
+    host.exec(
+        "sed -i '/^# Names no HTTPS virtual host knows/,$d' "
+        "/etc/apache2/conf-available/vps-wizard-tls.conf"
+    )
+    host.exec("cp /usr/share/apache2/default-site/index.html /var/www/html/index.html")
+    host.exec("apache2ctl -t && systemctl reload apache2")
+    results = checks(wizard, "web", "tls")
+    assert_fails(results["web.default_server"], "HTTP 200", "apache2ctl -S")
+    assert_fails(results["web.no_welcome"], "Apache2 Debian Default Page")
+    assert_fails(results["tls.default_server"], f"names {DOMAIN}")
+
+    apply_ok(wizard, host.address, ["web", "tls"], answers)
+    results = checks(wizard, *STEPS)
+    assert {cid: r["status"] for cid, r in results.items()} == dict.fromkeys(results, "ok")
+    assert host.exec("test -e /var/www/html/index.html", check=False).returncode != 0
