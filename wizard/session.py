@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -581,6 +582,7 @@ class Session:
             port = new_sshd_port
         if port != (self.remote.target.port or 22):
             self._trust_current_key_on(port)
+        self._learn_host_keys(port)
         credentials = dataclasses.replace(self.options.credentials, password=None)
         on_event(f"opening a new SSH session as {user} on port {port} to confirm")
         try:
@@ -633,6 +635,27 @@ class Session:
         if line not in existing.splitlines():
             with path.open("a") as handle:
                 handle.write(line + "\n")
+
+    def _learn_host_keys(self, port: int) -> None:
+        """Trust the server's ed25519 and RSA host keys for the confirming session, read over
+        this session, whose host key was verified (as OpenSSH's UpdateHostKeys does): a step
+        that stops offering the key this laptop knew (ssh-hardening drops ECDSA) must not
+        make the guard's new session fail and undo the step."""
+        shown = self.remote.run(
+            sh("cat /etc/ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_rsa_key.pub 2>/dev/null")
+        ).stdout
+        name = known_hosts_name(self.remote.target.host, port)
+        path = self.options.known_hosts
+        existing = path.read_text().splitlines() if path.exists() else []
+        new_lines = [
+            f"{name} {kind} {blob}"
+            for kind, blob in parse_host_keys(shown)
+            if f"{name} {kind} {blob}" not in existing
+        ]
+        if new_lines:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with path.open("a") as handle:
+                handle.write("".join(line + "\n" for line in new_lines))
 
     # ----------------------------------------------------------------- verify
     def check_context(self) -> CheckContext:
@@ -740,6 +763,21 @@ class Session:
     def close(self) -> None:
         """End the SSH session."""
         self.remote.close()
+
+
+# What a host key line from the server may be: the two types ssh-hardening keeps, plain base64.
+HOST_KEY_LINE = re.compile(r"(ssh-ed25519|ssh-rsa) ([A-Za-z0-9+/]+={0,2})(?: .*)?")
+
+
+def parse_host_keys(text: str) -> list[tuple[str, str]]:
+    """(type, base64) of each well-formed ed25519 or RSA public key line; anything else the
+    server printed is ignored."""
+    found = []
+    for line in text.splitlines():
+        match = HOST_KEY_LINE.fullmatch(line.strip())
+        if match:
+            found.append((match.group(1), match.group(2)))
+    return found
 
 
 def recovery_script(run_ids: Iterable[str]) -> Shell:
