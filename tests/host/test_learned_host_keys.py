@@ -8,19 +8,10 @@ from __future__ import annotations
 import pytest
 
 from tests.host.harness import Wizard
+from tests.host.test_answers_file import FIRST_STEPS
 
 pytestmark = pytest.mark.host
-ANSWERS = """\
-[base]
-fqdn = "test.example.net"
-timezone = "UTC"
-upgrade = false
-
-[admin-user]
-username = "admin"
-
-[ssh-hardening]
-"""
+ANSWERS = FIRST_STEPS + "\n[ssh-hardening]\n"
 
 
 def test_ssh_hardening_is_kept_when_the_laptop_knew_only_the_ecdsa_key(
