@@ -28,6 +28,10 @@ EventSink = Callable[[str], None]
 # A staged file is named <dest><STAGED_SUFFIX><run id>, beside its destination.
 STAGED_SUFFIX = ".vw-new."
 LABEL_LENGTH = 70
+# apt's lines worth following live (what it unpacks and sets up, its errors and warnings), and
+# how many of them a run passes on: the whole output stays in the journal's apt.log.
+APT_LINES = "^(Unpacking|Setting up|E:|W:) "
+APT_LINES_SHOWN = 200
 
 
 @dataclass(frozen=True)
@@ -287,13 +291,21 @@ def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> Shell:
         code("export DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a"),
     ]
     if plan.missing_packages:
+        # apt's exit status goes through a file: a pipe's status is its last command's.
         lines.append(
             sh(
                 "log installing {names}\n"
-                'apt-get -o DPkg::Lock::Timeout=600 -q -y install {packages} > "$D/apt.log" 2>&1 '
+                "{{ apt-get -o DPkg::Lock::Timeout=600 -q -y install {packages} 2>&1; "
+                'echo $? > "$D/apt.rc"; }} | tee "$D/apt.log" | '
+                'awk -v max={max} -v where="$D/apt.log" '
+                "'/'{pattern}'/ {{ n++; if (n <= max) {{ print \"@@APT \" $0; fflush() }} }} "
+                'END {{ if (n > max) print "@@APT ... " n - max " more line(s) in " where }}\'\n'
+                '[ "$(cat "$D/apt.rc" 2>/dev/null)" = 0 ] '
                 '|| fail "apt-get install failed" "$(tail -n 3 "$D/apt.log")"',
                 names=" ".join(plan.missing_packages),
                 packages=plan.missing_packages,
+                max=APT_LINES_SHOWN,
+                pattern=APT_LINES,
             )
         )
     lines += _command_lines(plan, "before", "fail")
@@ -491,6 +503,10 @@ def apply_plan(
         if line.startswith("@@LOG "):
             events.append(line[6:])
             on_event(line[6:])
+        elif line.startswith("@@APT "):
+            # apt's own words, passed on as plain lines: the CLI and the TUI show them visibly.
+            events.append("  " + line[6:])
+            on_event("  " + line[6:])
         elif line.startswith("@@FAIL "):
             failure = line[7:]
             events.append("FAILED: " + failure)
