@@ -39,7 +39,7 @@ from wizard.errors import UnknownHostKey, WizardError
 from wizard.plan import Plan
 from wizard.preview import PlannedStep, preview, refuse_unlike
 from wizard.remote import DEFAULT_KNOWN_HOSTS, Credentials, Stats, Target
-from wizard.session import DEFAULT_GUARD_SECONDS, ConnectOptions, Session
+from wizard.session import DEFAULT_GUARD_SECONDS, ConnectOptions, Session, second_admin
 from wizard.state import StateStore
 from wizard.visible import visible, visible_output
 
@@ -413,12 +413,12 @@ def _preview(
     return answers, preview(session, [(s, answers.for_step(s)) for s in steps])
 
 
-def print_planned(item: PlannedStep) -> None:
+def print_planned(item: PlannedStep, warning: str = "") -> None:
     """A previewed step: why it is there when it is a follow-up, its plan, and what of it
     the server can only tell once the earlier steps ran."""
     if item.reason:
         print(f"== {item.reason}: {item.plan.step.id} is planned again")
-    print_plan(item.plan)
+    print_plan(item.plan, warning)
     if item.after and item.plan.has_changes:
         print(
             f"   (planned as {', '.join(item.after)} would leave the server: their files, "
@@ -431,9 +431,12 @@ def print_planned(item: PlannedStep) -> None:
         )
 
 
-def print_plan(plan: Plan) -> None:
-    """The plan's summary and diffs, secrets masked."""
+def print_plan(plan: Plan, warning: str = "") -> None:
+    """The plan's summary, what it does to the admin the wizard logs in as, and the diffs,
+    secrets masked."""
     print(f"== {plan.summary()}")
+    if warning:
+        print(f"   ! {warning}")
     secrets = plan.answers.secret_values()
     for change in plan.changed_files:
         print(change.diff(secrets), end="")
@@ -455,10 +458,17 @@ def cmd_plan(session: Session, catalog: Catalog, args: argparse.Namespace) -> in
     """Show what would change; exit 2 when anything would."""
     _, planned = _preview(session, catalog, args)
     if args.json:
-        print(json.dumps([planned_json(item) for item in planned]))
+        print(
+            json.dumps(
+                [
+                    {**planned_json(item), "second_admin": second_admin(session.host, item.plan)}
+                    for item in planned
+                ]
+            )
+        )
     else:
         for item in planned:
-            print_planned(item)
+            print_planned(item, second_admin(session.host, item.plan))
     return 2 if any(item.plan.has_changes for item in planned) else 0
 
 
@@ -502,10 +512,16 @@ def cmd_apply(session: Session, catalog: Catalog, args: argparse.Namespace) -> i
         plan = session.plan(step_id, answers.for_step(step_id))
         refuse_unlike(shown[(step_id, "")], plan)
         entry: dict[str, Any] = {"step": step_id, "summary": plan.summary()}
+        warning = second_admin(session.host, plan)
+        if warning:
+            entry["second_admin"] = warning
         if plan.has_changes:
             if not args.json:
-                print_plan(plan)
+                print_plan(plan, warning)
             if not args.yes and not confirm(f"Apply {step_id}?"):
+                print("stopped; nothing more was changed.")
+                return 1
+            if warning and not args.yes and not confirm_second_admin(plan):
                 print("stopped; nothing more was changed.")
                 return 1
             outcome = session.apply(plan, on_event=_quiet if args.json else _print_event)
@@ -551,6 +567,12 @@ def apply_followups(
         session.apply(plan, on_event=_quiet if args.json else _print_event)
         applied.append(plan.step.id)
     return applied
+
+
+def confirm_second_admin(plan: Plan) -> bool:
+    """The explicit question before a second admin is added and becomes the wizard's login."""
+    wanted = plan.answers.values["username"]
+    return confirm(f"Add {wanted} as a second admin and log in as {wanted} from now on?")
 
 
 def _print_event(line: str) -> None:

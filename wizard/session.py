@@ -64,6 +64,8 @@ class ConnectOptions:
     known_hosts: Path = DEFAULT_KNOWN_HOSTS
     accept_fingerprint: str | None = None
     guard_seconds: int = DEFAULT_GUARD_SECONDS
+    # Said to the user with the session's own notices from the start (the demo's: nothing kept).
+    notices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,29 @@ def site_domain(steps: Mapping[str, Mapping[str, Any]]) -> str:
     return fqdn.split(".", 1)[1] if fqdn.count(".") > 1 else ""
 
 
+def second_admin(host: HostRecord, plan: Plan) -> str:
+    """What the plan does to the admin the wizard logs in as, when it adds another one.
+
+    The admin-user step applied again with another name adds a second admin (the first one
+    stays) and the wizard logs in as the new one from then on: the user is told before it
+    happens, never finds it out afterwards. Empty when nothing like that is planned.
+    """
+    if plan.step.id != "admin-user" or not plan.has_changes:
+        return ""
+    record = host.step("admin-user")
+    current = host.admin_user or (
+        str(record.answers.get("username", "")) if record.status in APPLIED else ""
+    )
+    wanted = str(plan.answers.values["username"])
+    if not current or current == wanted:
+        return ""
+    return (
+        f"{wanted} would be added as a second admin: {current} stays an admin (its key and "
+        f"sudo are left as they are), and the wizard would log in as {wanted} from then on "
+        f"instead of {current}"
+    )
+
+
 @dataclass
 class Session:
     """A connected wizard session on one host."""
@@ -178,7 +203,7 @@ class Session:
         record, previous = store.identify(
             remote.host_fingerprint, address, remote.target.port or 22
         )
-        notices: list[str] = []
+        notices: list[str] = list(options.notices)
         if defaulted and remote.user != admin:
             notices.append(
                 f"{target.user} (the admin this machine recorded) was refused: connected as "
