@@ -17,6 +17,12 @@ from wizard.state import StateStore
 if TYPE_CHECKING:
     from wizard.cli import TuiLauncher
 
+# Said before the machine boots and again on the overview, the demo's first screen of steps.
+FRESH_EACH_TIME = (
+    "The demo starts from a fresh machine each time: nothing done in it is kept when you "
+    "quit, and the next demo does not resume it."
+)
+
 
 def run_demo(catalog: Catalog, args: argparse.Namespace, launch_tui: TuiLauncher) -> int:
     """Boot a pristine test host, run the TUI against it as root, stop it afterwards."""
@@ -29,6 +35,7 @@ def run_demo(catalog: Catalog, args: argparse.Namespace, launch_tui: TuiLauncher
 
     folder = platformdirs.user_state_path("vps-wizard") / "demo"
     folder.mkdir(parents=True, exist_ok=True)
+    print(FRESH_EACH_TIME)
     print("Booting the demo server (a throw-away Debian 12 machine; the first time builds it)…")
     host = boot("demo", 2)
     try:
@@ -42,6 +49,7 @@ def run_demo(catalog: Catalog, args: argparse.Namespace, launch_tui: TuiLauncher
             credentials=Credentials(str(host.root_key_path)),
             known_hosts=folder / "known_hosts",
             guard_seconds=args.guard_seconds,
+            notices=(FRESH_EACH_TIME,),
         )
         launch_tui(catalog, StateStore(state), options)
     finally:

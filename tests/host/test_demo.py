@@ -60,6 +60,8 @@ def test_demo_shows_the_host_key_then_the_steps(tmp_path):
         subprocess.run(["tmux", "send-keys", "-t", session, "y"], check=True)
         shown = wait_for_text(session, "Admin user with your SSH key", 30)
         assert "pending" in shown
+        # The demo says it does not resume: every run is a fresh machine, nothing is kept.
+        assert "The demo starts from a fresh" in shown
         subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
         deadline = time.monotonic() + 30
         while not (tmp_path / "exit").exists() and time.monotonic() < deadline:
