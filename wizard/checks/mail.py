@@ -36,6 +36,8 @@ from wizard.checks.base import (
 from wizard.checks.firewall import probe_tcp
 from wizard.checks.ssh import server_host
 from wizard.checks.tls import (
+    CLOSED_HINT,
+    CLOSED_PORT,
     INTERMEDIATE_CIPHERS,
     LOCAL_REFUSALS,
     VERSIONS,
@@ -363,6 +365,8 @@ def judge_imaps(host: str, seen: ImapsSeen, now: datetime.datetime) -> CheckResu
     cid = "mail.imaps"
     modern, old = seen.modern, seen.old
     lines = [f"TLS: {modern.error or f'{modern.version}, {modern.cipher}'}"]
+    if modern.no_connection:
+        return fail(cid, f"{host}: port 993 {CLOSED_PORT}", "\n".join(lines), CLOSED_HINT)
     if modern.error:
         return fail(
             cid,

@@ -47,6 +47,13 @@ from wizard.checks.web import UNKNOWN_NAME, HttpAnswer, described, http_get, saf
 from wizard.shell import Shell, code, script, sh
 
 RERUN_TLS = "run the tls step again"
+# No TCP connection at all (a timeout, a refused connection): nothing about TLS is known, and
+# the usual cause is the firewall, which lets a step's port in only once it is applied again.
+CLOSED_PORT = "closed or filtered (no TCP connection)"
+CLOSED_HINT = (
+    "the port is closed or filtered: the firewall must let it in (apply the firewall step "
+    "again: the step that added the port waits for it), and the server must listen on it"
+)
 TIMEOUT = 5.0
 EXPIRY_DAYS = 30
 BODY_LIMIT = 65536
@@ -92,6 +99,9 @@ class Handshake:
     error: str = ""
     local: bool = False
     refused_by_server: bool = False
+    # No TCP connection was made (the connect timed out or was refused): the port is closed
+    # or filtered, and the attempt says nothing about TLS.
+    no_connection: bool = False
 
 
 def client_context(
@@ -128,10 +138,11 @@ def handshake(
     except (ssl.SSLError, ValueError) as error:
         return Handshake(error=str(error), local=True)
     try:
-        with (
-            socket.create_connection((address, port), timeout=timeout) as raw,
-            context.wrap_socket(raw, server_hostname=name) as tls,
-        ):
+        raw = socket.create_connection((address, port), timeout=timeout)
+    except OSError as error:
+        return Handshake(error=f"{type(error).__name__}: {error}", no_connection=True)
+    try:
+        with raw, context.wrap_socket(raw, server_hostname=name) as tls:
             cipher = tls.cipher()
             return Handshake(
                 version=tls.version() or "",
@@ -209,6 +220,9 @@ def name_matches(name: str, patterns: Sequence[str]) -> bool:
     return False
 
 
+NO_CONNECTION = "no connection"
+
+
 def judge_certificate(
     names: Sequence[str],
     source: str,
@@ -230,7 +244,10 @@ def judge_certificate(
         info = served.get(name, "not tried")
         if isinstance(info, str):
             lines.append(f"{name}: no certificate ({info})")
-            problems.append((f"{name} gets no certificate", "is port 443 open and served?"))
+            if info.startswith(NO_CONNECTION):
+                problems.append((f"{name}: port 443 {CLOSED_PORT}", "closed"))
+            else:
+                problems.append((f"{name} gets no certificate", "none"))
             continue
         days = (info.not_after - now).total_seconds() / 86400
         lines.append(
@@ -263,6 +280,8 @@ def judge_certificate(
             "key": "the certificate and key files are from different pairs: install the key "
             f"that was issued with the certificate, or {RERUN_TLS} to get a new pair",
             "src": RERUN_TLS,
+            "closed": CLOSED_HINT,
+            "none": "is port 443 open and served?",
         }
         kinds = dict.fromkeys(kind for _, kind in problems)
         hint = "; ".join(hints.get(k, "see the evidence") for k in kinds)
@@ -306,7 +325,12 @@ def certificate_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResu
     errors: dict[str, str] = {}
     for name in names:
         seen = handshake(address, name)
-        served[name] = cert_info(seen.leaf) if seen.leaf else (seen.error or "no certificate")
+        if seen.leaf:
+            served[name] = cert_info(seen.leaf)
+        elif seen.no_connection:
+            served[name] = f"{NO_CONNECTION}: {seen.error}"
+        else:
+            served[name] = seen.error or "no certificate"
         if source != "self-signed" and seen.leaf:
             errors[name] = verify_error(address, name, cadata)
     now = datetime.datetime.now(datetime.UTC)
@@ -323,6 +347,7 @@ class VersionTally:
     lines: tuple[str, ...]  # one per version: accepted, refused or could not test
     wrong: tuple[str, ...]  # "TLS 1.0 accepted", "TLS 1.3 refused"
     untested: tuple[str, ...]  # versions this machine cannot offer
+    unconnected: tuple[str, ...] = ()  # versions whose attempt got no TCP connection
 
     @property
     def evidence(self) -> str:
@@ -332,12 +357,17 @@ class VersionTally:
 
 def tally_versions(seen: Mapping[str, Handshake]) -> VersionTally:
     """Which versions the server accepted, against TLS 1.0/1.1 off and 1.2/1.3 on."""
-    lines, wrong, untested = [], [], []
+    lines, wrong, untested, unconnected = [], [], [], []
     for label, wanted in WANTED.items():
         attempt = seen.get(label, Handshake(error="not tried", local=True))
         if attempt.local:
             state = f"could not test: this machine cannot offer it ({attempt.error})"
             untested.append(label)
+        elif attempt.no_connection:
+            state = f"no connection ({attempt.error})"
+            unconnected.append(label)
+            lines.append(f"{label}: {state}")
+            continue
         elif attempt.error:
             state = f"refused ({attempt.error})"
         else:
@@ -346,13 +376,21 @@ def tally_versions(seen: Mapping[str, Handshake]) -> VersionTally:
         accepted = not attempt.local and not attempt.error
         if not attempt.local and accepted != wanted:
             wrong.append(f"{label} {'accepted' if accepted else 'refused'}")
-    return VersionTally(tuple(lines), tuple(wrong), tuple(untested))
+    return VersionTally(tuple(lines), tuple(wrong), tuple(untested), tuple(unconnected))
 
 
 def judge_tally(
     cid: str, subject: str, tally: VersionTally, wrong_hint: str, ok_summary: str
 ) -> CheckResult:
-    """Fail on a wrong version (or untestable 1.2/1.3), warn on untestable old versions."""
+    """Fail on a wrong version (or untestable 1.2/1.3), warn on untestable old versions; a
+    version that got no TCP connection is a closed or filtered port, not a TLS setting."""
+    if tally.unconnected:
+        return fail(
+            cid,
+            f"{subject}: port {CLOSED_PORT} for {', '.join(tally.unconnected)}",
+            tally.evidence,
+            CLOSED_HINT,
+        )
     if tally.wrong:
         return fail(cid, f"{subject}: {', '.join(tally.wrong)}", tally.evidence, wrong_hint)
     if any(WANTED[label] for label in tally.untested):
@@ -402,7 +440,7 @@ def judge_ciphers(host: str, attempt: Handshake) -> CheckResult:
         return warn(cid, "could not test: this machine cannot offer them", evidence, "")
     if attempt.error and not attempt.refused_by_server:
         # A closed port or a timeout refuses every cipher too, and proves nothing.
-        return fail(cid, f"{host}: no TLS handshake", evidence, "is port 443 open and served?")
+        return fail(cid, f"{host}: no TLS handshake: port 443 {CLOSED_PORT}", evidence, CLOSED_HINT)
     if not attempt.error:
         return fail(
             cid,
@@ -448,11 +486,13 @@ def judge_profiles(
     problems: list[str] = []
     silent: list[str] = []
     static: list[str] = []
+    unreachable = False
     for port, accepted in ports.items():
         evidence_lines.append(f"port {port}:")
         evidence_lines += [f"  {line}" for line in accepted.lines()]
         if accepted.unreachable:
             problems.append(f"port {port}: no TLS ({accepted.unreachable})")
+            unreachable = True
             continue
         verdict = judge_profile(accepted)
         if verdict.outside:
@@ -467,6 +507,9 @@ def judge_profiles(
         summary = f"{host}: " + "; ".join(problems)
         if static:
             summary += f" ({', '.join(static)} without forward secrecy)"
+        if unreachable:
+            # Not one offer got an answer: the port, not the TLS configuration.
+            hint = f"no offer got any answer: {CLOSED_HINT}"
         return fail(cid, summary, evidence, fs_hint if static and fs_hint else hint)
     if silent:
         return warn(
@@ -508,6 +551,8 @@ def judge_alpn(host: str, attempt: Handshake) -> CheckResult:
     """HTTP/2 is chosen through ALPN when the client offers h2 and http/1.1."""
     cid = "tls.alpn_h2"
     evidence = f"offered h2, http/1.1: {attempt.error or ('chose ' + (attempt.alpn or 'nothing'))}"
+    if attempt.no_connection:
+        return fail(cid, f"{host}: no TLS handshake: port 443 {CLOSED_PORT}", evidence, CLOSED_HINT)
     if attempt.error:
         return fail(cid, f"{host}: no TLS handshake", evidence, "is port 443 open and served?")
     if attempt.alpn != "h2":
@@ -710,7 +755,9 @@ def judge_default_server(names: Sequence[str], probes: Sequence[DefaultProbe]) -
         attempt = probe.attempt
         if attempt.error:
             lines.append(f"{probe.label}: handshake refused ({attempt.error})")
-            if not attempt.refused_by_server and not problem:
+            if attempt.no_connection and not problem:
+                problem = f"port 443 {CLOSED_PORT} for {probe.label}"
+            elif not attempt.refused_by_server and not problem:
                 problem = f"port 443 gave no answer to {probe.label}"
             continue
         info = cert_info(attempt.leaf) if attempt.leaf else None
@@ -725,6 +772,8 @@ def judge_default_server(names: Sequence[str], probes: Sequence[DefaultProbe]) -
         if page and not page.error and not 400 <= page.status < 500 and not problem:
             problem = f"{probe.label} gets HTTP {page.status}: a site answers"
     evidence = "\n".join(lines)
+    if problem.startswith(f"port 443 {CLOSED_PORT}"):
+        return fail(cid, problem, evidence, CLOSED_HINT)
     if problem.startswith("port 443 gave no answer"):
         return fail(
             cid,
