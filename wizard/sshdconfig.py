@@ -47,6 +47,7 @@ MANAGED = frozenset(
         "allowtcpforwarding",
         "allowagentforwarding",
         "permituserenvironment",
+        "debianbanner",
         "hostkey",
         "hostkeyalgorithms",
         "kexalgorithms",

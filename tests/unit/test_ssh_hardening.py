@@ -220,8 +220,11 @@ def test_the_check_passes_when_sshd_offers_what_was_chosen():
             "hmac-sha2-256-etm@openssh.com",
         )
     )
-    result = judge_algorithms(offered, CHOSEN, 3072)
+    result = judge_algorithms(offered, CHOSEN, 3072, "SSH-2.0-OpenSSH_9.2p1")
     assert result.status == "ok", result
+    debian = judge_algorithms(offered, CHOSEN, 3072, "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10")
+    assert debian.status == "fail" and "names the system (Debian-2+deb12u10)" in debian.summary
+    assert "DebianBanner no" in debian.hint
 
 
 def test_the_check_names_an_ecdsa_host_key_a_small_rsa_key_and_extra_algorithms():

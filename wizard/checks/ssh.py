@@ -542,6 +542,11 @@ def judge_algorithms(
         problems.append(f"host key types other than ed25519 and RSA: {', '.join(odd_keys)}")
     if rsa_bits is not None and rsa_bits < MIN_RSA_BITS:
         problems.append(f"the RSA host key has {rsa_bits} bits (fewer than {MIN_RSA_BITS})")
+    # "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10": the comment names the system and its patch
+    # level, which helps pick an exploit (DebianBanner no leaves the version alone).
+    _, _, comment = banner.partition(" ")
+    if comment:
+        problems.append(f"a banner that names the system ({comment})")
     evidence = "\n".join([f"banner: {banner}"] if banner else []) + "".join(
         f"\n{kind}: {', '.join(offered.get(kind, ())) or '(none)'}"
         for kind in ("kex", "hostkey", "cipher", "mac")
@@ -556,7 +561,7 @@ def judge_algorithms(
             evidence,
             f"{RERUN_HARDENING}: its plan turns off the lines of other files that set "
             "algorithms or host keys. Check with sudo sshd -T | grep -i -e algorithms "
-            "-e ciphers -e macs -e hostkey",
+            "-e ciphers -e macs -e hostkey (and DebianBanner no for the banner)",
         )
     return ok(cid, "sshd offers only the chosen algorithms and host keys", evidence)
 
