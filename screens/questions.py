@@ -16,8 +16,8 @@ from textual.widgets import Button, Footer, Header, Input, Select, Static, Switc
 
 from screens.messages import WorkFailed
 from screens.widgets.form_field import Check, FormField
-from wizard.answers import parse_answer, parse_bool
-from wizard.errors import AnswerError
+from wizard.answers import asked, parse_answer, parse_bool
+from wizard.errors import AnswerError, WizardError
 from wizard.steps import Question, Step
 
 
@@ -128,7 +128,8 @@ class QuestionsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = f"{self.step.id}: questions"
-        fields = self.fields
+        self._show_asked()
+        fields = self.shown_fields
         if fields:
             fields[0].control_widget.focus()
 
@@ -136,6 +137,22 @@ class QuestionsScreen(Screen[None]):
     def fields(self) -> list[FormField]:
         """One field per question, in the step's order."""
         return list(self.query(FormField))
+
+    @property
+    def shown_fields(self) -> list[FormField]:
+        """The fields of the questions asked: a question whose `when` fails is hidden, and
+        the engine does not check its answer."""
+        return [f for f in self.fields if f.display]
+
+    def _show_asked(self) -> None:
+        typed: dict[str, Any] = {}
+        for field in self.fields:
+            question = self.step.question(field.key)
+            try:
+                field.display = asked(self.step, question, typed)
+            except WizardError:
+                field.display = True  # a broken `when` is the step's bug: ask
+            typed[field.key] = field.value
 
     def field(self, name: str) -> FormField:
         """The field of the question called `name`."""
@@ -148,6 +165,7 @@ class QuestionsScreen(Screen[None]):
 
     @on(FormField.Changed)
     def _field_changed(self) -> None:
+        self._show_asked()
         self._update_next()
         secret = {q.name for q in self.step.questions if q.secret or q.type == "secret"}
         changed = {
@@ -173,7 +191,7 @@ class QuestionsScreen(Screen[None]):
         return answer_text(default)
 
     def _update_next(self) -> None:
-        refused = [f for f in self.fields if not f.valid]
+        refused = [f for f in self.shown_fields if not f.valid]
         busy = self.has_class("-busy")
         self.query_one("#next", Button).disabled = busy or bool(refused)
         status = self.query_one("#status", Static)
@@ -192,7 +210,7 @@ class QuestionsScreen(Screen[None]):
     @on(Button.Pressed, "#next")
     def action_next(self) -> None:
         """Post the answers when every field accepts its value."""
-        if self.has_class("-busy") or not all(f.validate() for f in self.fields):
+        if self.has_class("-busy") or not all(f.validate() for f in self.shown_fields):
             return
         self.set_busy(True)
         self.post_message(self.Submitted(self.step, self.raw_answers))

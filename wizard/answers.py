@@ -7,6 +7,7 @@ import binascii
 import ipaddress
 import re
 import unicodedata
+import urllib.parse
 import zoneinfo
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -98,9 +99,33 @@ def _ascii_name(value: str) -> str:
     return value.lower()
 
 
+def _url_host(value: str) -> str | None:
+    """The host of a pasted URL (https://example.net/page, example.net/page), lower case;
+    None when the text is no URL."""
+    if "://" not in value and "/" not in value:
+        return None
+    try:
+        host = urllib.parse.urlsplit(value if "://" in value else f"//{value}").hostname
+    except ValueError:
+        host = None
+    return host or ""
+
+
+def _refuse_url(value: str, drop_www: bool = False) -> None:
+    host = _url_host(value)
+    if host is None:
+        return
+    if drop_www and host.startswith("www.") and host.count(".") >= 2:
+        host = host[4:]
+    shown = host if host and host.isascii() else "like example.net"
+    raise AnswerError(f"a domain, not a URL: {shown}")
+
+
 def parse_fqdn(raw: Any) -> str:
     """A fully qualified domain name with at least two labels (host.example.org)."""
-    value = _ascii_name(_text(raw)).rstrip(".")
+    text = _text(raw)
+    _refuse_url(text)
+    value = _ascii_name(text).rstrip(".")
     labels = value.split(".")
     if len(labels) < 2 or len(value) > 253:
         raise AnswerError("must be a full name with a dot, like vps.example.org")
@@ -111,6 +136,17 @@ def parse_fqdn(raw: Any) -> str:
             )
     if labels[-1].isdigit():
         raise AnswerError("the last label cannot be all digits")
+    return value
+
+
+def parse_bare_domain(raw: Any) -> str:
+    """A site's domain without www (example.net): the canonical question chooses between
+    example.net and www.example.net, so www here would make www.www.example.net."""
+    text = _text(raw)
+    _refuse_url(text, drop_www=True)
+    value = parse_fqdn(text)
+    if value.startswith("www.") and value.count(".") >= 2:
+        raise AnswerError(f"give {value[4:]}; the canonical question chooses www")
     return value
 
 
@@ -441,6 +477,7 @@ PARSERS: Mapping[str, Callable[[Any], AnswerValue]] = {
     "hostname": parse_hostname_label,
     "fqdn": parse_fqdn,
     "domain": parse_fqdn,
+    "bare_domain": parse_bare_domain,
     "fqdn_list": parse_fqdn_list,
     "username": parse_username,
     "ssh_pubkey": parse_ssh_pubkey,
@@ -525,6 +562,9 @@ def validate_answers(step: Step, raw: Mapping[str, Any]) -> Answers:
         )
     values: dict[str, AnswerValue] = {}
     for question in step.questions:
+        if not asked(step, question, values):
+            values[question.name] = _unasked_value(question, raw.get(question.name))
+            continue
         if question.name not in raw:
             raise AnswerError(f"{step.id}: no answer for '{question.name}'")
         try:
@@ -533,6 +573,28 @@ def validate_answers(step: Step, raw: Mapping[str, Any]) -> Answers:
             raise AnswerError(f"{step.id}.{question.name}: {error.message}", error.hint) from None
     secrets = frozenset(q.name for q in step.questions if q.secret)
     return Answers(step.id, values, secrets)
+
+
+def asked(step: Step, question: Question, answers: Mapping[str, Any]) -> bool:
+    """Whether the question is asked: its `when` (over the answers before it) holds, or it has
+    none. A form hides a question that is not asked."""
+    if not question.when:
+        return True
+    # Jinja is loaded where a rule is evaluated, not when the forms import this module.
+    from wizard.render import evaluate
+
+    return bool(evaluate(step, question.when, {"answers": dict(answers)}))
+
+
+def _unasked_value(question: Question, raw: Any) -> AnswerValue:
+    """A question not asked is never refused: its prefilled value is kept when it parses (so
+    it is there again when the question is asked later), else it is empty."""
+    try:
+        return parse_answer(question, raw)
+    except AnswerError:
+        if question.type == "bool":
+            return False
+        return () if question.type.endswith("_list") else ""
 
 
 def check_refusals(step: Step, context: Mapping[str, Any]) -> None:

@@ -47,6 +47,7 @@ def _step_from_toml(folder: Path, data: Mapping[str, Any]) -> Step:
                 choices=_tuple(q.get("choices")),
                 secret=bool(q.get("secret", False)),
                 required=bool(q.get("required", True)),
+                when=q.get("when"),
             )
             for q in data.get("questions", ())
         ),

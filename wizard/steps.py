@@ -29,6 +29,9 @@ class Question:
     choices: tuple[str, ...] = ()
     secret: bool = False
     required: bool = True
+    # A Jinja expression over the answers of the questions before this one: when false, the
+    # question is not asked (the form hides it) and its answer is not checked.
+    when: str | None = None
 
 
 @dataclass(frozen=True)
