@@ -23,7 +23,7 @@ from textual.worker import Worker, WorkerState
 from screens.apply import ApplyScreen
 from screens.applylog import ApplyLog, ApplyLogScreen
 from screens.connect import ConnectScreen
-from screens.engine import SessionFactory, WizardSession
+from screens.engine import RunPreview, SessionFactory, WizardSession, engine_preview
 from screens.error import ErrorModal
 from screens.help import HelpModal, screen_keys, screen_step
 from screens.hostkey import HostKeyModal
@@ -34,6 +34,8 @@ from screens.messages import (
     BackToOverview,
     HostKeyUnknown,
     PlanReady,
+    RunPreviewed,
+    RunStepPlanned,
     SessionOpened,
     VerifyEnded,
     WorkFailed,
@@ -42,20 +44,25 @@ from screens.overview import OverviewScreen
 from screens.questions import QuestionsScreen
 from screens.reset import ResetModal
 from screens.review import ReviewScreen
+from screens.review_all import ConfirmStepModal, Refused, ReviewAllScreen, RunPlan
 from screens.settings import SETTINGS_FILE, TuiSettings
 from screens.skipped import skipped_files
 from screens.text import NoControlCharacters
 from screens.verify import VerifyScreen
 from wizard.catalog import Catalog
 from wizard.endpoint import Stats
-from wizard.errors import AnswerError, ApplyFailed, HostKeyChanged, UnknownHostKey
+from wizard.errors import AnswerError, ApplyFailed, HostKeyChanged, UnknownHostKey, WizardError
 from wizard.plan import Plan
+from wizard.preview import PlannedStep, refuse_unlike
 from wizard.session import ConnectOptions, Session
 from wizard.state import StateStore
 from wizard.steps import Step
 from wizard.visible import visible
 
 QUIT_CONFIRM_SECONDS = 6.0
+
+# The steps "review everything" plans: not applied yet, or made outdated by another.
+RUN_STATUSES = ("pending", "outdated")
 
 ScreenT = TypeVar("ScreenT", bound=Screen[Any])
 
@@ -85,16 +92,21 @@ class WizardApp(App[None]):
         store: StateStore,
         options: ConnectOptions | None,
         session_factory: SessionFactory = Session.open,
+        run_preview: RunPreview = engine_preview,
     ) -> None:
         super().__init__()
         self.catalog = catalog
         self.store = store
         self.options = options
         self.session_factory = session_factory
+        self.run_preview = run_preview
+        # A run being applied from "review everything": the steps still to ask about.
+        self._run: RunPlan | None = None
+        self._run_queue: list[str] = []
         self.session: WizardSession | None = None
         self.stats = Stats()
         self._quit_armed = False
-        self._followups: list[tuple[Plan, str]] = []
+        self._followups: list[tuple[Plan, str, str]] = []
         self._checks_waiting: list[str] = []
         self._checks_heading = ""
         # The files each step's last apply in this session skipped, for the checks' hints.
@@ -200,6 +212,13 @@ class WizardApp(App[None]):
                 self.action_show_apply_log,
             )
         statuses = self.live_session.overview()
+        waiting = [s.step.id for s in statuses if s.record.status in RUN_STATUSES]
+        if waiting and self._run is None:
+            yield SystemCommand(
+                "Review everything",
+                "Plan every step not applied yet as one run, then apply all, step by step (R)",
+                self.action_review_all,
+            )
         applied = [s.step.id for s in statuses if s.record.status != "pending"]
         if applied:
             yield SystemCommand(
@@ -264,6 +283,7 @@ class WizardApp(App[None]):
     def show_error(self, title: str, error: BaseException, group: str) -> None:
         """Show the error modal and tell the screens waiting on `group` to stop waiting."""
         self.push_screen(ErrorModal.from_exception(title, error))
+        self._run, self._run_queue = None, []
         for screen in self.screen_stack:
             screen.post_message(WorkFailed(group))
 
@@ -383,19 +403,27 @@ class WizardApp(App[None]):
         if event.plan.has_changes:
             await self.push_screen(ReviewScreen(event.plan))
             return
-        # The server already matches: record the answers, so the step counts as applied.
-        self.live_session.adopt(event.plan)
-        self.notify(visible(event.plan.summary()), title="Nothing to change", markup=False)
-        await self.start_verify([event.plan.step.id], f"{event.plan.step.title}: nothing to change")
+        await self.adopt_and_verify(event.plan)
+
+    async def adopt_and_verify(self, plan: Plan) -> None:
+        """The server already matches: record the answers, so the step counts as applied."""
+        self.live_session.adopt(plan)
+        self.notify(visible(plan.summary()), title="Nothing to change", markup=False)
+        await self.start_verify([plan.step.id], f"{plan.step.title}: nothing to change")
 
     # ------------------------------------------------------------------ apply
     @on(ReviewScreen.ApplyChosen)
     async def _apply_chosen(self, event: ReviewScreen.ApplyChosen) -> None:
+        await self.start_apply(event.plan)
+
+    async def start_apply(self, plan: Plan) -> None:
+        """Show the apply screen over the overview and apply the plan; its follow-ups are
+        reviewed, then its checks run (_apply_ended)."""
         await self.pop_to_overview()
-        screen = ApplyScreen(event.plan)
-        self.last_apply = ApplyLog(event.plan.step.id, event.plan.summary())
+        screen = ApplyScreen(plan)
+        self.last_apply = ApplyLog(plan.step.id, plan.summary())
         await self.push_screen(screen)
-        self.apply(event.plan, screen)
+        self.apply(plan, screen)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="apply", description="apply")
     def apply(self, plan: Plan, screen: ApplyScreen) -> None:
@@ -430,6 +458,7 @@ class WizardApp(App[None]):
             if screen is not None and event.failure is not None:
                 screen.failed(event.failure)
             self._followups, self._checks_waiting = [], []
+            self.end_run(f"{event.plan.step.id} failed and was rolled back")
             return
         if screen is not None:
             screen.succeeded(event.outcome)
@@ -438,7 +467,7 @@ class WizardApp(App[None]):
             self._checks_heading = f"{event.plan.step.title}: applied, run {event.outcome.run_id}"
         self._checks_waiting.append(event.plan.step.id)
         self._followups.extend(
-            (plan, f"{event.plan.step.id} changed what {plan.step.id} must do")
+            (plan, f"{event.plan.step.id} changed what {plan.step.id} must do", event.plan.step.id)
             for plan in event.followups
         )
         await self.review_next_followup()
@@ -447,7 +476,16 @@ class WizardApp(App[None]):
         """Review the next step the last apply made outdated; when none is left, check every
         step applied since, follow-ups included, on one screen."""
         if self._followups:
-            plan, reason = self._followups.pop(0)
+            plan, reason, cause = self._followups.pop(0)
+            shown = self._run_shown(plan.step.id, cause)
+            if shown is not None:
+                # In a reviewed run, the follow-up is held to what "review everything" showed.
+                try:
+                    refuse_unlike(shown, plan)
+                except WizardError as error:
+                    self._followups, self._checks_waiting = [], []
+                    self.show_error("The run was stopped", error, "apply")
+                    return
             await self.pop_to_overview()
             await self.push_screen(ReviewScreen(plan, reason), self._followup_declined)
             return
@@ -457,6 +495,117 @@ class WizardApp(App[None]):
     async def _followup_declined(self, _result: None) -> None:
         """Back from a follow-up's review: it stays outdated (the overview says so)."""
         await self.review_next_followup()
+
+    # ------------------------------------------------------------------ review everything
+    def action_review_all(self) -> None:
+        """Plan every step not applied yet as one run (R on the overview)."""
+        if self.session is None or self._work_running() or self._run is not None:
+            self.notify("Not now: something is running.", severity="warning")
+            return
+        self.preview_run()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="session", description="preview")
+    def preview_run(self) -> None:
+        """The pending and outdated steps in catalog order, with the answers typed (kept as
+        drafts) or their defaults, planned by the engine as one run before anything changes."""
+        session = self.live_session
+        waiting = [s for s in session.overview() if s.record.status in RUN_STATUSES]
+        ids = {s.step.id for s in waiting}
+        answers: dict[str, dict[str, Any]] = {}
+        refused: list[Refused] = []
+        for status in waiting:
+            if not set(status.blocked_by) <= ids:
+                continue  # waits for a step that is neither applied nor in the run
+            step = status.step
+            raw = {**session.default_answers(step), **self.settings.draft(self.host_name, step.id)}
+            answers[step.id] = raw
+            try:
+                session.validate(step, raw)
+            except AnswerError as error:
+                refused.append(Refused(step, error.message))
+        # The run goes as far as the first step whose answers are refused.
+        first = refused[0].step.id if refused else None
+        ids_in_order = list(answers)
+        selected = ids_in_order[: ids_in_order.index(first)] if first else ids_in_order
+        planned = self.run_preview(session, [(i, answers[i]) for i in selected]) if selected else []
+        left_out = tuple(
+            i for i in ids_in_order[len(selected) :] if i not in {r.step.id for r in refused}
+        )
+        self.post_message(RunPreviewed(RunPlan(tuple(planned), answers, tuple(refused), left_out)))
+
+    @on(RunPreviewed)
+    async def _run_previewed(self, event: RunPreviewed) -> None:
+        await self.pop_to_overview()
+        await self.push_screen(ReviewAllScreen(event.run))
+
+    @on(ReviewAllScreen.OpenStep)
+    async def _run_open_step(self, event: ReviewAllScreen.OpenStep) -> None:
+        await self.go_to_step(event.step)
+
+    @on(ReviewAllScreen.ApplyAllChosen)
+    async def _apply_all_chosen(self, event: ReviewAllScreen.ApplyAllChosen) -> None:
+        self._run, self._run_queue = event.run, event.run.steps
+        await self.pop_to_overview()
+        self.run_next()
+
+    def _run_shown(self, step_id: str, cause: str = "") -> PlannedStep | None:
+        """What "review everything" showed for this step of the running run, if any."""
+        if self._run is None:
+            return None
+        return next((i for i in self._run.planned if self._run.key(i) == (step_id, cause)), None)
+
+    def run_next(self) -> None:
+        """Ask about the run's next step; the run ends when none is left."""
+        if self._run is None:
+            return
+        if not self._run_queue:
+            self._run = None
+            self.notify("Every step of the run was asked about.", title="Run finished")
+            return
+        step_id = self._run_queue.pop(0)
+        item = self._run_shown(step_id)
+        if item is None:
+            self.run_next()
+            return
+        total = len(self._run.steps)
+        position = f"step {total - len(self._run_queue)} of {total}"
+        self.push_screen(
+            ConfirmStepModal(item, position), lambda answer: self._run_answered(step_id, answer)
+        )
+
+    def _run_answered(self, step_id: str, answer: str | None) -> None:
+        if answer == "yes":
+            self.run_step(step_id)
+        elif answer == "no":
+            self.notify(f"{step_id} left as it is.", title="Not applied")
+            self.run_next()
+        else:
+            self.end_run("you stopped it")
+
+    def end_run(self, why: str) -> None:
+        """Stop the run: nothing after this point is changed."""
+        if self._run is None:
+            return
+        self._run, self._run_queue = None, []
+        self.notify(f"The run stopped ({why}); nothing more was changed.", title="Run stopped")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="session", description="run step")
+    def run_step(self, step_id: str) -> None:
+        """Plan the step again when its turn comes; the engine refuses it when it would now
+        differ from what "review everything" showed."""
+        run, shown = self._run, self._run_shown(step_id)
+        if run is None or shown is None:
+            return
+        plan = self.live_session.plan(step_id, run.answers.get(step_id, {}))
+        refuse_unlike(shown, plan)
+        self.post_message(RunStepPlanned(plan))
+
+    @on(RunStepPlanned)
+    async def _run_step_planned(self, event: RunStepPlanned) -> None:
+        if event.plan.has_changes:
+            await self.start_apply(event.plan)
+        else:
+            await self.adopt_and_verify(event.plan)
 
     # ------------------------------------------------------------------ verify
     @on(OverviewScreen.VerifyChosen)
@@ -484,6 +633,17 @@ class WizardApp(App[None]):
         screen = self.find_screen(VerifyScreen)
         if screen is not None:
             screen.show_results(event.results)
+        if self._run is None:
+            return
+        failed = [
+            step
+            for step, results in event.results.items()
+            if any(r.status == "fail" for r in results)
+        ]
+        if failed:
+            self.end_run(f"a check of {', '.join(failed)} failed")
+        else:
+            self.run_next()
 
     # ------------------------------------------------------------------ navigation
     @on(BackToOverview)

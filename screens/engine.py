@@ -8,16 +8,18 @@ anywhere).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from wizard.answers import Answers
 from wizard.apply import ApplyOutcome
 from wizard.catalog import Catalog
 from wizard.checks.base import CheckResult
 from wizard.endpoint import Stats
 from wizard.facts import Facts
 from wizard.plan import Plan
-from wizard.session import ConnectOptions, ResetSuspected, StepStatus
+from wizard.preview import PlannedStep, preview
+from wizard.session import ConnectOptions, ResetSuspected, Session, StepStatus
 from wizard.state import StateStore
 from wizard.steps import Step
 
@@ -45,6 +47,10 @@ class WizardSession(Protocol):
 
     def default_answers(self, step: Step) -> dict[str, Any]:
         """Raw answers to prefill the form with."""
+        ...
+
+    def validate(self, step: Step, raw: Mapping[str, Any]) -> Answers:
+        """Check the answers (the defaults fill what is not given); AnswerError says why."""
         ...
 
     def plan(self, step_id: str, raw: Mapping[str, Any] | None = None) -> Plan:
@@ -78,3 +84,17 @@ class WizardSession(Protocol):
 
 SessionFactory = Callable[[Catalog, StateStore, ConnectOptions, Stats], WizardSession]
 """How the app opens a session: `Session.open` in real use, a fake in tests."""
+
+
+Selection = Sequence[tuple[str, Mapping[str, Any]]]
+"""The steps of a run in order, each with its raw answers."""
+
+RunPreview = Callable[[WizardSession, Selection], list[PlannedStep]]
+"""How the app plans a run before anything changes: `engine_preview` in real use."""
+
+
+def engine_preview(session: WizardSession, selection: Selection) -> list[PlannedStep]:
+    """The engine's preview of a run (wizard.preview), the same the CLI's plan and apply use."""
+    if not isinstance(session, Session):
+        raise TypeError("the engine's preview plans a run on a real session only")
+    return preview(session, selection)

@@ -22,7 +22,10 @@ APP_KEYS = (
     ("tab, shift+tab", "the next or previous field, list or button"),
     ("↑ ↓ pgup pgdn", "move in a list, scroll a text"),
     ("? or F1", "this help (F1 inside a form, where ? is typed)"),
-    ("ctrl+p", "command palette: go to a step, verify all, side by side, the last apply's log"),
+    (
+        "ctrl+p",
+        "command palette: go to a step, review everything, verify all, the last apply's log",
+    ),
     ("q", "quit, from any screen without a text field"),
     ("ctrl+q", "quit from anywhere, a form included"),
 )

@@ -11,6 +11,7 @@ from typing import Any
 from textual.message import Message
 
 from screens.engine import WizardSession
+from screens.review_all import RunPlan
 from wizard.apply import ApplyOutcome
 from wizard.checks.base import CheckResult
 from wizard.errors import AnswerError, ApplyFailed, UnknownHostKey
@@ -98,3 +99,19 @@ class WorkFailed(Message, bubble=False):
 
 class BackToOverview(Message):
     """A screen is done: return to the list of steps."""
+
+
+class RunPreviewed(Message):
+    """The steps not applied yet, planned as one run (or the answers that were refused)."""
+
+    def __init__(self, run: RunPlan) -> None:
+        super().__init__()
+        self.run = run
+
+
+class RunStepPlanned(Message):
+    """A step of the run planned again when its turn came, and held to the preview."""
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__()
+        self.plan = plan

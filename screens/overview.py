@@ -84,6 +84,7 @@ class OverviewScreen(Screen[None]):
         Binding("enter", "open", "Open step", priority=True),
         Binding("v", "verify", "Verify step"),
         Binding("l", "app.show_apply_log", "Last apply log"),
+        Binding("R", "app.review_all", "Review all"),
     ]
 
     class StepChosen(Message):

@@ -34,13 +34,14 @@ if importlib.util.find_spec("vps_wizard_templates") is None:
     _spec.loader.exec_module(_module)
 
 from screens.app import WizardApp  # noqa: E402
-from wizard.answers import validate_answers  # noqa: E402
+from wizard.answers import Answers, validate_answers  # noqa: E402
 from wizard.apply import ApplyOutcome  # noqa: E402
 from wizard.catalog import Catalog, load_catalog  # noqa: E402
 from wizard.checks.base import CheckResult  # noqa: E402
-from wizard.errors import WizardError  # noqa: E402
+from wizard.errors import AnswerError, WizardError  # noqa: E402
 from wizard.facts import Facts  # noqa: E402
 from wizard.plan import CommandChange, FileChange, Plan  # noqa: E402
+from wizard.preview import PlannedStep  # noqa: E402
 from wizard.remote import Stats, Target  # noqa: E402
 from wizard.serverfiles import RemoteFile  # noqa: E402
 from wizard.session import ConnectOptions, StepStatus  # noqa: E402
@@ -193,6 +194,12 @@ class FakeSession:
         self.apply_error: Exception | None = None
         self.apply_gate: threading.Event | None = None
         self.verify_error: Exception | None = None
+        # Checks that all pass (a run goes on after them) instead of one of each verdict.
+        self.checks_pass = False
+        # What `preview` plans for a run: set by a test; else each step's plan in order.
+        self.planned: list[PlannedStep] | None = None
+        # Answers refused by `validate`, by step.
+        self.refusals: dict[str, str] = {}
         self.calls: list[tuple[Any, ...]] = []
         # A server that backs the record; tests/tui/test_reset.py sets one that does not.
         self.reset: Any = None
@@ -216,6 +223,24 @@ class FakeSession:
         """Valid sample answers."""
         self.calls.append(("default_answers", step.id))
         return sample_defaults(step)
+
+    def validate(self, step: Step, raw: Mapping[str, Any]) -> Answers:
+        """The sample answers are valid, unless a test set a refusal for the step."""
+        self.calls.append(("validate", step.id))
+        if step.id in self.refusals:
+            raise AnswerError(self.refusals[step.id], "correct the answer")
+        return validate_answers(step, {**sample_defaults(step), **raw})
+
+    def preview(self, selection: Iterable[tuple[str, Mapping[str, Any]]]) -> list[PlannedStep]:
+        """The prepared run, else each selected step's prepared plan, in order."""
+        selection = list(selection)
+        self.calls.append(("preview", [step_id for step_id, _ in selection]))
+        if self.planned is not None:
+            return self.planned
+        return [
+            PlannedStep(self.plans.get(step_id) or empty_plan(self.catalog, step_id))
+            for step_id, _ in selection
+        ]
 
     def plan(self, step_id: str, raw: Mapping[str, Any] | None = None) -> Plan:
         """The prepared plan of the step, or the prepared error."""
@@ -257,7 +282,10 @@ class FakeSession:
         self.calls.append(("verify", step_ids))
         if self.verify_error is not None:
             raise self.verify_error
-        results = {step_id: results_for(step_id) for step_id in step_ids}
+        results = {
+            step_id: results_for(step_id)[:1] if self.checks_pass else results_for(step_id)
+            for step_id in step_ids
+        }
         for step_id in step_ids:
             for result in reversed(results[step_id]):
                 if on_result:
@@ -308,6 +336,11 @@ def options() -> ConnectOptions:
     return ConnectOptions(Target("vps.example.org", "root"))
 
 
+def fake_preview(session: Any, selection: Any) -> list[PlannedStep]:
+    """The fake session plans a run itself (the engine's preview needs a real session)."""
+    return session.preview(selection)
+
+
 @pytest.fixture
 def make_app(
     catalog: Catalog, store: StateStore
@@ -315,7 +348,7 @@ def make_app(
     """Build the app around a scripted factory."""
 
     def make(options: ConnectOptions | None, factory: ScriptedFactory) -> WizardApp:
-        return WizardApp(catalog, store, options, session_factory=factory)
+        return WizardApp(catalog, store, options, session_factory=factory, run_preview=fake_preview)
 
     return make
 
