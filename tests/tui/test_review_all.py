@@ -169,3 +169,33 @@ async def test_refused_answers_name_the_step_and_open_its_questions(
         await pilot.press("o")
         await settle(pilot, until=lambda: isinstance(app.screen, QuestionsScreen))
         assert app.screen.step.id == "base"
+
+
+async def test_a_follow_up_that_would_now_differ_stops_the_run_naming_it(
+    make_app, scripted, settle, fake, options, catalog
+):
+    fake.checks_pass = True
+    shown = firewall_plan(catalog)
+    fake.planned = [
+        PlannedStep(base_plan(catalog)),
+        PlannedStep(shown, ("base",), FOLLOW_UP, "base"),
+    ]
+    # After base, the firewall would open other ports than the run showed.
+    change = dataclasses.replace(shown.files[0], new=b"tcp dport { 22, 8080 } accept\n")
+    fake.followup_plans["base"] = [dataclasses.replace(shown, files=(change,))]
+    app = make_app(options, scripted(fake))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_review_all(app, pilot, settle)
+        await pilot.press("A")
+        await settle(pilot, until=lambda: isinstance(app.screen, ConfirmStepModal))
+        await pilot.press("y")
+        await settle(pilot, until=lambda: isinstance(app.screen, ErrorModal))
+        message = str(app.screen.query_one("#message", Static).visual)
+        assert "step firewall would now write something else" in message
+        assert shown.files[0].dest in message
+        await pilot.press("escape")
+        await settle(pilot, until=lambda: not isinstance(app.screen, ErrorModal))
+        assert not isinstance(app.screen, ConfirmStepModal)
+    # base was applied; the firewall was neither reviewed nor applied, and no step came next.
+    assert [c[1].step.id for c in fake.calls if c[0] == "apply"] == ["base"]
+    assert not [c for c in fake.calls if c[0] == "verify"]
