@@ -517,7 +517,9 @@ class WizardApp(App[None]):
             if not set(status.blocked_by) <= ids:
                 continue  # waits for a step that is neither applied nor in the run
             step = status.step
-            raw = {**session.default_answers(step), **self.settings.draft(self.host_name, step.id)}
+            # The answers typed (kept as drafts); the engine fills in the defaults, as the
+            # earlier steps of the run leave them (a default may come from their answers).
+            raw = dict(self.settings.draft(self.host_name, step.id))
             answers[step.id] = raw
             try:
                 session.validate(step, raw)

@@ -200,6 +200,7 @@ class FakeSession:
         self.planned: list[PlannedStep] | None = None
         # Answers refused by `validate`, by step.
         self.refusals: dict[str, str] = {}
+        self.previewed_answers: dict[str, dict[str, Any]] = {}
         self.calls: list[tuple[Any, ...]] = []
         # A server that backs the record; tests/tui/test_reset.py sets one that does not.
         self.reset: Any = None
@@ -235,6 +236,7 @@ class FakeSession:
         """The prepared run, else each selected step's prepared plan, in order."""
         selection = list(selection)
         self.calls.append(("preview", [step_id for step_id, _ in selection]))
+        self.previewed_answers = {step_id: dict(raw) for step_id, raw in selection}
         if self.planned is not None:
             return self.planned
         return [
