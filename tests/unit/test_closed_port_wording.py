@@ -24,7 +24,9 @@ from wizard.checks.tlsscan import Accepted
 NOW = datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC)
 FILTERED = Handshake(error="TimeoutError: timed out", no_connection=True)
 CLOSED = Handshake(
-    error="ConnectionRefusedError: [Errno 111] Connection refused", no_connection=True
+    error="ConnectionRefusedError: [Errno 111] Connection refused",
+    no_connection=True,
+    nothing_listens=True,
 )
 ALERT = Handshake(error="[SSL: TLSV1_ALERT_PROTOCOL_VERSION] alert", refused_by_server=True)
 
@@ -59,11 +61,20 @@ def test_a_scan_that_got_no_answer_points_at_the_port():
     assert down.status == "fail" and "apply the firewall step again" in down.hint
 
 
-def test_imaps_on_a_closed_port_points_at_the_firewall():
-    seen = ImapsSeen(modern=CLOSED, old=CLOSED, greeting="", plain_port="refused")
+def test_imaps_on_a_filtered_port_points_at_the_firewall():
+    seen = ImapsSeen(modern=FILTERED, old=FILTERED, greeting="", plain_port="refused")
     result = judge_imaps("mail.example.net", seen, NOW)
     assert result.status == "fail" and "port 993 closed or filtered" in result.summary
     assert "apply the firewall step again" in result.hint
+
+
+def test_imaps_where_nothing_listens_points_at_dovecot():
+    # A refused connection is the server saying nothing listens: Dovecot is down, and the
+    # wizard's firewall (which drops) is not the cause.
+    seen = ImapsSeen(modern=CLOSED, old=CLOSED, greeting="", plain_port="refused")
+    result = judge_imaps("mail.example.net", seen, NOW)
+    assert result.status == "fail" and "no IMAP over TLS" in result.summary
+    assert "is Dovecot running" in result.hint
 
 
 def test_a_refused_handshake_still_blames_tls():
@@ -79,4 +90,5 @@ def test_handshake_marks_a_port_nothing_listens_on():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     attempt = handshake("127.0.0.1", "example.net", port=port, timeout=TIMEOUT)
-    assert attempt.no_connection and "ConnectionRefusedError" in attempt.error
+    assert attempt.no_connection and attempt.nothing_listens
+    assert "ConnectionRefusedError" in attempt.error

@@ -365,7 +365,7 @@ def judge_imaps(host: str, seen: ImapsSeen, now: datetime.datetime) -> CheckResu
     cid = "mail.imaps"
     modern, old = seen.modern, seen.old
     lines = [f"TLS: {modern.error or f'{modern.version}, {modern.cipher}'}"]
-    if modern.no_connection:
+    if modern.no_connection and not modern.nothing_listens:
         return fail(cid, f"{host}: port 993 {CLOSED_PORT}", "\n".join(lines), CLOSED_HINT)
     if modern.error:
         return fail(

@@ -102,6 +102,9 @@ class Handshake:
     # No TCP connection was made (the connect timed out or was refused): the port is closed
     # or filtered, and the attempt says nothing about TLS.
     no_connection: bool = False
+    # Refused (a reset): the server answered that nothing listens there, so the service is
+    # down; a firewall that drops (the wizard's) gives a timeout instead.
+    nothing_listens: bool = False
 
 
 def client_context(
@@ -140,7 +143,11 @@ def handshake(
     try:
         raw = socket.create_connection((address, port), timeout=timeout)
     except OSError as error:
-        return Handshake(error=f"{type(error).__name__}: {error}", no_connection=True)
+        return Handshake(
+            error=f"{type(error).__name__}: {error}",
+            no_connection=True,
+            nothing_listens=isinstance(error, ConnectionRefusedError),
+        )
     try:
         with raw, context.wrap_socket(raw, server_hostname=name) as tls:
             cipher = tls.cipher()
