@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from wizard.connector import Connector
 from wizard.errors import ApplyFailed, WizardError
 from wizard.facts import MANIFEST, STATE_DIR
 from wizard.guard import arm_revert_lines, revert_unit
 from wizard.journal import FINAL, RunPaths
 from wizard.plan import FileChange, Plan, guard_test, mask
-from wizard.remote import Remote
 from wizard.runlock import ALIVE_FUNCTION, LOCK_FILE, MUTEX_FILE, ApplyBusy
 from wizard.shell import Shell, code, heredoc, script, sh
 
@@ -478,7 +478,7 @@ def _refuse_secrets(plan: Plan, built: str) -> None:
 
 
 def apply_plan(
-    remote: Remote, plan: Plan, run_id: str, guard_seconds: int, on_event: EventSink
+    remote: Connector, plan: Plan, run_id: str, guard_seconds: int, on_event: EventSink
 ) -> ApplyOutcome:
     """Apply the plan on the server (one round trip plus the step's own work)."""
     paths = RunPaths(run_id)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from wizard.aptsources import AptEntry, parse_sources, security_source_to_add
-from wizard.remote import Remote
+from wizard.connector import Connector
 from wizard.shell import Shell, sh
 from wizard.sshdconfig import parse_sshd_facts
 
@@ -217,6 +217,6 @@ def _apt_source_files(head: str) -> list[tuple[str, str]]:
     return files
 
 
-def gather_facts(remote: Remote, packages: Iterable[str]) -> Facts:
+def gather_facts(remote: Connector, packages: Iterable[str]) -> Facts:
     """Gather the facts in one round trip."""
     return parse_facts(remote.run(facts_script(packages)).stdout)

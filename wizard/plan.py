@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from wizard.answers import Answers
+from wizard.connector import Connector
 from wizard.errors import WizardError
-from wizard.remote import Remote
 from wizard.render import evaluate, render_shell, render_string, render_template
 from wizard.serverfiles import CONTENT_LIMIT, RemoteFile, parse_read_files, read_files_script
 from wizard.shell import Shell, code, heredoc, join, script, sh
@@ -410,7 +410,7 @@ def _refuse_odd_destinations(step: Step, found: Iterable[RemoteFile | None]) -> 
             )
 
 
-def make_plan(remote: Remote, step: Step, answers: Answers, context: Mapping[str, Any]) -> Plan:
+def make_plan(remote: Connector, step: Step, answers: Answers, context: Mapping[str, Any]) -> Plan:
     """Render the step and compare with the server (one round trip)."""
     desired = render_step(step, context)
     output = remote.run_script(probe_script(step, desired)).stdout

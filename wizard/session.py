@@ -21,6 +21,7 @@ from wizard.apply import ApplyOutcome, apply_plan, explain_failure
 from wizard.catalog import Catalog
 from wizard.checks import load_all_checks
 from wizard.checks.base import CheckContext, CheckResult, run_checks
+from wizard.connector import Connector
 from wizard.errors import AnswerError, ConnectionFailed, WizardError
 from wizard.facts import MANIFEST, SERVER_STATE, STATE_DIR, Facts, gather_facts
 from wizard.guard import confirm_script, revert_now_script
@@ -160,7 +161,7 @@ class Session:
     catalog: Catalog
     store: StateStore
     options: ConnectOptions
-    remote: Remote
+    remote: Connector
     facts: Facts
     host: HostRecord
     notices: list[str] = field(default_factory=list)
@@ -650,6 +651,8 @@ class Session:
 
     def _trust_current_key_on(self, port: int) -> None:
         """The same host key, already verified on this session, is trusted on the new port."""
+        # Only a live SSH session has a host key to hand on (a recorded one never gets here).
+        assert isinstance(self.remote, Remote)
         transport = self.remote._client.get_transport()
         assert transport is not None
         key = transport.get_remote_server_key()

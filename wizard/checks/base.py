@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from wizard.connector import Connector
 from wizard.facts import Facts
 from wizard.remote import Credentials, Remote, Target
 from wizard.shell import Shell, sh
@@ -32,7 +33,7 @@ class CheckResult:
 class CheckContext:
     """What a check may use: the live session, the facts, and how to open new sessions."""
 
-    remote: Remote
+    remote: Connector
     facts: Facts
     address: str
     port: int
