@@ -32,6 +32,26 @@ class Question:
     # A Jinja expression over the answers of the questions before this one: when false, the
     # question is not asked (the form hides it) and its answer is not checked.
     when: str | None = None
+    # integer: the smallest and the largest answer accepted (None: no bound).
+    min: int | None = None
+    max: int | None = None
+    # text: a regular expression the whole answer must match, and what a refusal says instead
+    # of showing the expression.
+    pattern: str | None = None
+    pattern_help: str = ""
+    # list: the type of each item (any scalar type; the item is checked as a question of that
+    # type with this question's other fields). table: one question per column of a row.
+    item: str | None = None
+    columns: tuple[Question, ...] = ()
+
+
+@dataclass(frozen=True)
+class NamedValidator:
+    """`validate = { with = "NAME", params = { ... } }`: a validator defined once in
+    wizard/validators.py, its parameters Jinja expressions rendered in the step's context."""
+
+    name: str
+    params: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
