@@ -10,13 +10,14 @@ import unicodedata
 import urllib.parse
 import zoneinfo
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from wizard.errors import AnswerError
 from wizard.steps import Question, Step
 
-AnswerValue = str | int | bool | tuple[str, ...]
+# A list answer is a tuple of its items; a table answer a tuple of rows, each a dict of cells.
+AnswerValue = str | int | bool | tuple[Any, ...]
 
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _USERNAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
@@ -498,6 +499,161 @@ PARSERS: Mapping[str, Callable[[Any], AnswerValue]] = {
 }
 
 
+def parse_integer(question: Question, raw: Any) -> int:
+    """A whole number of any size (text of digits for one beyond what TOML holds), within the
+    question's `min` and `max` when it declares them."""
+    expected = "a whole number" + _range(question)
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise AnswerError(f"expected {expected}, got {_kind(raw)} ({raw})")
+    if isinstance(raw, str):
+        text = _text(raw)
+        if not re.fullmatch(r"[+-]?[0-9]+", text):
+            raise AnswerError(f"'{text}' is not {expected}")
+        try:
+            raw = int(text)
+        except ValueError:  # beyond Python's limit on digits read from text (4300)
+            raise AnswerError(f"{len(text)} digits is too long for {expected}") from None
+    if (question.min is not None and raw < question.min) or (
+        question.max is not None and raw > question.max
+    ):
+        raise AnswerError(f"{raw} is out of range: expected {expected}")
+    return raw
+
+
+def _range(question: Question) -> str:
+    if question.min is not None and question.max is not None:
+        return f" from {question.min} to {question.max}"
+    if question.min is not None:
+        return f" of at least {question.min}"
+    if question.max is not None:
+        return f" of at most {question.max}"
+    return ""
+
+
+def parse_text(question: Question, raw: Any) -> str:
+    """One line of text; with a `pattern`, the whole answer must match it, and a refusal says
+    the question's `pattern_help` (what is expected) rather than the expression."""
+    value = _text(raw)
+    if question.pattern is None or not value:
+        return value
+    try:
+        matches = re.fullmatch(question.pattern, value) is not None
+    except re.error as error:
+        raise AnswerError(
+            f"the step's pattern for this question is not a regular expression ({error})",
+            "this is a bug in the step definition; report it with the step id",
+        ) from None
+    if not matches:
+        expected = question.pattern_help or f"text matching {question.pattern}"
+        raise AnswerError(f"'{value}': expected {expected}")
+    return value
+
+
+def _item_question(question: Question, item_type: str | None, name: str) -> Question:
+    if item_type not in ITEM_TYPES:
+        raise AnswerError(
+            f"the step gives this list the item type '{item_type}'",
+            f"this is a bug in the step definition: an item is one of {', '.join(ITEM_TYPES)}",
+        )
+    return replace(question, name=name, type=item_type, item=None, required=True, when=None)
+
+
+def _split(text: str, separators: str) -> list[str]:
+    return [part.strip() for part in re.split(f"[{separators}]", text) if part.strip()]
+
+
+def parse_list(question: Question, raw: Any) -> tuple[AnswerValue, ...]:
+    """A list of values of the question's `item` type: an array in an answers file, or text
+    with the items separated by commas (as a form shows it). Each item is checked as a
+    question of that type; a refusal names the item."""
+    item = _item_question(question, question.item, question.name)
+    if isinstance(raw, str):
+        _refuse_control_characters(raw)
+        raw = _split(raw, ",")
+    if not isinstance(raw, list | tuple):
+        raise AnswerError(f"expected a list of {question.item} values, got {_kind(raw)}")
+    values = []
+    for number, each in enumerate(raw, 1):
+        try:
+            values.append(parse_answer(item, each))
+        except AnswerError as error:
+            shown = f" ({each})" if isinstance(each, str | int) else ""
+            raise AnswerError(f"item {number}{shown}: {error.message}", error.hint) from None
+    return tuple(values)
+
+
+def parse_table(question: Question, raw: Any) -> tuple[dict[str, AnswerValue], ...]:
+    """Rows of typed cells, one per column of the question: an array of tables in an answers
+    file ({ name = "alice", quota = 2 }), or text with rows separated by ';' and the cells of
+    a row by ',' in column order (as a form shows it). A refusal names the row and column."""
+    if isinstance(raw, str):
+        _refuse_control_characters(raw)
+        # An empty cell stays in its place: the next ones keep their columns.
+        raw = [[cell.strip() for cell in row.split(",")] for row in _split(raw, ";")]
+    if not isinstance(raw, list | tuple):
+        raise AnswerError(f"expected rows (an array of tables), got {_kind(raw)}")
+    names = [column.name for column in question.columns]
+    for column in question.columns:
+        _item_question(column, column.type, column.name)
+    rows = []
+    for number, row in enumerate(raw, 1):
+        cells = _cells(row, names, number)
+        parsed: dict[str, AnswerValue] = {}
+        for column in question.columns:
+            try:
+                parsed[column.name] = parse_answer(column, cells.get(column.name))
+            except AnswerError as error:
+                raise AnswerError(
+                    f"row {number}, {column.name}: {error.message}", error.hint
+                ) from None
+        rows.append(parsed)
+    return tuple(rows)
+
+
+def _cells(row: Any, names: list[str], number: int) -> Mapping[str, Any]:
+    """A row's raw cells by column: a table as it is, a list of cells in column order."""
+    if isinstance(row, list | tuple):
+        if len(row) > len(names):
+            raise AnswerError(
+                f"row {number} has {len(row)} cells, the table {len(names)}: {', '.join(names)}"
+            )
+        return dict(zip(names, row, strict=False))
+    if not isinstance(row, Mapping):
+        raise AnswerError(f"row {number}: expected a table of {', '.join(names)}, got {_kind(row)}")
+    unknown = sorted(set(row) - set(names))
+    if unknown:
+        raise AnswerError(
+            f"row {number} has no column {', '.join(unknown)}",
+            f"its columns are: {', '.join(names)}",
+        )
+    return row
+
+
+def answer_as_text(question: Question, value: Any) -> str:
+    """An answer as a one-line form field shows it, in the text its parser reads back: a list's
+    items joined by ', ', a table's rows by '; ' (cells by ', '); never Python's repr."""
+    if value is None:
+        return ""
+    if question.type == "table" and isinstance(value, list | tuple):
+        return "; ".join(
+            ", ".join(_cell_text(row.get(column.name)) for column in question.columns)
+            if isinstance(row, Mapping)
+            else ", ".join(_cell_text(cell) for cell in row)
+            for row in value
+        )
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell_text(item) for item in value)
+    return _cell_text(value)
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
 def parse_choice(question: Question, raw: Any) -> str:
     """One of the question's choices. A number is taken as its text, as an answers file
     naturally holds it (maxretry = 5, php_version = 8.2)."""
@@ -515,19 +671,45 @@ def _is_empty(raw: Any) -> bool:
     return raw is None or (isinstance(raw, list | tuple) and not raw)
 
 
+# The types whose parser reads the question's own fields (choices, min/max, pattern, item,
+# columns).
+QUESTION_PARSERS: Mapping[str, Callable[[Question, Any], AnswerValue]] = {
+    "choice": parse_choice,
+    "integer": parse_integer,
+    "text": parse_text,
+    "list": parse_list,
+    "table": parse_table,
+}
+QUESTION_TYPES: tuple[str, ...] = (*PARSERS, *QUESTION_PARSERS)
+"""Every question type a step may declare (the step schema checks `type` against it)."""
+
+ITEM_TYPES = tuple(
+    name
+    for name in QUESTION_TYPES
+    if name not in ("list", "table", "secret") and not name.endswith("_list")
+)
+"""The types a list's `item` and a table column may have: one value each. Not a secret: a
+secret is masked in output and kept out of the state by its question, not by part of one."""
+
+
+def _is_many(question: Question) -> bool:
+    return question.type in ("list", "table") or question.type.endswith("_list")
+
+
 def parse_answer(question: Question, raw: Any) -> AnswerValue:
     """Check one raw answer against its question; AnswerError says why it is refused."""
     parse = _parser_for(question)
     if _is_empty(raw) and question.type != "secret":
         if question.required:
             raise AnswerError("an answer is needed")
-        return () if question.type.endswith("_list") else ""
+        return () if _is_many(question) else ""
     return parse(raw)
 
 
 def _parser_for(question: Question) -> Callable[[Any], AnswerValue]:
-    if question.type == "choice":
-        return lambda raw: parse_choice(question, raw)
+    with_question = QUESTION_PARSERS.get(question.type)
+    if with_question is not None:
+        return lambda raw: with_question(question, raw)
     parser = PARSERS.get(question.type)
     if parser is None:
         raise AnswerError(f"the step defines an unknown question type '{question.type}'")
@@ -594,7 +776,7 @@ def _unasked_value(question: Question, raw: Any) -> AnswerValue:
     except AnswerError:
         if question.type == "bool":
             return False
-        return () if question.type.endswith("_list") else ""
+        return () if _is_many(question) else ""
 
 
 def check_refusals(step: Step, context: Mapping[str, Any]) -> None:
