@@ -22,9 +22,9 @@ from tests.host.acme import DOMAIN, PEBBLE, QUICK, TLS_CHECKS, start_pebble
 from tests.host.fixtures import boot_free
 from tests.host.harness import Wizard, apply_ok, assert_fails, checks
 from wizard.checks.dane import spki_sha256
-from wizard.checks.dns import query
-from wizard.checks.mail import converse
-from wizard.checks.tls import handshake
+from wizard.probes.dns import query
+from wizard.probes.smtp import converse
+from wizard.probes.tls import handshake
 from wizard.testhost.machine import TestHost
 
 pytestmark = pytest.mark.host

@@ -20,8 +20,8 @@ import pytest
 from tests.host.fixtures import boot_free
 from tests.host.harness import Wizard, apply_ok, assert_fails, checks
 from tests.host.hostile import assert_no_payload_ran, payload, toml_string
-from wizard.checks.mail import start_tls
-from wizard.checks.tls import client_context
+from wizard.probes.smtp import start_tls
+from wizard.probes.tls import client_context
 from wizard.testhost.machine import TestHost
 
 pytestmark = pytest.mark.host

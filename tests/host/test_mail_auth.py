@@ -17,8 +17,8 @@ import pytest
 from tests.host.fixtures import boot_free
 from tests.host.harness import Wizard, apply_ok, assert_fails, checks
 from tests.host.hostile import assert_no_payload_ran, payload, toml_string
-from wizard.checks.dns import query
 from wizard.checks.mail_auth import txt_strings
+from wizard.probes.dns import query
 from wizard.testhost.machine import TestHost
 
 pytestmark = pytest.mark.host

@@ -19,7 +19,7 @@ import pytest
 from tests.host.fixtures import boot_free
 from tests.host.harness import Wizard, apply_ok
 from tests.host.hostile import assert_no_payload_ran, payload, toml_string
-from wizard.checks.tls import client_context
+from wizard.probes.tls import client_context
 from wizard.testhost.machine import TestHost
 
 pytestmark = pytest.mark.host

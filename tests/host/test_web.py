@@ -14,7 +14,7 @@ import pytest
 
 from tests.host.fixtures import boot_free
 from tests.host.harness import Wizard, apply_ok, assert_fails, checks
-from wizard.checks.web import HttpAnswer, http_get
+from wizard.probes.http import HttpAnswer, http_get
 
 pytestmark = pytest.mark.host
 QUICK = Path(__file__).parent / "quick.toml"

@@ -15,8 +15,8 @@ import pytest
 
 from tests.host.fixtures import boot_free
 from tests.host.harness import Wizard, apply_ok, assert_fails, checks
-from wizard.checks.tls import handshake
-from wizard.checks.web import UNKNOWN_NAME, http_get
+from wizard.probes.http import UNKNOWN_NAME, http_get
+from wizard.probes.tls import handshake
 from wizard.testhost.machine import TestHost
 
 pytestmark = pytest.mark.host

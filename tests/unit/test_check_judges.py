@@ -13,9 +13,10 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from wizard.checks import fail2ban, firewall, ssh, system
+from wizard.checks import fail2ban, fail2ban_regex, firewall, ssh, system
 from wizard.checks.base import CheckResult, split_sections
 from wizard.checks.firewall import Probe
+from wizard.probes.tcp import TcpState
 from wizard.remote import fingerprint
 
 
@@ -379,7 +380,7 @@ def test_closed_ports_skip_allowed_ones() -> None:
 V4, V6 = "203.0.113.10", "2001:db8::10"
 
 
-def probes(v6_seen: dict[int, firewall.State] | None = None) -> list[Probe]:
+def probes(v6_seen: dict[int, TcpState] | None = None) -> list[Probe]:
     """A scan of 22 (open) and 81, 8443 (closed) on both families; v6_seen overrides IPv6."""
     result = [
         Probe(V4, 22, "answer", "open"),
@@ -549,11 +550,11 @@ def test_test_ban_script_against_fake_fail2ban(tmp_path: Path) -> None:
 def test_filter_script_feeds_exactly_the_seed_lines(tmp_path: Path) -> None:
     # The fake prints the log file it was given, then where the file was.
     env = fake_tools(tmp_path, {"fail2ban-regex": 'cat "$3"; echo "FILE $3"\n'})
-    script = fail2ban.filter_matches_script("postfix-auth")
+    script = fail2ban_regex.filter_matches_script("postfix-auth")
     assert "/etc/fail2ban/filter.d/postfix-auth.conf" in script
     output = subprocess.run(["sh"], input=script, capture_output=True, text=True, env=env).stdout
     *lines, file_line = output.splitlines()
-    assert lines == list(fail2ban.SEED_LINES)
+    assert lines == list(fail2ban_regex.SEED_LINES)
     assert not Path(file_line.removeprefix("FILE ")).exists(), "the temporary file is removed"
 
 
@@ -601,7 +602,7 @@ Lines: 4 lines, 0 ignored, 3 matched, 1 missed
 
 
 def test_filter_matches_healthy() -> None:
-    result = fail2ban.judge_filter_matches("postfix-auth", REGEX_HEALTHY, 0)
+    result = fail2ban_regex.judge_filter_matches("postfix-auth", REGEX_HEALTHY, 0)
     assert result.status == "ok", result
     assert "3 matched" in result.evidence
     assert "68.236.203.102" in result.evidence
@@ -611,9 +612,11 @@ def test_filter_matches_nothing_fails() -> None:
     output = REGEX_HEALTHY.split("Failregex:")[0] + (
         "Failregex: 0 total\n\nIgnoreregex: 0 total\n\n"
         "Lines: 4 lines, 0 ignored, 0 matched, 4 missed\n[processed in 0.00 sec]\n\n"
-        "|- Missed line(s):\n" + "".join(f"|  {line}\n" for line in fail2ban.SEED_LINES) + "`-\n"
+        "|- Missed line(s):\n"
+        + "".join(f"|  {line}\n" for line in fail2ban_regex.SEED_LINES)
+        + "`-\n"
     )
-    result = fail2ban.judge_filter_matches("postfix-auth", output, 0)
+    result = fail2ban_regex.judge_filter_matches("postfix-auth", output, 0)
     assert_fails(result, "3 of 3 flood lines not matched", "0 matched")
 
 
@@ -631,14 +634,18 @@ def test_filter_matching_the_connect_line_fails() -> None:
             "|      68.236.203.102  Mon Dec 15 16:30:33 2025\n`-",
         )
     )
-    assert fail2ban.matched_lines(output)[-1] == fail2ban.SEED_MISS
-    assert_fails(fail2ban.judge_filter_matches("postfix-auth", output, 0), "'connect from'")
+    assert fail2ban_regex.matched_lines(output)[-1] == fail2ban_regex.SEED_MISS
+    assert_fails(fail2ban_regex.judge_filter_matches("postfix-auth", output, 0), "'connect from'")
 
 
 def test_filter_wrong_host_or_missing_tool_fails() -> None:
     wrong = REGEX_HEALTHY.replace("|      68.236.203.102", "|      static-68-236-203-102")
-    assert_fails(fail2ban.judge_filter_matches("postfix-auth", wrong, 0), "is not 68.236.203.102")
-    missing = fail2ban.judge_filter_matches("postfix-auth", "sh: 8: fail2ban-regex: not found", 127)
+    assert_fails(
+        fail2ban_regex.judge_filter_matches("postfix-auth", wrong, 0), "is not 68.236.203.102"
+    )
+    missing = fail2ban_regex.judge_filter_matches(
+        "postfix-auth", "sh: 8: fail2ban-regex: not found", 127
+    )
     assert_fails(missing, "not installed")
     unknown_filter = "ERROR: Failed to load filter file /etc/fail2ban/filter.d/nope.conf\n"
-    assert_fails(fail2ban.judge_filter_matches("nope", unknown_filter, 255), "could not run")
+    assert_fails(fail2ban_regex.judge_filter_matches("nope", unknown_filter, 255), "could not run")

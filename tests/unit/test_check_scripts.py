@@ -16,7 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from wizard.checks import dane, dns, dnssec, fail2ban, mail, mail_auth, tls, vhost, web
+from wizard.checks import (
+    dane,
+    dns,
+    dnssec,
+    fail2ban,
+    fail2ban_regex,
+    mail,
+    mail_auth,
+    tls,
+    vhost,
+    web,
+)
 from wizard.shell import Shell
 
 # A fake tool: writes its name, REQUESTS_CA_BUNDLE (certbot's CA bundle) and its arguments,
@@ -121,7 +132,7 @@ def test_test_ban_gives_the_address_as_one_word(run_script, hostile: str) -> Non
 
 
 def test_filter_script_gives_the_filter_file_as_one_word(run_script, hostile: str) -> None:
-    done = run_script(fail2ban.filter_matches_script(hostile))
+    done = run_script(fail2ban_regex.filter_matches_script(hostile))
     [args] = done.args_of("fail2ban-regex")
     assert args[-1] == f"/etc/fail2ban/filter.d/{hostile}.conf"
 

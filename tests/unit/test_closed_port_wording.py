@@ -8,18 +8,16 @@ import socket
 
 from wizard.checks.mail import ImapsSeen, judge_imaps
 from wizard.checks.tls import (
-    TIMEOUT,
     DefaultProbe,
-    Handshake,
-    handshake,
     judge_alpn,
     judge_certificate,
     judge_ciphers,
     judge_default_server,
-    judge_profiles,
     judge_protocols,
 )
-from wizard.checks.tlsscan import Accepted
+from wizard.checks.verdicts import judge_profiles
+from wizard.probes.tls import TIMEOUT, Handshake, handshake
+from wizard.probes.tlsscan import Accepted
 
 NOW = datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC)
 FILTERED = Handshake(error="TimeoutError: timed out", no_connection=True)

@@ -7,8 +7,6 @@ import dns.message
 import dns.rrset
 
 from wizard.checks.dns import (
-    Answer,
-    Delegation,
     expected_records,
     file_serial,
     judge_authoritative,
@@ -17,6 +15,7 @@ from wizard.checks.dns import (
     registrar_entries,
     status_serials,
 )
+from wizard.probes.dns import Answer, Delegation
 
 ZONE = (
     "; Built by vps-wizard-zone\n$TTL 3600\n@ IN SOA ns1.example.net. h.example.net. (\n"

@@ -13,8 +13,8 @@ import dns.rdatatype
 import dns.rrset
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from wizard.checks.dns import Answer, Delegation
 from wizard.checks.dnssec import ds_records, judge_ds, judge_resign, judge_signed
+from wizard.probes.dns import Answer, Delegation
 
 NOW = datetime.datetime(2026, 11, 29, 12, tzinfo=datetime.UTC)
 ORIGIN = dns.name.from_text("example.net.")

@@ -15,9 +15,6 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from wizard import dkim
 from wizard.catalog import load_catalog
 from wizard.checks.mail_auth import (
-    LookupFailed,
-    SpfError,
-    analyse_spf,
     jail_script,
     judge_dkim_record,
     judge_dkim_signature,
@@ -25,11 +22,11 @@ from wizard.checks.mail_auth import (
     judge_jail,
     judge_spf,
     parse_dmarc,
-    parse_spf,
     server_key_script,
     signed_message_script,
 )
 from wizard.plan import DesiredState, render_step
+from wizard.spf import LookupFailed, SpfError, analyse_spf, parse_spf
 
 DOMAIN = "example.net"
 IPV4, IPV6 = "192.0.2.10", "2001:db8::10"

@@ -16,7 +16,6 @@ from wizard.answers import AnswerError, parse_local_part_list, validate_answers
 from wizard.catalog import load_catalog
 from wizard.checks.mail import (
     ImapsSeen,
-    SmtpSeen,
     judge_auth_after_tls,
     judge_banner,
     judge_delivery,
@@ -27,9 +26,10 @@ from wizard.checks.mail import (
     judge_submission_auth,
     parse_postconf,
 )
-from wizard.checks.tls import Handshake
-from wizard.checks.tlsscan import INTERMEDIATE_CIPHERS
 from wizard.plan import render_step
+from wizard.probes.smtp import SmtpSeen
+from wizard.probes.tls import Handshake
+from wizard.probes.tlsscan import INTERMEDIATE_CIPHERS
 
 NOW = datetime.datetime(2026, 11, 29, tzinfo=datetime.UTC)
 TLS12 = Handshake(version="TLSv1.2", cipher="ECDHE-ECDSA-AES256-GCM-SHA384")

@@ -12,21 +12,18 @@ from cryptography.x509.oid import NameOID
 
 from wizard.answers import parse_path, parse_url
 from wizard.checks.hsts import header_problem, judge_header, judge_preload, parse_hsts
+from wizard.checks.params import names_of
 from wizard.checks.tls import (
-    CertInfo,
-    Handshake,
-    Response,
-    cert_info,
     judge_alpn,
     judge_certificate,
     judge_ciphers,
     judge_protocols,
     judge_redirect,
     judge_renewal,
-    name_matches,
-    names_of,
 )
 from wizard.errors import AnswerError
+from wizard.probes.http import HttpAnswer
+from wizard.probes.tls import CertInfo, Handshake, cert_info, name_matches
 
 SUFFIXES = frozenset({"net", "uk", "co.uk"})
 NOW = datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC)
@@ -162,10 +159,17 @@ def test_ciphers_and_alpn():
     assert judge_alpn("example.net", Handshake(alpn="http/1.1")).status == "fail"
 
 
-def redirect(url: str, location: str, status: int = 301, hsts: str = GOOD_HSTS) -> Response:
+def response(url: str, status: int, headers: tuple[tuple[str, str], ...] = ()) -> HttpAnswer:
+    """An answer to GET `url` as the HTTP probe builds it, every header line kept."""
+    port = 443 if url.startswith("https") else 80
+    seen = {name.lower(): value for name, value in headers}
+    return HttpAnswer(f"GET {url} at 192.0.2.1:{port}", status, seen, lines=headers)
+
+
+def redirect(url: str, location: str, status: int = 301, hsts: str = GOOD_HSTS) -> HttpAnswer:
     """A redirect answer with an HSTS header."""
     headers = (("Location", location),) + ((("Strict-Transport-Security", hsts),) if hsts else ())
-    return Response(url, status, headers)
+    return response(url, status, headers)
 
 
 def test_redirect_to_the_same_name_over_https():
@@ -200,7 +204,7 @@ def test_parse_and_judge_one_header():
 def test_judge_header_over_several_answers():
     ok_answers = [redirect("http://example.net/", "https://example.net/")]
     assert judge_header(ok_answers, 31536000, True).status == "ok"
-    two = Response(
+    two = response(
         "https://example.net/",
         200,
         (("Strict-Transport-Security", GOOD_HSTS), ("Strict-Transport-Security", GOOD_HSTS)),
@@ -210,14 +214,14 @@ def test_judge_header_over_several_answers():
 
 
 def test_preload_ok_and_www_first_fails_by_name():
-    page = Response("https://example.net/", 200, (("Strict-Transport-Security", GOOD_HSTS),))
+    page = response("https://example.net/", 200, (("Strict-Transport-Security", GOOD_HSTS),))
     hops = [redirect("http://example.net/", "https://example.net/"), page]
     www = Handshake(version="TLSv1.3")
     result = judge_preload("example.net", hops, www, "", [info()], page, SUFFIXES)
     assert result.status == "ok", result
     www_first = [
         redirect("http://example.net/", "https://www.example.net/"),
-        Response("https://www.example.net/", 200),
+        response("https://www.example.net/", 200),
     ]
     result = judge_preload("example.net", www_first, www, "", [info()], page, SUFFIXES)
     assert result.status == "fail"
@@ -226,7 +230,7 @@ def test_preload_ok_and_www_first_fails_by_name():
 
 
 def test_preload_rules_chain_www_and_redirect_count():
-    page = Response("https://example.net/", 200, (("Strict-Transport-Security", GOOD_HSTS),))
+    page = response("https://example.net/", 200, (("Strict-Transport-Security", GOOD_HSTS),))
     loop = [redirect("http://example.net/", "https://example.net/")] + [
         redirect("https://example.net/", "https://example.net/") for _ in range(3)
     ]
@@ -245,10 +249,10 @@ def test_preload_rules_chain_www_and_redirect_count():
 
 
 def test_preload_wants_the_registrable_domain_and_says_which():
-    page = Response("https://www.example.co.uk/", 200, (("Strict-Transport-Security", GOOD_HSTS),))
+    page = response("https://www.example.co.uk/", 200, (("Strict-Transport-Security", GOOD_HSTS),))
     hops = [
         redirect("http://www.example.co.uk/", "https://www.example.co.uk/"),
-        Response("https://www.example.co.uk/", 200),
+        response("https://www.example.co.uk/", 200),
     ]
     www = Handshake()
     result = judge_preload("www.example.co.uk", hops, www, "", [info()], page, SUFFIXES)

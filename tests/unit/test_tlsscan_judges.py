@@ -16,8 +16,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from wizard.checks.tls import judge_profiles, plain_opener
-from wizard.checks.tlsscan import (
+from wizard.checks.verdicts import judge_profiles
+from wizard.probes.tls import plain_opener
+from wizard.probes.tlsscan import (
     INTERMEDIATE_CIPHERS,
     PROFILE_SUITES13,
     Accepted,

@@ -21,9 +21,10 @@ from wizard.answers import AnswerError, parse_csp, validate_answers
 from wizard.catalog import load_catalog
 from wizard.checks import tls, vhost, web
 from wizard.checks.base import CheckResult
-from wizard.checks.tls import DefaultProbe, Handshake
-from wizard.checks.web import HttpAnswer
+from wizard.checks.tls import DefaultProbe
 from wizard.plan import render_step
+from wizard.probes.http import UNKNOWN_NAME, HttpAnswer, http_get
+from wizard.probes.tls import Handshake
 
 DOMAIN = "example.net"
 FQDN = "test.example.net"
@@ -201,23 +202,23 @@ def answer(host: str, status: int = 0, body: str = "", error: str = "", **header
 
 
 def test_default_server_ok_when_closed_or_refused_with_4xx():
-    closed = [answer(web.UNKNOWN_NAME, error="closed"), answer("10.254.1.2", error="closed")]
+    closed = [answer(UNKNOWN_NAME, error="closed"), answer("10.254.1.2", error="closed")]
     assert web.judge_default_server("nginx", closed).status == "ok"
-    denied = [answer(web.UNKNOWN_NAME, 403, "<title>403 Forbidden</title>")] * 2
+    denied = [answer(UNKNOWN_NAME, 403, "<title>403 Forbidden</title>")] * 2
     assert web.judge_default_server("apache", denied).status == "ok"
 
 
 def test_default_server_fails_when_an_unknown_name_gets_a_page():
     site = "<title>example.net</title><p>example.net is served by this server."
-    seen = [answer(web.UNKNOWN_NAME, error="closed"), answer("10.254.1.2", 200, site)]
+    seen = [answer(UNKNOWN_NAME, error="closed"), answer("10.254.1.2", 200, site)]
     assert_fails(web.judge_default_server("nginx", seen), "HTTP 200", "example.net", "444")
     welcome = "<title>Apache2 Debian Default Page: It works</title>"
-    seen = [answer(web.UNKNOWN_NAME, 200, welcome)] * 2
+    seen = [answer(UNKNOWN_NAME, 200, welcome)] * 2
     assert_fails(web.judge_default_server("apache", seen), "000-default", "apache2ctl -S")
 
 
 def test_default_server_says_when_port_80_is_filtered():
-    seen = [answer(web.UNKNOWN_NAME, error="filtered")] * 2
+    seen = [answer(UNKNOWN_NAME, error="filtered")] * 2
     assert_fails(web.judge_default_server("nginx", seen), "filtered", "firewall")
 
 
@@ -379,7 +380,7 @@ def loopback() -> Iterator[tuple[str, int, list[dict[str, str]]]]:
 
 def test_http_get_sends_extra_headers_and_keeps_every_header_line(loopback):
     address, port, seen = loopback
-    got = web.http_get(address, DOMAIN, port=port, extra_headers={"Accept-Encoding": "gzip"})
+    got = http_get(address, DOMAIN, port=port, extra_headers={"Accept-Encoding": "gzip"})
     assert got.status == 200
     assert seen[0]["Accept-Encoding"] == "gzip" and seen[0]["Host"] == DOMAIN
     assert got.values("x-frame-options") == ["SAMEORIGIN", "DENY"]

@@ -14,7 +14,8 @@ import pytest
 
 from wizard.checks import database, vhost, web
 from wizard.checks.base import CheckResult
-from wizard.checks.web import HttpAnswer
+from wizard.checks.params import safe_path
+from wizard.probes.http import HttpAnswer, http_get
 
 WHERE = "GET http://test.example.net/x at 10.254.1.2:80"
 LIMITS = {"memory_limit": "256M", "upload_max_filesize": "32M", "post_max_size": "40M"}
@@ -135,9 +136,9 @@ def test_probe_proof_is_not_in_the_probe_source():
 
 
 def test_safe_path_refuses_what_a_shell_could_misread():
-    assert web.safe_path("/var/www/example.org")
+    assert safe_path("/var/www/example.org")
     for bad in ("var/www", "/var/www/$(id)", "/var/www/a b", "/var/www/../etc"):
-        assert not web.safe_path(bad), bad
+        assert not safe_path(bad), bad
 
 
 # ----------------------------------------------------------------------------- database.secure
@@ -351,12 +352,12 @@ def loopback_server() -> Iterator[int]:
 
 
 def test_http_get_sends_the_host_header_and_does_not_follow_redirects(loopback_server):
-    got = web.http_get("127.0.0.1", "example.org", "/page?x=1", port=loopback_server)
+    got = http_get("127.0.0.1", "example.org", "/page?x=1", port=loopback_server)
     assert got.status == 200 and json.loads(got.body) == {
         "host": "example.org",
         "path": "/page?x=1",
     }
-    moved = web.http_get("127.0.0.1", "www.example.org", "/old", port=loopback_server)
+    moved = http_get("127.0.0.1", "www.example.org", "/old", port=loopback_server)
     assert moved.status == 301 and moved.header("Location") == "http://example.org/new"
 
 
@@ -364,7 +365,7 @@ def test_http_get_tells_refused_from_closed():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    assert web.http_get("127.0.0.1", "example.org", port=port).error == "refused"
+    assert http_get("127.0.0.1", "example.org", port=port).error == "refused"
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -378,7 +379,7 @@ def test_http_get_tells_refused_from_closed():
     thread = threading.Thread(target=close_at_once, daemon=True)
     thread.start()
     try:
-        got = web.http_get("127.0.0.1", "example.org", port=listener.getsockname()[1])
+        got = http_get("127.0.0.1", "example.org", port=listener.getsockname()[1])
         assert got.error == "closed", got
     finally:
         thread.join(5)

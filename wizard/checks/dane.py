@@ -28,11 +28,11 @@ from wizard.checks.base import (
     run_sections,
     warn,
 )
-from wizard.checks.dns import query_many, safe_domain
-from wizard.checks.mail import converse
-from wizard.checks.ssh import server_host
-from wizard.checks.tls import Handshake, handshake, names_of
-from wizard.checks.web import safe_path
+from wizard.checks.params import names_of, safe_domain, safe_path
+from wizard.probes.dns import query_many
+from wizard.probes.smtp import converse
+from wizard.probes.sshconfig import server_host
+from wizard.probes.tls import Handshake, handshake
 from wizard.shell import Shell, code, script, sh
 
 RERUN_DANE = "run the dane step again"

@@ -24,8 +24,8 @@ from wizard.checks.base import (
     run_sections,
     warn,
 )
-from wizard.checks.firewall import probe_tcp, server_addresses
-from wizard.checks.ssh import server_host
+from wizard.probes.sshconfig import server_host
+from wizard.probes.tcp import probe_tcp, server_addresses
 from wizard.shell import code, script, sh
 
 RERUN_DATABASE = "run the database step again"

@@ -11,18 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
-
-import dns.exception
-import dns.flags
-import dns.message
-import dns.name
-import dns.query
-import dns.rcode
-import dns.rdataclass
-import dns.rdatatype
-import dns.rrset
 
 from wizard.checks.base import (
     CheckContext,
@@ -35,75 +24,19 @@ from wizard.checks.base import (
     run_sections,
     warn,
 )
-from wizard.checks.ssh import server_host
+from wizard.checks.params import safe_domain, zone_file
+from wizard.probes.dns import (
+    Answer,
+    Delegation,
+    query,
+    query_many,
+    read_delegation,
+    system_resolver,
+)
+from wizard.probes.sshconfig import server_host
 from wizard.shell import Shell, code, script, sh
 
 RERUN_ZONE = "run the dns-zone step again"
-TIMEOUT = 3.0
-ZONE_DIR = "/var/lib/bind/vps-wizard"
-DOMAIN_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One DNS response from one server, or why there is none."""
-
-    name: str
-    rdtype: str
-    response: dns.message.Message | None = None
-    error: str = ""
-
-    @property
-    def authoritative(self) -> bool:
-        """The AA flag: the server answers from its own zone."""
-        return self.response is not None and bool(self.response.flags & dns.flags.AA)
-
-    @property
-    def rcode(self) -> str:
-        """NOERROR, NXDOMAIN, REFUSED... or the error."""
-        return dns.rcode.to_text(self.response.rcode()) if self.response else self.error
-
-    def rrset(self, section: str = "answer", rdtype: str | None = None) -> dns.rrset.RRset | None:
-        """The records of this name and type (or `rdtype`) in a section of the response."""
-        if self.response is None:
-            return None
-        wanted = dns.rdatatype.from_text(rdtype or self.rdtype)
-        for rrset in getattr(self.response, section):
-            if rrset.rdtype == wanted:
-                return rrset
-        return None
-
-    def texts(self, rdtype: str | None = None) -> set[str]:
-        """The answer's records of the type as zone-file text, lowercased."""
-        rrset = self.rrset("answer", rdtype)
-        return {rdata.to_text().lower() for rdata in rrset} if rrset else set()
-
-
-def query(
-    server: str, name: str, rdtype: str, dnssec: bool = False, recursion: bool = False
-) -> Answer:
-    """Ask one server one question over UDP (TCP when truncated); never raises."""
-    try:
-        request = dns.message.make_query(name, rdtype, want_dnssec=dnssec)
-        if not recursion:
-            request.flags &= ~dns.flags.RD
-        response, _ = dns.query.udp_with_fallback(request, server, timeout=TIMEOUT)
-        return Answer(name, rdtype, response)
-    except dns.exception.Timeout:
-        return Answer(name, rdtype, error=f"no answer from {server} within {TIMEOUT:.0f} s")
-    except (OSError, dns.exception.DNSException) as error:
-        return Answer(name, rdtype, error=f"{server}: {error}")
-
-
-def query_many(server: str, questions: Sequence[tuple[str, str]], dnssec: bool = False) -> list:
-    """Several questions at once, answers in the same order."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(questions))) as pool:
-        return list(pool.map(lambda q: query(server, q[0], q[1], dnssec), questions))
-
-
-def safe_domain(domain: str) -> bool:
-    """A plain domain name: lowercase letters, digits, dots and hyphens, no empty label."""
-    return bool(DOMAIN_RE.match(domain)) and ".." not in domain
 
 
 def absolute(name: str) -> str:
@@ -112,11 +45,6 @@ def absolute(name: str) -> str:
 
 
 # ----------------------------------------------------------------------------- dns.zone_valid
-
-
-def zone_file(domain: str) -> str:
-    """The zone file the dns-zone step builds for a domain."""
-    return f"{ZONE_DIR}/db.{domain}"
 
 
 def zone_script(domain: str) -> Shell:
@@ -329,67 +257,6 @@ def serial_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
 # ----------------------------------------------------------------------------- dns.registrar
 
 
-@dataclass(frozen=True)
-class Delegation:
-    """What the parent zone says of a domain: its NS, glue and DS, or why it could not tell."""
-
-    parent: str = ""
-    servers: tuple[str, ...] = ()
-    ns: frozenset[str] = frozenset()
-    glue: frozenset[str] = frozenset()  # "name address"
-    ds: frozenset[str] = frozenset()
-    error: str = ""
-
-
-def find_parent(domain: str, resolver: str) -> tuple[str, list[str], str]:
-    """The zone above `domain` and its servers' addresses, asked of `resolver`: (zone,
-    addresses, error)."""
-    name = dns.name.from_text(domain).parent()
-    while True:
-        soa = query(resolver, name.to_text(), "SOA", recursion=True)
-        if soa.error:
-            return "", [], soa.error
-        found = soa.rrset() if soa.texts("SOA") else None
-        if found is not None and found.name == name:
-            break
-        if name == dns.name.root:
-            return "", [], f"{resolver} knows no zone above {domain}"
-        name = name.parent()
-    parent = name.to_text()
-    ns = query(resolver, parent, "NS", recursion=True)
-    addresses = []
-    for server in sorted(ns.texts("NS")):
-        for rdtype in ("A", "AAAA"):
-            addresses += sorted(query(resolver, server, rdtype, recursion=True).texts(rdtype))
-    if not addresses:
-        return parent, [], f"{resolver} gave no address for the servers of {parent}"
-    return parent, addresses, ""
-
-
-def read_delegation(domain: str, resolver: str) -> Delegation:
-    """Ask the parent's servers (the first that answers) for the domain's NS, glue and DS."""
-    parent, servers, error = find_parent(domain, resolver)
-    if error:
-        return Delegation(parent, error=error)
-    last_error = ""
-    for server in servers:
-        referral = query(server, domain, "NS")
-        if referral.error or referral.response is None:
-            last_error = referral.error
-            continue
-        ns_set = referral.rrset("authority", "NS") or referral.rrset("answer", "NS")
-        ns = frozenset(r.to_text().lower() for r in ns_set) if ns_set else frozenset()
-        glue = frozenset(
-            f"{rrset.name.to_text().lower()} {rdata.to_text()}"
-            for rrset in referral.response.additional
-            if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA)
-            for rdata in rrset
-        )
-        ds = query(server, domain, "DS").texts("DS")
-        return Delegation(parent, tuple(servers), ns, glue, frozenset(ds))
-    return Delegation(parent, tuple(servers), error=last_error or "no server answered")
-
-
 def registrar_entries(
     domain: str, ns: Sequence[str], ipv4: str, ipv6: str
 ) -> tuple[set[str], set[str]]:
@@ -446,13 +313,3 @@ def registrar_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult
     resolver = str(params.get("resolver") or "") or system_resolver()
     delegation = read_delegation(domain, resolver) if resolver else Delegation(error="no resolver")
     return judge_registrar(domain, names, glue, delegation, str(params.get("resolver") or ""))
-
-
-def system_resolver() -> str:
-    """The first name server of this computer's /etc/resolv.conf, or ''."""
-    import dns.resolver
-
-    try:
-        return str(dns.resolver.Resolver().nameservers[0])
-    except (dns.resolver.NoResolverConfiguration, IndexError, OSError):
-        return ""

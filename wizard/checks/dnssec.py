@@ -30,16 +30,9 @@ from wizard.checks.base import (
     run_sections,
     warn,
 )
-from wizard.checks.dns import (
-    Answer,
-    Delegation,
-    query_many,
-    read_delegation,
-    safe_domain,
-    system_resolver,
-    zone_file,
-)
-from wizard.checks.ssh import server_host
+from wizard.checks.params import safe_domain, zone_file
+from wizard.probes.dns import Answer, Delegation, query_many, read_delegation, system_resolver
+from wizard.probes.sshconfig import server_host
 from wizard.shell import Shell, code, script, sh
 
 RERUN_DNSSEC = "run the dnssec step again"

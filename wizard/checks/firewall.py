@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import ipaddress
-import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -24,7 +23,8 @@ from wizard.checks.base import (
     run_sections,
     warn,
 )
-from wizard.checks.ssh import server_host
+from wizard.probes.sshconfig import server_host
+from wizard.probes.tcp import ANSWERS, TcpState, probe_tcp, server_addresses
 from wizard.shell import code, script, sh
 
 RERUN_FIREWALL = "run the firewall step again"
@@ -128,10 +128,6 @@ CLOSED_COUNT = 3
 OPEN_TIMEOUT = 3.0  # a little more for the ports that must answer, over a slow link
 CLOSED_TIMEOUT = 2.0
 
-State = Literal["open", "refused", "filtered", "unreachable"]
-# Open or refused (RST) both mean the firewall let the packet in.
-ANSWERS: tuple[State, ...] = ("open", "refused")
-
 
 @dataclass(frozen=True)
 class Probe:
@@ -140,7 +136,7 @@ class Probe:
     address: str
     port: int
     expect: Literal["answer", "filtered"]
-    seen: State
+    seen: TcpState
     detail: str = ""
 
     @property
@@ -229,30 +225,6 @@ def judge_ports(probes: Sequence[Probe], not_probed: Sequence[str]) -> CheckResu
             "e.g. nc -vz -w 2 ADDRESS PORT",
         )
     return ok(cid, "only the opened ports answer, on IPv4 and IPv6 alike", evidence)
-
-
-def probe_tcp(address: str, port: int, timeout: float) -> tuple[State, str]:
-    """Connect once: open, refused (an RST came back), filtered (silence), or unreachable."""
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        try:
-            sock.connect((address, port))
-        except ConnectionRefusedError:
-            return "refused", ""
-        except TimeoutError:
-            return "filtered", ""
-        except OSError as error:
-            return "unreachable", f"{address}: {error}"
-    return "open", ""
-
-
-def server_addresses(host: str, ipv6: Iterable[str]) -> list[str]:
-    """The addresses to probe: what the host name resolves to, and every global IPv6."""
-    resolved = [
-        str(info[4][0]) for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    ]
-    return list(dict.fromkeys([*resolved, *ipv6]))
 
 
 def scan(addresses: Sequence[str], open_ports: Sequence[int], closed: Sequence[int]) -> list[Probe]:

@@ -13,18 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from wizard.checks.base import CheckContext, CheckResult, check, fail, ok
-from wizard.checks.ssh import server_host
-from wizard.checks.tls import (
-    CertInfo,
-    Handshake,
-    Response,
-    cert_info,
-    handshake,
-    names_of,
-    request,
-    verify_error,
-)
-from wizard.checks.web import safe_path
+from wizard.checks.params import names_of, safe_path
+from wizard.probes.http import REDIRECTS, HttpAnswer, fetch, follow_redirects
+from wizard.probes.sshconfig import server_host
+from wizard.probes.tls import CertInfo, Handshake, cert_info, handshake, verify_error
 from wizard.publicsuffix import load_rules, registrable_domain
 from wizard.shell import sh
 
@@ -72,13 +64,13 @@ def header_problem(values: Sequence[str], min_age: int, preload: bool) -> str:
 # ----------------------------------------------------------------------------- hsts.header
 
 
-def judge_header(answers: Sequence[Response], min_age: int, preload: bool) -> CheckResult:
+def judge_header(answers: Sequence[HttpAnswer], min_age: int, preload: bool) -> CheckResult:
     """Each answer (HTTPS pages and HTTP redirects) carries exactly one good header."""
     cid = "hsts.header"
     lines, wrong = [], []
     for answer in answers:
         values = answer.values("strict-transport-security")
-        problem = answer.error or header_problem(values, min_age, preload)
+        problem = answer.problem or header_problem(values, min_age, preload)
         lines.append(f"{answer.summary()}: {problem or values[0]}")
         if problem:
             wrong.append(f"{answer.url}: {problem}")
@@ -102,7 +94,7 @@ def header_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     urls = [
         f"{scheme}://{name}/" for name in names_of(params["names"]) for scheme in ("https", "http")
     ]
-    answers = [request(address, url) for url in urls]
+    answers = [fetch(address, url) for url in urls]
     preload = params.get("preload", True) not in (False, "false", "False", "")
     return judge_header(answers, int(params.get("max_age", PRELOAD_MIN_AGE)), preload)
 
@@ -112,11 +104,11 @@ def header_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
 
 def judge_preload(
     domain: str,
-    hops: Sequence[Response],
+    hops: Sequence[HttpAnswer],
     www: Handshake,
     chain_error: str,
     chain: Sequence[CertInfo],
-    https_answer: Response,
+    https_answer: HttpAnswer,
     suffix_rules: frozenset[str] | None,
 ) -> CheckResult:
     """hstspreload.org's rules, each reported by name.
@@ -143,14 +135,14 @@ def judge_preload(
                 else f"{domain} is under {registrable}: only {registrable} can be submitted",
             )
         )
-    first = hops[0] if hops else Response(f"http://{domain}/", error="not tried")
+    first = hops[0] if hops else HttpAnswer(f"GET http://{domain}/", error="not tried")
     same_host = f"https://{domain}/"
     rules.append(
         (
             SAME_HOST_FIRST,
             ""
             if first.status in (301, 308) and first.location.startswith(same_host)
-            else f"http://{domain}/ answers {first.error or first.status} "
+            else f"http://{domain}/ answers {first.problem or first.status} "
             f"{first.location or ''}".strip()
             + (
                 " (to www first: an error for preload)"
@@ -159,9 +151,9 @@ def judge_preload(
             ),
         )
     )
-    redirects = [hop for hop in hops if hop.status in (301, 302, 307, 308)]
+    redirects = [hop for hop in hops if hop.status in REDIRECTS]
     insecure = [hop.location for hop in redirects if not hop.location.startswith("https://")]
-    too_many = len(redirects) > MAX_REDIRECTS or (hops and hops[-1].status in (301, 302, 307, 308))
+    too_many = len(redirects) > MAX_REDIRECTS or (hops and hops[-1].status in REDIRECTS)
     rules.append(
         (
             FEW_REDIRECTS,
@@ -188,7 +180,7 @@ def judge_preload(
     rules.append(
         (
             PRELOAD_HEADER,
-            https_answer.error or header_problem(values, PRELOAD_MIN_AGE, True),
+            https_answer.problem or header_problem(values, PRELOAD_MIN_AGE, True),
         )
     )
     evidence = "\n".join(
@@ -222,19 +214,6 @@ def judge_preload(
     return ok(cid, f"{domain} meets every HSTS preload rule", evidence)
 
 
-def follow_redirects(address: str, domain: str) -> list[Response]:
-    """http://domain/ and its redirects while they stay on the site's names (this server)."""
-    names = (domain, f"www.{domain}")
-    hops = [request(address, f"http://{domain}/")]
-    while len(hops) <= MAX_REDIRECTS and hops[-1].status in (301, 302, 307, 308):
-        location = hops[-1].location
-        host = location.split("://", 1)[-1].split("/", 1)[0]
-        if host not in names or not location.startswith(("http://", "https://")):
-            break
-        hops.append(request(address, location))
-    return hops
-
-
 @check("hsts.preload")
 def preload_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """Every preload rule, from the outside; the CA file (a private CA's) read on the server.
@@ -248,10 +227,11 @@ def preload_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
             return fail("hsts.preload", f"'{ca_file}' is not a file path", hint="a step bug")
         cadata = ctx.remote.run(sh("cat {file}", file=ca_file)).stdout
     address = server_host(ctx.address)
-    hops = follow_redirects(address, domain)
+    names = (domain, f"www.{domain}")
+    hops = follow_redirects(address, f"http://{domain}/", names, MAX_REDIRECTS + 1)
     www = handshake(address, f"www.{domain}")
     served = handshake(address, domain)
     chain = [cert_info(served.leaf)] if served.leaf else []
     error = verify_error(address, domain, cadata)
-    page = request(address, f"https://{domain}/")
+    page = fetch(address, f"https://{domain}/")
     return judge_preload(domain, hops, www, error, chain, page, load_rules())

@@ -17,6 +17,7 @@ import paramiko
 
 from wizard.checks.base import CheckContext, CheckResult, check, fail, ok, warn
 from wizard.errors import HostKeyChanged, UnknownHostKey, WizardError
+from wizard.probes.sshconfig import server_host
 from wizard.remote import CONNECT_TIMEOUT, Remote, Target, fingerprint, known_hosts_name
 from wizard.shell import code
 
@@ -24,17 +25,6 @@ RERUN_HARDENING = "run the ssh-hardening step again"
 # sshd closes the connection after MaxAuthTries failures (3 after ssh-hardening).
 MAX_KEYS_TRIED = 3
 DEFAULT_IDENTITIES = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
-
-
-def server_host(address: str) -> str:
-    """The host name or address to open sockets to: ~/.ssh/config's HostName for an alias.
-
-    The main session resolves aliases the same way, and records host keys under that name.
-    """
-    path = Path("~/.ssh/config").expanduser()
-    if not path.exists():
-        return address
-    return str(paramiko.SSHConfig.from_path(str(path)).lookup(address).get("hostname", address))
 
 
 def unreachable(check_id: str, address: str, port: int, error: BaseException) -> CheckResult:

@@ -10,16 +10,10 @@ seen and decide; the `@check` functions only gather it.
 from __future__ import annotations
 
 import datetime
-import http.client
-import socket
 import ssl
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 
 from wizard.checks.base import (
     CheckContext,
@@ -32,199 +26,38 @@ from wizard.checks.base import (
     split_sections,
     warn,
 )
-from wizard.checks.ssh import server_host
-from wizard.checks.tlsscan import (
-    INTERMEDIATE_CIPHERS,
-    PROFILE_GROUPS,
-    PROFILE_SUITES12,
-    PROFILE_SUITES13,
-    Accepted,
-    Opener,
-    judge_profile,
-    scan,
+from wizard.checks.params import names_of, safe_path
+from wizard.checks.verdicts import (
+    CLOSED_HINT,
+    CLOSED_PORT,
+    judge_profiles,
+    judge_tally,
+    tally_versions,
 )
-from wizard.checks.web import UNKNOWN_NAME, HttpAnswer, described, http_get, safe_path
+from wizard.probes.http import UNKNOWN_NAME, HttpAnswer, described, fetch, http_get
+from wizard.probes.sshconfig import server_host
+from wizard.probes.tls import (
+    VERSIONS,
+    CertInfo,
+    Handshake,
+    cert_info,
+    handshake,
+    name_matches,
+    plain_opener,
+    verify_error,
+)
+from wizard.probes.tlsscan import INTERMEDIATE_CIPHERS, scan
 from wizard.shell import Shell, code, script, sh
 
 RERUN_TLS = "run the tls step again"
-# No TCP connection at all (a timeout, a refused connection): nothing about TLS is known, and
-# the usual cause is the firewall, which lets a step's port in only once it is applied again.
-CLOSED_PORT = "closed or filtered (no TCP connection)"
-CLOSED_HINT = (
-    "the port is closed or filtered: the firewall must let it in (apply the firewall step "
-    "again: the step that added the port waits for it), and the server must listen on it"
-)
-TIMEOUT = 5.0
 EXPIRY_DAYS = 30
-BODY_LIMIT = 65536
 # RSA key exchange, no forward secrecy: a recorded session opens with the server's key later.
 NON_FS_CIPHERS = (
     "AES128-GCM-SHA256:AES256-GCM-SHA384:AES128-SHA256:AES256-SHA256:AES128-SHA:AES256-SHA"
 )
-VERSIONS = {
-    "TLS 1.0": ssl.TLSVersion.TLSv1,
-    "TLS 1.1": ssl.TLSVersion.TLSv1_1,
-    "TLS 1.2": ssl.TLSVersion.TLSv1_2,
-    "TLS 1.3": ssl.TLSVersion.TLSv1_3,
-}
-WANTED = {"TLS 1.0": False, "TLS 1.1": False, "TLS 1.2": True, "TLS 1.3": True}
-# What the local OpenSSL says when it cannot even offer a version or cipher (not the server).
-# tls.protocols offers TLS 1.0 and 1.1 on purpose, to see the server refuse them.
-warnings.filterwarnings("ignore", r"ssl\.TLSVersion\.TLSv1(_1)? is deprecated", DeprecationWarning)
-LOCAL_REFUSALS = ("NO_PROTOCOLS_AVAILABLE", "NO_CIPHERS_AVAILABLE", "no protocols available")
-
-
-def names_of(value: Any) -> list[str]:
-    """A check parameter holding one name or a list of names, as a list."""
-    if isinstance(value, str):
-        return [v for v in value.replace(",", " ").split() if v]
-    return [str(v) for v in value]
-
-
-# ----------------------------------------------------------------------------- handshakes
-
-
-@dataclass(frozen=True)
-class Handshake:
-    """One TLS handshake attempt: what was negotiated, or why not.
-
-    `error` is "" on success; `local` is True when this machine could not even offer what was
-    asked (its OpenSSL refuses it), so the attempt says nothing about the server.
-    """
-
-    version: str = ""
-    cipher: str = ""
-    alpn: str = ""
-    leaf: bytes = b""
-    error: str = ""
-    local: bool = False
-    refused_by_server: bool = False
-    # No TCP connection was made (the connect timed out or was refused): the port is closed
-    # or filtered, and the attempt says nothing about TLS.
-    no_connection: bool = False
-    # Refused (a reset): the server answered that nothing listens there, so the service is
-    # down; a firewall that drops (the wizard's) gives a timeout instead.
-    nothing_listens: bool = False
-
-
-def client_context(
-    version: ssl.TLSVersion | None = None, ciphers: str | None = None
-) -> ssl.SSLContext:
-    """A context that verifies nothing (the certificate check does) and may offer old versions."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    if version is not None:
-        # Security level 0: OpenSSL 3 will not offer TLS 1.0/1.1 (SHA-1 signatures) otherwise.
-        context.set_ciphers("DEFAULT:@SECLEVEL=0")
-        context.minimum_version = version
-        context.maximum_version = version
-    if ciphers:
-        context.set_ciphers(f"{ciphers}:@SECLEVEL=0")
-    return context
-
-
-def handshake(
-    address: str,
-    name: str,
-    port: int = 443,
-    version: ssl.TLSVersion | None = None,
-    ciphers: str | None = None,
-    alpn: Sequence[str] = (),
-    timeout: float = TIMEOUT,
-) -> Handshake:
-    """Connect to address:port with SNI `name` and report what the handshake gave."""
-    try:
-        context = client_context(version, ciphers)
-        if alpn:
-            context.set_alpn_protocols(list(alpn))
-    except (ssl.SSLError, ValueError) as error:
-        return Handshake(error=str(error), local=True)
-    try:
-        raw = socket.create_connection((address, port), timeout=timeout)
-    except OSError as error:
-        return Handshake(
-            error=f"{type(error).__name__}: {error}",
-            no_connection=True,
-            nothing_listens=isinstance(error, ConnectionRefusedError),
-        )
-    try:
-        with raw, context.wrap_socket(raw, server_hostname=name) as tls:
-            cipher = tls.cipher()
-            return Handshake(
-                version=tls.version() or "",
-                cipher=cipher[0] if cipher else "",
-                alpn=tls.selected_alpn_protocol() or "",
-                leaf=tls.getpeercert(binary_form=True) or b"",
-            )
-    except ssl.SSLError as error:
-        text = str(error)
-        local = any(r in text for r in LOCAL_REFUSALS)
-        return Handshake(error=text, local=local, refused_by_server=not local)
-    except OSError as error:
-        return Handshake(error=f"{type(error).__name__}: {error}")
-
-
-def verify_error(address: str, name: str, cadata: str, port: int = 443) -> str:
-    """ "" when the server's chain for `name` verifies (against `cadata`, or this machine's
-    public CAs when empty) and matches the name, else OpenSSL's reason."""
-    # Only the given CA when there is one: "valid" means valid for the CA the step trusts.
-    context = ssl.create_default_context(cadata=cadata or None)
-    try:
-        with (
-            socket.create_connection((address, port), timeout=TIMEOUT) as raw,
-            context.wrap_socket(raw, server_hostname=name),
-        ):
-            return ""
-    except ssl.SSLCertVerificationError as error:
-        return error.verify_message or str(error)
-    except (ssl.SSLError, OSError) as error:
-        return str(error)
 
 
 # ----------------------------------------------------------------------------- tls.certificate
-
-
-@dataclass(frozen=True)
-class CertInfo:
-    """What matters in a served leaf certificate."""
-
-    subject: str
-    issuer: str
-    names: tuple[str, ...]
-    not_after: datetime.datetime
-    self_signed: bool
-    signature_hash: str
-
-
-def cert_info(der: bytes) -> CertInfo:
-    """Parse a DER certificate with `cryptography`."""
-    cert = x509.load_der_x509_certificate(der)
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-        names = tuple(san.value.get_values_for_type(x509.DNSName))
-    except x509.ExtensionNotFound:
-        names = ()
-    algorithm = cert.signature_hash_algorithm
-    return CertInfo(
-        subject=cert.subject.rfc4514_string(),
-        issuer=cert.issuer.rfc4514_string(),
-        names=names,
-        not_after=cert.not_valid_after_utc,
-        self_signed=cert.subject == cert.issuer,
-        signature_hash=algorithm.name if isinstance(algorithm, hashes.HashAlgorithm) else "none",
-    )
-
-
-def name_matches(name: str, patterns: Sequence[str]) -> bool:
-    """Whether `name` is covered by a certificate's DNS names (one-label wildcards)."""
-    name = name.lower()
-    for pattern in (p.lower() for p in patterns):
-        if pattern == name:
-            return True
-        if pattern.startswith("*.") and name.split(".", 1)[-1] == pattern[2:] and "." in name:
-            return True
-    return False
 
 
 NO_CONNECTION = "no connection"
@@ -347,73 +180,6 @@ def certificate_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResu
 # ----------------------------------------------------------------------------- tls.protocols
 
 
-@dataclass(frozen=True)
-class VersionTally:
-    """Handshakes offering one TLS version each, sorted out against WANTED."""
-
-    lines: tuple[str, ...]  # one per version: accepted, refused or could not test
-    wrong: tuple[str, ...]  # "TLS 1.0 accepted", "TLS 1.3 refused"
-    untested: tuple[str, ...]  # versions this machine cannot offer
-    unconnected: tuple[str, ...] = ()  # versions whose attempt got no TCP connection
-
-    @property
-    def evidence(self) -> str:
-        """The lines, for a result's evidence."""
-        return "\n".join(self.lines)
-
-
-def tally_versions(seen: Mapping[str, Handshake]) -> VersionTally:
-    """Which versions the server accepted, against TLS 1.0/1.1 off and 1.2/1.3 on."""
-    lines, wrong, untested, unconnected = [], [], [], []
-    for label, wanted in WANTED.items():
-        attempt = seen.get(label, Handshake(error="not tried", local=True))
-        if attempt.local:
-            state = f"could not test: this machine cannot offer it ({attempt.error})"
-            untested.append(label)
-        elif attempt.no_connection:
-            state = f"no connection ({attempt.error})"
-            unconnected.append(label)
-            lines.append(f"{label}: {state}")
-            continue
-        elif attempt.error:
-            state = f"refused ({attempt.error})"
-        else:
-            state = f"accepted ({attempt.version}, {attempt.cipher})"
-        lines.append(f"{label}: {state}")
-        accepted = not attempt.local and not attempt.error
-        if not attempt.local and accepted != wanted:
-            wrong.append(f"{label} {'accepted' if accepted else 'refused'}")
-    return VersionTally(tuple(lines), tuple(wrong), tuple(untested), tuple(unconnected))
-
-
-def judge_tally(
-    cid: str, subject: str, tally: VersionTally, wrong_hint: str, ok_summary: str
-) -> CheckResult:
-    """Fail on a wrong version (or untestable 1.2/1.3), warn on untestable old versions; a
-    version that got no TCP connection is a closed or filtered port, not a TLS setting."""
-    if tally.unconnected:
-        return fail(
-            cid,
-            f"{subject}: port {CLOSED_PORT} for {', '.join(tally.unconnected)}",
-            tally.evidence,
-            CLOSED_HINT,
-        )
-    if tally.wrong:
-        return fail(cid, f"{subject}: {', '.join(tally.wrong)}", tally.evidence, wrong_hint)
-    if any(WANTED[label] for label in tally.untested):
-        return fail(
-            cid, "TLS 1.2/1.3 could not be tested", tally.evidence, "this machine's OpenSSL"
-        )
-    if tally.untested:
-        return warn(
-            cid,
-            f"{subject}: TLS 1.2 and 1.3 accepted; {', '.join(tally.untested)} not tested",
-            tally.evidence,
-            "this machine's OpenSSL refuses to offer the old versions; test from another client",
-        )
-    return ok(cid, f"{subject}: {ok_summary}", tally.evidence)
-
-
 def judge_protocols(host: str, seen: Mapping[str, Handshake]) -> CheckResult:
     """TLS 1.0 and 1.1 refused, 1.2 and 1.3 accepted; untestable old versions only warn."""
     return judge_tally(
@@ -471,69 +237,6 @@ def ciphers_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
 # ----------------------------------------------------------------------------- tls.profile
 
 
-def plain_opener(address: str, port: int) -> Opener:
-    """Connections for a scan of a port that speaks TLS at once (443, 993)."""
-
-    def open_connection() -> socket.socket:
-        return socket.create_connection((address, port), timeout=TIMEOUT)
-
-    return open_connection
-
-
-def judge_profiles(
-    cid: str, host: str, ports: Mapping[int, Accepted], hint: str, fs_hint: str = ""
-) -> CheckResult:
-    """Each port accepts TLS 1.2 and 1.3, and nothing outside Mozilla's intermediate profile:
-    its suites (ECDHE or DHE with AES-GCM or ChaCha20; TLS 1.3's but CCM) and its groups
-    (X25519, P-256, P-384). Probes that got no answer at all only warn."""
-    evidence_lines = [
-        f"profile: TLS 1.2, TLS 1.3; suites {', '.join(PROFILE_SUITES13)}, "
-        f"{', '.join(PROFILE_SUITES12)}; groups {', '.join(PROFILE_GROUPS)}"
-    ]
-    problems: list[str] = []
-    silent: list[str] = []
-    static: list[str] = []
-    unreachable = False
-    for port, accepted in ports.items():
-        evidence_lines.append(f"port {port}:")
-        evidence_lines += [f"  {line}" for line in accepted.lines()]
-        if accepted.unreachable:
-            problems.append(f"port {port}: no TLS ({accepted.unreachable})")
-            unreachable = True
-            continue
-        verdict = judge_profile(accepted)
-        if verdict.outside:
-            problems.append(f"port {port} accepts {', '.join(verdict.outside)}")
-        if verdict.missing:
-            problems.append(f"port {port} refuses {', '.join(verdict.missing)}")
-        static += verdict.non_forward_secret
-        if accepted.errors:
-            silent.append(f"port {port}: {len(accepted.errors)} offers got no answer")
-    evidence = "\n".join(evidence_lines)
-    if problems:
-        summary = f"{host}: " + "; ".join(problems)
-        if static:
-            summary += f" ({', '.join(static)} without forward secrecy)"
-        if unreachable:
-            # Not one offer got an answer: the port, not the TLS configuration.
-            hint = f"no offer got any answer: {CLOSED_HINT}"
-        return fail(cid, summary, evidence, fs_hint if static and fs_hint else hint)
-    if silent:
-        return warn(
-            cid,
-            f"{host}: nothing outside Mozilla intermediate, but " + "; ".join(silent),
-            evidence,
-            "a slow link or a rate limit; run verify again",
-        )
-    listed = ", ".join(str(port) for port in ports)
-    return ok(
-        cid,
-        f"{host} port{'s' if len(ports) > 1 else ''} {listed}: Mozilla intermediate only "
-        "(TLS 1.2 and 1.3, AEAD suites with forward secrecy, X25519/P-256/P-384)",
-        evidence,
-    )
-
-
 @check("tls.profile")
 def profile_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """Offer every version, cipher suite and group alone on 443 and judge what was taken."""
@@ -580,62 +283,12 @@ def alpn_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     return judge_alpn(host, handshake(server_host(ctx.address), host, alpn=("h2", "http/1.1")))
 
 
-# ----------------------------------------------------------------------------- HTTP(S) requests
-
-
-@dataclass(frozen=True)
-class Response:
-    """One HTTP or HTTPS answer with every header line kept (duplicates count for HSTS)."""
-
-    url: str
-    status: int = 0
-    headers: tuple[tuple[str, str], ...] = ()
-    error: str = ""
-
-    def values(self, name: str) -> list[str]:
-        """Every value of a header, in order."""
-        return [v for k, v in self.headers if k.lower() == name.lower()]
-
-    @property
-    def location(self) -> str:
-        """The Location header, or ""."""
-        found = self.values("location")
-        return found[0] if found else ""
-
-    def summary(self) -> str:
-        """One line of evidence."""
-        if self.error:
-            return f"GET {self.url}: {self.error}"
-        return f"GET {self.url}: {self.status}" + (f" -> {self.location}" if self.location else "")
-
-
-def request(address: str, url: str, timeout: float = TIMEOUT) -> Response:
-    """GET `url` at `address` (the URL's host goes in SNI and Host), no redirect followed."""
-    scheme, _, rest = url.partition("://")
-    host, _, path = rest.partition("/")
-    port = 443 if scheme == "https" else 80
-    connection = http.client.HTTPConnection(address, port, timeout=timeout)
-    try:
-        raw = socket.create_connection((address, port), timeout=timeout)
-        connection.sock = (
-            client_context().wrap_socket(raw, server_hostname=host) if scheme == "https" else raw
-        )
-        connection.request("GET", "/" + path, headers={"Host": host, "User-Agent": "vps-wizard"})
-        answer = connection.getresponse()
-        answer.read(BODY_LIMIT)
-        return Response(url, answer.status, tuple(answer.getheaders()))
-    except (OSError, http.client.HTTPException) as error:
-        return Response(url, error=f"{type(error).__name__}: {error}")
-    finally:
-        connection.close()
-
-
 # ----------------------------------------------------------------------------- tls.redirect
 
 REDIRECT_PATH = "vps-wizard-tls-check?x=1"
 
 
-def judge_redirect(answers: Sequence[tuple[str, Response]]) -> CheckResult:
+def judge_redirect(answers: Sequence[tuple[str, HttpAnswer]]) -> CheckResult:
     """http://name/path answers 301 to https://name/path (same name, path kept) for each name."""
     cid = "tls.redirect"
     evidence = "\n".join(a.summary() for _, a in answers)
@@ -660,7 +313,7 @@ def redirect_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """Each name over HTTP redirects to itself over HTTPS."""
     address = server_host(ctx.address)
     answers = [
-        (name, request(address, f"http://{name}/{REDIRECT_PATH}"))
+        (name, fetch(address, f"http://{name}/{REDIRECT_PATH}"))
         for name in names_of(params["names"])
     ]
     return judge_redirect(answers)

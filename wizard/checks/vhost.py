@@ -23,8 +23,10 @@ from wizard.checks.base import (
     run_sections,
     warn,
 )
-from wizard.checks.ssh import server_host
-from wizard.checks.web import HttpAnswer, http_get, http_problem, page_title, safe_path
+from wizard.checks.params import safe_path
+from wizard.checks.verdicts import http_problem
+from wizard.probes.http import HttpAnswer, follow_redirects, http_get, page_title
+from wizard.probes.sshconfig import server_host
 from wizard.shell import Shell, code, script, sh
 
 RERUN_VHOST = "run the vhost step again"
@@ -180,26 +182,12 @@ def judge_no_403(domain: str, hops: Sequence[HttpAnswer]) -> CheckResult:
     return ok(cid, f"{domain} is served (HTTP {last.status}), no 403", evidence)
 
 
-def follow(address: str, host: str, names: Sequence[str]) -> list[HttpAnswer]:
-    """GET / for `host`, following redirects to `names` on the same address (no DNS)."""
-    hops = [http_get(address, host, "/")]
-    while len(hops) < MAX_HOPS and hops[-1].status in (301, 302, 307, 308):
-        target = urlsplit(hops[-1].header("location"))
-        # Only this server's names; https once the tls step has turned HTTP into redirects.
-        if target.scheme not in ("http", "https") or target.hostname not in names:
-            break
-        assert target.hostname is not None  # one of `names`
-        hops.append(
-            http_get(address, target.hostname, target.path or "/", https=target.scheme == "https")
-        )
-    return hops
-
-
 @check("vhost.no_403")
 def no_403_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """The bare domain (through its redirect when www is canonical) gives no 403."""
     domain = str(params["domain"])
-    hops = follow(server_host(ctx.address), domain, (domain, f"www.{domain}"))
+    names = (domain, f"www.{domain}")
+    hops = follow_redirects(server_host(ctx.address), f"http://{domain}/", names, MAX_HOPS)
     return judge_no_403(domain, hops)
 
 

@@ -1,20 +1,16 @@
 """Checks of the web step: the web server on the server, and PHP-FPM seen over HTTP from outside.
 
 The HTTP requests go from the wizard's machine to the server's address with the site's name in
-the Host header, the way a site is tested before its DNS points to the server: no name needs to
-resolve. The helpers here (`http_get`, `http_problem`) serve the vhost checks too.
+the Host header (wizard/probes/http.py), the way a site is tested before its DNS points to the
+server: no name needs to resolve.
 """
 
 from __future__ import annotations
 
 import hashlib
-import http.client
 import re
 import secrets
-import socket
-import ssl
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from wizard.checks.base import (
@@ -27,129 +23,14 @@ from wizard.checks.base import (
     ok,
     run_sections,
 )
-from wizard.checks.ssh import server_host
+from wizard.checks.params import safe_path
+from wizard.checks.verdicts import http_problem
+from wizard.probes.http import UNKNOWN_NAME, HttpAnswer, described, http_get
+from wizard.probes.sshconfig import server_host
 from wizard.shell import Shell, code, heredoc, script, sh
 
 RERUN_WEB = "run the web step again"
-HTTP_TIMEOUT = 5.0
-BODY_LIMIT = 65536  # enough for any page a check looks at; a huge page is not read whole
 NOT_FOUND = 127  # the shell's exit status for "command not found"
-
-# ----------------------------------------------------------------------------- HTTP from outside
-
-
-@dataclass(frozen=True)
-class HttpAnswer:
-    """What one HTTP request from the outside got: a response, or why there was none.
-
-    `error` is "" for a response, else one of "filtered" (no answer: a firewall drops it),
-    "refused" (nothing listens), "closed" (connected, then closed without a response: nginx's
-    444) or "unreachable" (no route), with `detail` saying more.
-    """
-
-    where: str
-    status: int = 0
-    headers: Mapping[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    error: str = ""
-    detail: str = ""
-    # Every header line as sent, duplicates kept (`headers` keeps the last of each name).
-    lines: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def text(self) -> str:
-        """The body as text (what a page or the probe printed)."""
-        return self.body.decode(errors="replace")
-
-    def header(self, name: str) -> str:
-        """A response header by case-insensitive name, or ""."""
-        return self.headers.get(name.lower(), "")
-
-    def values(self, name: str) -> list[str]:
-        """Every value of a header, in order (a header sent twice shows twice)."""
-        return [value for key, value in self.lines if key.lower() == name.lower()]
-
-    def summary(self) -> str:
-        """One line of evidence: the request and what came back."""
-        if self.error:
-            return f"{self.where}: {self.error}" + (f" ({self.detail})" if self.detail else "")
-        location = f", Location: {self.header('location')}" if self.header("location") else ""
-        return f"{self.where}: HTTP {self.status}{location}"
-
-
-def http_get(
-    address: str,
-    host: str,
-    path: str = "/",
-    port: int = 80,
-    timeout: float = HTTP_TIMEOUT,
-    https: bool = False,
-    extra_headers: Mapping[str, str] | None = None,
-) -> HttpAnswer:
-    """GET http://host/path from `address` (redirects are not followed: they are evidence).
-
-    With `https`, over TLS with `host` as SNI and the certificate not verified (the tls checks
-    judge it), on port 443 unless another is given. `extra_headers` go with the request
-    (Accept-Encoding, to see whether the server compresses); the body is kept as sent.
-    """
-    if https and port == 80:
-        port = 443
-    where = f"GET {'https' if https else 'http'}://{host}{path} at {address}:{port}"
-    connection = http.client.HTTPConnection(
-        f"[{address}]" if ":" in address else address, port, timeout=timeout
-    )
-    try:
-        if https:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-            raw = socket.create_connection((address, port), timeout=timeout)
-            connection.sock = context.wrap_socket(raw, server_hostname=host)
-        headers = {"Host": host, "User-Agent": "vps-wizard-check", "Accept": "*/*"}
-        connection.request("GET", path, headers={**headers, **(extra_headers or {})})
-        response = connection.getresponse()
-        body = response.read(BODY_LIMIT)
-        lines = tuple(response.getheaders())
-        seen = {name.lower(): value for name, value in lines}
-        return HttpAnswer(where, response.status, seen, body, lines=lines)
-    except ConnectionRefusedError:
-        return HttpAnswer(where, error="refused", detail="nothing listens on the port")
-    except TimeoutError:
-        return HttpAnswer(where, error="filtered", detail=f"no answer within {timeout:.0f} s")
-    except (http.client.RemoteDisconnected, ConnectionResetError, http.client.BadStatusLine):
-        return HttpAnswer(where, error="closed", detail="closed without an HTTP response")
-    except OSError as error:
-        return HttpAnswer(where, error="unreachable", detail=str(error))
-    finally:
-        connection.close()
-
-
-def http_problem(check_id: str, answer: HttpAnswer, what: str, evidence: str) -> CheckResult:
-    """The fail result of a request that got no HTTP response at all, with what to do."""
-    port = answer.where.rsplit(":", 1)[-1]
-    hints = {
-        "filtered": f"port {port} does not answer from here: the firewall drops it. Run the "
-        f"firewall step again (it opens {port}/tcp once the web step is applied); if it is open "
-        "on the server, a provider firewall or security group may drop it too",
-        "refused": f"nothing listens on port {port}: is the web server running? "
-        "sudo systemctl status nginx (or apache2), then run the web step again",
-        "closed": "the web server closed the connection without answering: nginx does that "
-        "(444) for a name no server block knows, so the site's configuration is missing. Run "
-        "the step again; sudo nginx -T | grep server_name lists the names it serves",
-        "unreachable": "this machine has no route to the server: check the address",
-    }
-    return fail(
-        check_id,
-        f"{what}: {answer.error}",
-        evidence,
-        hints.get(answer.error, "see the evidence"),
-    )
-
-
-def safe_path(path: str) -> bool:
-    """An absolute path made only of characters that need no shell quoting."""
-    return bool(re.fullmatch(r"/[A-Za-z0-9._/-]+", path)) and ".." not in path
-
 
 # ----------------------------------------------------------------------------- web.service
 
@@ -436,21 +317,6 @@ def php_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
 
 
 # ----------------------------------------------------------------------------- web.default_server
-
-# A name no server block knows (.invalid never resolves anywhere: RFC 2606).
-UNKNOWN_NAME = "unknown-name.vps-wizard.invalid"
-
-
-def page_title(answer: HttpAnswer) -> str:
-    """The page's <title>, to show which site answered."""
-    match = re.search(r"<title>(.*?)</title>", answer.text, re.I | re.S)
-    return match.group(1).strip()[:80] if match else ""
-
-
-def described(answer: HttpAnswer) -> str:
-    """The answer's summary line, with the title of a page when one came back."""
-    title = page_title(answer) if not answer.error else ""
-    return answer.summary() + (f", title: {title}" if title else "")
 
 
 def judge_default_server(server: str, answers: Sequence[HttpAnswer]) -> CheckResult:
