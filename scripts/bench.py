@@ -1,13 +1,17 @@
-"""Measure what the issues ask, on pristine test hosts, as JSON:
+"""Measure what the issues ask, on pristine test hosts:
 
-    scripts/bench.py         the five day-one steps headless, direct and over a 50 ms link,
+    scripts/bench.py [--quick] [--tools ...] [--no-large]
+                             the reference change set (issue 13) written by a Paramiko
+                             floor, vps-wizard, pyinfra and ansible-core behind a 52 ms
+                             relay: a Markdown table (scripts/bench_reference.py)
+    scripts/bench.py day-one the five day-one steps headless, direct and over a 50 ms link,
                              round trips per step and phase, the command to the TUI's first
                              screen
     scripts/bench.py steps   the web steps (tls from Pebble) and the DNS and mail steps,
                              each group applied headless step by step, then verified: wall
                              time of the verify against its slowest check
 
-Run as root, from the repository: PYTHONPATH=. .venv/bin/python scripts/bench.py [steps]
+Run as root, from the repository: scripts/bench [day-one|steps] (installs the bench extra).
 """
 
 from __future__ import annotations
@@ -207,5 +211,10 @@ def main() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["steps"]:
         print(json.dumps(steps_report(), indent=1))
-    else:
+    elif sys.argv[1:] == ["day-one"]:
         main()
+    else:
+        sys.path.insert(0, str(REPO / "scripts"))
+        from bench_reference import main as reference
+
+        reference()
