@@ -21,6 +21,7 @@ from wizard.apply import ApplyOutcome, apply_plan, explain_failure
 from wizard.catalog import Catalog
 from wizard.checks import load_all_checks
 from wizard.checks.base import CheckContext, CheckResult, run_checks
+from wizard.checks.command import render_check_params
 from wizard.connector import Connector
 from wizard.errors import AnswerError, ConnectionFailed, WizardError
 from wizard.facts import MANIFEST, SERVER_STATE, STATE_DIR, Facts, gather_facts
@@ -700,13 +701,11 @@ class Session:
         )
 
     def check_specs(self, step: Step) -> list[tuple[str, dict[str, Any]]]:
-        """The step's checks with their parameters evaluated against its answers."""
+        """The step's checks with their parameters evaluated against its answers (a shell
+        parameter, the command check's run, rendered as shell with its values quoted)."""
         record = self.host.step(step.id)
         context = self.context(step, record.answers)
-        return [
-            (spec.id, {k: evaluate(step, v, context) for k, v in spec.params.items()})
-            for spec in step.checks
-        ]
+        return [(spec.id, render_check_params(step, spec, context)) for spec in step.checks]
 
     def verify(
         self, step_ids: Iterable[str], on_result: Callable[[str, CheckResult], None] | None = None
