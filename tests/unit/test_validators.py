@@ -1,0 +1,104 @@
+"""Named validators: each defined once (a script in wizard/validate/ and a line in
+wizard/validators.py), valid shell once rendered, and what it was when it was pasted."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import wizard
+from wizard.plan import render_validate
+from wizard.render import render_shell
+from wizard.steps import Step
+from wizard.validators import NAMES, VALIDATORS, validator
+
+SCRIPTS = Path(wizard.__file__).parent / "validate"
+SSHD_PARAMS = {
+    "users": ["root", "alice"],
+    "addresses": ["192.0.2.1"],
+    "expect": ["permitrootlogin no", "port 2222"],
+}
+
+
+def step_here(tmp_path: Path) -> Step:
+    return Step("demo", "Demo", "", source_dir=str(tmp_path))
+
+
+def rendered(tmp_path: Path, name: str) -> str:
+    params = SSHD_PARAMS if name == "sshd" else {}
+    return render_shell(step_here(tmp_path), validator(name).code(), params)
+
+
+def test_every_validator_has_its_script_and_every_script_a_validator():
+    assert sorted(p.name for p in SCRIPTS.glob("*.sh.j2")) == sorted(f"{n}.sh.j2" for n in NAMES)
+    assert {"apache", "nginx", "postfix", "dovecot", "fail2ban", "opendkim", "sshd"} <= set(NAMES)
+    assert {"named", "nftables"} <= set(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_says_what_it_proves_and_renders_as_valid_shell_without_its_comment(tmp_path, name):
+    named = validator(name)
+    assert len(named.summary()) > 30, name
+    text = rendered(tmp_path, name)
+    assert not text.lstrip().startswith("#")
+    check = subprocess.run(["sh", "-n", "-c", text], capture_output=True, text=True, check=False)
+    assert check.returncode == 0, f"{name}: {check.stderr}\n{text}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_copy_is_read_only_by_a_validator_that_checks_a_copy(tmp_path, name):
+    named = VALIDATORS[name]
+    assert ('"$copy"' in named.code()) == (named.validate_in is not None), name
+
+
+def test_an_unknown_name_lists_the_known_ones():
+    from wizard.errors import WizardError
+
+    with pytest.raises(WizardError) as error:
+        validator("apache2")
+    assert "apache, nginx" in error.value.hint
+
+
+@pytest.mark.parametrize(
+    ("name", "line"),
+    [
+        ("nginx", "nginx -t -q -c {copy}/nginx.conf"),
+        ("named", "named-checkconf {copy}/named.conf"),
+        ("nftables", "nft -c -f {new}"),
+        ("sudoers", "visudo -cqf {new}"),
+        ("apt", "apt-config -c {new} dump >/dev/null"),
+        ("sh", "sh -n {new}"),
+    ],
+)
+def test_a_one_line_validator_is_the_line_it_replaces(tmp_path, name, line):
+    assert rendered(tmp_path, name) == render_validate(step_here(tmp_path), line, {})
+
+
+# The long lines as they were pasted in the steps (before the named validators), placeholders
+# as the apply's variables: the scripts are the same commands, laid out on lines.
+PASTED = {
+    "apache": """d=$(mktemp -d) && cp -a /etc/apache2/. "$d"/ && find "$d" -name "*.vw-new.{run}" | while read -r f; do t="${f%.vw-new.{run}}"; mv -f "$f" "$t"; case "$t" in */sites-available/*|*/conf-available/*) a="${t%/*}"; ln -sf "../${a##*/}/${t##*/}" "${a%-available}-enabled/${t##*/}";; esac; done && APACHE_CONFDIR="$d" apache2ctl -t; rc=$?; rm -rf "$d"; exit $rc""",  # noqa: E501
+    "postfix": """d=$(mktemp -d) && cp -a /etc/postfix/. "$d"/ && find "$d" -name "*.vw-new.{run}" | while read -r f; do mv -f "$f" "${f%.vw-new.{run}}"; done && sh "$d/vps-wizard/merge.sh" "$d"; rc=$?; rm -rf "$d"; exit $rc""",  # noqa: E501
+    "dovecot": """d=$(mktemp -d) && cp -a /etc/dovecot/. "$d"/ && find "$d" -name "*.vw-new.{run}" | while read -r f; do mv -f "$f" "${f%.vw-new.{run}}"; done && doveconf -c "$d/dovecot.conf" -n >/dev/null; rc=$?; rm -rf "$d"; exit $rc""",  # noqa: E501
+    "opendkim": """d=$(mktemp -d) && for f in KeyTable SigningTable; do s=/etc/opendkim/vps-wizard/$f; if [ -e $s.vw-new.{run} ]; then cp $s.vw-new.{run} $d/$f; else cp $s $d/$f; fi || exit 1; done && sed "s|/etc/opendkim/vps-wizard/|$d/|" {new} > $d/opendkim.conf && opendkim -n -x $d/opendkim.conf; rc=$?; rm -rf $d; exit $rc""",  # noqa: E501
+}
+
+
+def _one_line(text: str) -> str:
+    """A script laid out on lines, joined back as it was pasted: a line break after `do`,
+    `then`, `in`, `&&`, `|`, `;;`, `{` or a case pattern is a space, any other a `; `."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    joined = lines[0]
+    for line in lines[1:]:
+        space = joined.endswith((" do", " then", " in", "&&", "|", ";;", "{", "*)"))
+        joined += (" " if space else "; ") + line
+    return joined
+
+
+@pytest.mark.parametrize("name", sorted(PASTED))
+def test_a_long_validator_is_the_pasted_line_laid_out(tmp_path, name):
+    old = render_validate(step_here(tmp_path), PASTED[name], {})
+    new = rendered(tmp_path, name)
+    assert _one_line(new) == old
