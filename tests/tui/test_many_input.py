@@ -1,0 +1,59 @@
+"""A list or table question's field shows its answer as the text the engine reads back, never
+Python's repr, and refuses a bad item or cell with the engine's reason."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.widgets import Input
+
+from screens.questions import answer_check
+from screens.widgets.form_field import FormField
+from screens.widgets.many_input import many_input
+from wizard.answers import parse_answer
+from wizard.steps import Question
+
+OPERATORS = Question("operators", "list", "Operators", item="username")
+COMMANDS = Question(
+    "commands",
+    "table",
+    "Commands",
+    columns=(
+        Question("name", "text", "Alias", pattern="[A-Z]+", pattern_help="capitals"),
+        Question("path", "path", "Program"),
+        Question("args", "text", "Arguments", required=False),
+    ),
+)
+
+
+class Form(App[None]):
+    def __init__(self, question: Question, default: object) -> None:
+        super().__init__()
+        self.question, self.default = question, default
+
+    def compose(self) -> ComposeResult:
+        control = many_input(self.question, self.default, "q")
+        yield FormField("q", "Q", control, "", answer_check(self.question))
+
+
+async def test_a_table_answer_is_shown_as_rows_of_cells_and_read_back():
+    rows = parse_answer(COMMANDS, [{"name": "JOURNAL", "path": "/usr/bin/journalctl"}])
+    app = Form(COMMANDS, rows)
+    async with app.run_test(size=(80, 10)) as pilot:
+        field = app.query_one(FormField)
+        control = app.query_one(Input)
+        assert control.value == "JOURNAL, /usr/bin/journalctl, "
+        assert control.placeholder == "name, path, args; name, path, args; …"
+        assert field.valid and parse_answer(COMMANDS, field.value) == rows
+        control.value = "journal, /usr/bin/journalctl"
+        await pilot.pause()
+        assert field.error == "row 1, name: 'journal': expected capitals"
+
+
+async def test_a_list_answer_is_shown_as_its_items():
+    app = Form(OPERATORS, ("alice", "bob"))
+    async with app.run_test(size=(80, 10)) as pilot:
+        field = app.query_one(FormField)
+        assert app.query_one(Input).value == "alice, bob"
+        app.query_one(Input).value = "alice, Root"
+        await pilot.pause()
+        assert field.error.startswith("item 2 (Root): ")
