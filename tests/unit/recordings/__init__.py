@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from wizard.catalog import load_catalog
+from wizard.connector import Connector
 from wizard.endpoint import Credentials
 from wizard.facts import parse_facts
 from wizard.recorded import RecordedRemote
@@ -37,10 +38,14 @@ def answers(step_id: str) -> dict[str, Any]:
     return raw
 
 
-def session(name: str, home: Path, store: StateStore | None = None) -> Session:
+def session(
+    name: str, home: Path, store: StateStore | None = None, remote: Connector | None = None
+) -> Session:
     """A Session on the recorded server, connected and refreshed (facts, the server's copy of
-    the state, recovery), its state database in `home` unless `store` is given."""
-    remote = playback(name)
+    the state, recovery), its state database in `home` unless `store` is given; `remote`
+    plays back a recording the test changed (or records) instead of NAME's."""
+    remote = remote or playback(name)
+    home.mkdir(parents=True, exist_ok=True)
     store = store or StateStore(home / "state.db")
     options = ConnectOptions(
         remote.target, Credentials(str(home / "id_ed25519")), home / "known_hosts"

@@ -1,0 +1,71 @@
+"""Facts as the wizard reads them from real servers' recorded answers (tests/unit/recordings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.unit.recordings import session
+
+
+def test_a_fresh_debian_12_is_debian_bookworm_reached_as_root(tmp_path: Path) -> None:
+    facts = session("debian12-fresh", tmp_path).facts
+    assert (facts.os_id, facts.os_version, facts.os_codename) == ("debian", "12", "bookworm")
+    assert facts.os_family == "debian"
+    assert facts.os_pretty == "Debian GNU/Linux 12 (bookworm)"
+    assert (facts.hostname, facts.fqdn, facts.timezone) == ("vps", "", "Etc/UTC")
+    assert facts.ipv4 == ("10.254.250.2",) and facts.ipv6 == ()
+    assert (facts.client_address, facts.ssh_port, facts.login_user) == ("10.254.250.1", 22, "root")
+    assert {"openssh-server", "sudo"} <= facts.packages
+    assert "unattended-upgrades" not in facts.packages
+    assert facts.server_state == {} and facts.unfinished_runs == () and facts.drifted_files == ()
+    assert str(facts.sshd["version"]).startswith("OpenSSH_9.2p1 Debian")
+    assert "curve25519-sha256" in facts.sshd["kex"]
+    assert list(facts.sshd["files"]) == ["/etc/ssh/sshd_config"]
+    # Debian lists bookworm-security already: the base step has no source to add.
+    assert facts.as_template_context()["apt_security_source"] is None
+
+
+def test_a_fresh_ubuntu_24_04_is_ubuntu_noble(tmp_path: Path) -> None:
+    opened = session("ubuntu2404-fresh", tmp_path)
+    facts = opened.facts
+    assert (facts.os_id, facts.os_version, facts.os_codename) == ("ubuntu", "24.04", "noble")
+    assert facts.os_family == "ubuntu"
+    assert facts.os_pretty.startswith("Ubuntu 24.04")
+    assert str(facts.sshd["version"]).startswith("OpenSSH_9.6p1 Ubuntu")
+    assert facts.as_template_context()["apt_security_source"] is None
+    # The overview offers only the steps that say they apply to Ubuntu.
+    offered = {status.step.id for status in opened.overview()}
+    assert {"base", "admin-user", "ssh-hardening", "firewall", "fail2ban"} <= offered
+    assert all("ubuntu" in status.step.applies_to for status in opened.overview())
+
+
+def test_a_provider_image_shows_its_sshd_drop_in_and_its_missing_security_source(
+    tmp_path: Path,
+) -> None:
+    facts = session("debian12-provider", tmp_path).facts
+    files = facts.sshd["files"]
+    assert list(files) == ["/etc/ssh/sshd_config", "/etc/ssh/sshd_config.d/00-provider.conf"]
+    assert files["/etc/ssh/sshd_config.d/00-provider.conf"].splitlines() == [
+        "PermitRootLogin yes",
+        "PasswordAuthentication yes",
+    ]
+    # The line the provider put above the Include, which sshd reads before any drop-in.
+    assert files["/etc/ssh/sshd_config"].splitlines()[0] == "PasswordAuthentication yes"
+    source = facts.as_template_context()["apt_security_source"]
+    assert source is not None
+    assert (source.uri, source.suite) == (
+        "http://deb.debian.org/debian-security",
+        "bookworm-security",
+    )
+
+
+def test_a_server_with_steps_applied_shows_them_and_its_unfinished_run(tmp_path: Path) -> None:
+    facts = session("debian12-interrupted", tmp_path).facts
+    assert (facts.hostname, facts.fqdn, facts.timezone) == ("server", "server.example.net", "UTC")
+    assert facts.login_user == "admin"  # through sudo: the user who logged in, not root
+    assert "unattended-upgrades" in facts.packages
+    assert facts.unfinished_runs == ("20261207T001230Z-41ae84",)
+    assert facts.server_state["admin_user"] == "admin"
+    assert set(facts.server_state["steps"]) == {"base", "admin-user"}
+    # ssh-hardening's drop-in is still in place when the facts are read (recovery follows).
+    assert "/etc/ssh/sshd_config.d/00-vps-wizard.conf" in facts.sshd["files"]

@@ -1,0 +1,70 @@
+"""The server's copy of the state merged into this machine's record, from a real server's
+recorded answers (base and admin-user applied and verified from another laptop)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from tests.unit.recordings import playback, session
+from wizard.state import ServerCopyRefused, StateStore, StepRecord
+
+RECORDED = "debian12-interrupted"
+# When the other laptop recorded base in the server's copy (its `updated`).
+BASE_UPDATED = 1796602350.7734563
+
+
+def seeded_store(home: Path, **steps: StepRecord) -> StateStore:
+    """This machine's database, holding a record of the recorded server with these steps."""
+    remote = playback(RECORDED)
+    store = StateStore(home / "state.db")
+    record, _ = store.identify(remote.host_fingerprint, remote.target.host, 22)
+    store.save_host(dataclasses.replace(record, steps=steps))
+    return store
+
+
+def test_a_laptop_with_no_record_takes_the_steps_and_the_admin_from_the_server(
+    tmp_path: Path,
+) -> None:
+    host = session(RECORDED, tmp_path).host
+    assert host.admin_user == "admin"
+    assert host.step("base").status == "verified"
+    assert host.step("base").answers["fqdn"] == "server.example.net"
+    assert host.step("admin-user").answers["username"] == "admin"
+    assert "/etc/sudoers.d/90-vps-wizard-admin" in host.step("admin-user").files
+    # Saved: the next run starts from it.
+    again = StateStore(tmp_path / "state.db").load(host.address)
+    assert again.step("base").status == "verified"
+
+
+def test_a_newer_local_record_of_a_step_wins_over_the_servers_copy(tmp_path: Path) -> None:
+    mine = StepRecord("base", "failed", {"fqdn": "mine.example.net"}, {}, BASE_UPDATED + 60, "x")
+    store = seeded_store(tmp_path, base=mine)
+    host = session(RECORDED, tmp_path, store).host
+    assert host.step("base").status == "failed"
+    assert host.step("base").answers["fqdn"] == "mine.example.net"
+    assert host.step("admin-user").status == "verified"  # only the server has it
+
+
+def test_an_older_local_record_of_a_step_gives_way_to_the_servers_copy(tmp_path: Path) -> None:
+    old = StepRecord("base", "applied", {"fqdn": "old.example.net"}, {}, BASE_UPDATED - 3600)
+    store = seeded_store(tmp_path, base=old)
+    host = session(RECORDED, tmp_path, store).host
+    assert host.step("base").status == "verified"
+    assert host.step("base").answers["fqdn"] == "server.example.net"
+
+
+def test_a_copy_edited_on_the_server_is_refused_whole_with_the_reason(tmp_path: Path) -> None:
+    remote = playback(RECORDED)
+    facts = remote.exchanges[0]
+    assert '"version": 1,' in facts.stdout
+    edited = dataclasses.replace(
+        facts, stdout=facts.stdout.replace('"version": 1,', '"version": 2,')
+    )
+    remote = dataclasses.replace(remote, exchanges=(edited, *remote.exchanges[1:]))
+    with pytest.raises(ServerCopyRefused) as refused:
+        session(RECORDED, tmp_path, remote=remote)
+    assert "version: not 1" in refused.value.message
+    assert "/var/lib/vps-wizard/state.json" in refused.value.hint
