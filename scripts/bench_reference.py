@@ -32,8 +32,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wizard.testhost.counting import CountingRelay
 from wizard.testhost.machine import TestHost, boot, write_known_hosts
-from wizard.testhost.relay import DelayRelay
 
 REPO = Path(__file__).resolve().parents[1]
 STEP_FOLDER = REPO / "scripts" / "bench_steps" / "bench-ref"
@@ -120,45 +120,6 @@ def expected_bytes(folder: Path, generation: str) -> dict[str, bytes]:
     from bench_floor import render
 
     return render(folder, generation)
-
-
-class CountingRelay(DelayRelay):
-    """The delay relay, also counting connections and turns (the client sending again after
-    it received something): the round trips the link sees, whatever the tool says."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.connections = 0
-        self.turns = 0
-        self._heard = False
-
-    def reset_counts(self) -> None:
-        self.connections = self.turns = 0
-        self._heard = False
-
-    async def _handle(self, reader, writer) -> None:  # type: ignore[override]
-        self.connections += 1
-        await super()._handle(reader, writer)
-
-    async def _pipe(self, src, dst, upload=None) -> None:  # type: ignore[override]
-        read = src.read
-
-        async def counted(n: int = -1) -> bytes:
-            data = await read(n)
-            if data and upload is not None:
-                if self._heard:
-                    self.turns += 1
-                self._heard = False
-            elif data:
-                self._heard = True
-            return data
-
-        src.read = counted
-        await super()._pipe(src, dst, upload)
-
-    @property
-    def round_trips(self) -> int:
-        return self.turns + self.connections
 
 
 @dataclass

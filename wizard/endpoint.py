@@ -54,9 +54,16 @@ class Target:
 
 @dataclass
 class PhaseStats:
-    """Round trips, bytes and seconds spent in one phase."""
+    """Round trips, channels, commands, bytes and seconds spent in one phase.
+
+    `round_trips` is what the link sees, each one a wait of one latency: the SSH handshake's
+    (wizard.remote.CONNECT_ROUND_TRIPS) and, for every command, opening its channel, the
+    exec request's reply and the script's answer (wizard.remote.COMMAND_ROUND_TRIPS).
+    """
 
     round_trips: int = 0
+    channels: int = 0
+    commands: int = 0
     bytes_sent: int = 0
     bytes_received: int = 0
     seconds: float = 0.0
@@ -87,6 +94,10 @@ class Stats:
     def total_round_trips(self) -> int:
         """All round trips so far."""
         return sum(p.round_trips for p in self.phases.values())
+
+    def total_channels(self) -> int:
+        """All channels opened so far (one per command)."""
+        return sum(p.channels for p in self.phases.values())
 
     def as_dict(self) -> dict[str, dict[str, float]]:
         """A plain dict, for --json and for printing."""

@@ -1,6 +1,7 @@
 """One SSH session to the server: connect with strict host keys, run scripts.
 
-Every exec is one round trip, counted per phase so `--stats` can show where time goes.
+Round trips are counted per phase as the link sees them, so `--stats` can show where time
+goes: the handshake's, and three per command (its channel, its exec, its answer).
 Scripts travel on stdin to a fixed bootstrap, never on the command line, so nothing of them
 shows up in the server's process list; the bootstrap runs a script only once it arrived whole.
 """
@@ -39,6 +40,13 @@ CONNECT_TIMEOUT = 15.0
 # sshd's MaxSessions is 10 by default; checks open channels in parallel below that.
 MAX_CHANNELS = 8
 CHANNEL_WAIT = 120.0
+# What the link waits for, measured through a counting relay (tests/host/test_channels.py): a
+# connect is the TCP handshake, the banners and key exchange offers, the key exchange's reply,
+# the new keys with the service request, and the login; a command opens a session channel,
+# waits for its exec request's reply, then sends the script and waits for the answer. A sudo
+# password is one more: sent after sudo's prompt, the script after the bootstrap says ready.
+CONNECT_ROUND_TRIPS = 5
+COMMAND_ROUND_TRIPS = 3
 
 # The bootstrap every script runs through: $1 is the script's length in bytes, $2 its
 # SHA-256, $3 the login's $SSH_CONNECTION (sudo drops it from the environment). It reads
@@ -242,7 +250,7 @@ class Remote:
                 ) from None
             except (OSError, paramiko.SSHException, EOFError) as error:
                 raise connect_failure(hostname, port, error, bool(key_files)) from None
-            stats.bucket().round_trips += 1
+            stats.bucket().round_trips += CONNECT_ROUND_TRIPS
         transport = client.get_transport()
         assert transport is not None
         transport.set_keepalive(15)
@@ -277,7 +285,8 @@ class Remote:
         timeout: float | None = 600,
         on_line: Callable[[str], None] | None = None,
     ) -> Result:
-        """Run a shell script or command (one round trip). `on_line` receives stdout lines.
+        """Run a shell script or command (one channel, three round trips). `on_line` receives
+        stdout lines.
 
         The script travels on stdin to a small bootstrap that runs it only once all of it
         arrived, checked by length and SHA-256 and parsed whole (`sh -n`): a cut link runs
@@ -291,7 +300,9 @@ class Remote:
         line, may_prompt = self._exec_line(command, sudo)
         data = command.encode()
         bucket = self.stats.bucket()
-        bucket.round_trips += 1
+        bucket.round_trips += COMMAND_ROUND_TRIPS + (1 if may_prompt else 0)
+        bucket.channels += 1
+        bucket.commands += 1
         bucket.bytes_sent += len(data) + len(line)
         try:
             with self._channel_slot() as channel:

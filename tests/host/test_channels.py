@@ -18,8 +18,16 @@ from pathlib import Path
 import pytest
 
 from tests.host.harness import DAY_ONE_STEPS, Wizard
-from wizard.remote import Credentials, Remote, Result, Target
+from wizard.remote import (
+    COMMAND_ROUND_TRIPS,
+    CONNECT_ROUND_TRIPS,
+    Credentials,
+    Remote,
+    Result,
+    Target,
+)
 from wizard.shell import code
+from wizard.testhost.counting import CountingRelay
 from wizard.testhost.machine import TestHost, write_known_hosts
 
 pytestmark = pytest.mark.host
@@ -130,3 +138,26 @@ def test_verify_of_many_checks_at_once_has_no_refused_channel(
     for result in results:
         verdicts.setdefault(result.check_id, set()).add(result.status)
     assert {check: statuses for check, statuses in verdicts.items() if len(statuses) > 1} == {}
+
+
+def test_stats_count_the_round_trips_the_link_sees(testhost: TestHost, tmp_path: Path) -> None:
+    """--stats counts what a slow link makes the wizard wait for: the handshake, and for each
+    command its channel, its exec request's reply and its answer, not one per command."""
+    with CountingRelay(testhost.address, testhost.port, delay_s=0.05) as relay:
+        assert relay.address is not None
+        host, port = relay.address
+        known_hosts = write_known_hosts(testhost, tmp_path / "known_hosts", [relay.address])
+        remote = Remote.connect(
+            Target(host, "root", port), Credentials(str(testhost.root_key_path)), known_hosts
+        )
+        try:
+            for _ in range(3):
+                assert remote.run(code("echo x")).stdout == "x\n"
+        finally:
+            remote.close()
+        counted = remote.stats.total_round_trips()
+        assert remote.stats.total_channels() == 3
+        # The relay counts each connection and each time the client talks after hearing from
+        # the server; the channel close it sends last may add one.
+        assert abs(counted - relay.round_trips) <= 1, (counted, relay.round_trips)
+        assert counted == CONNECT_ROUND_TRIPS + 3 * COMMAND_ROUND_TRIPS
