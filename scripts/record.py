@@ -2,6 +2,7 @@
 
     sudo PYTHONPATH=. .venv/bin/python scripts/record.py                every scenario
     sudo PYTHONPATH=. .venv/bin/python scripts/record.py SCENARIO ...   some of them
+    ... scripts/record.py [SCENARIO ...] --into DIR                    elsewhere (to compare)
 
 Each scenario boots a pristine test host (root, systemd-nspawn: see wizard/testhost), shapes
 it (a provider's image, steps applied, a run left unfinished), then drives a Session through a
@@ -31,12 +32,12 @@ from wizard.remote import Remote
 from wizard.session import ConnectOptions, Session
 from wizard.state import StateStore
 from wizard.testhost.image import DEBIAN12, UBUNTU2404, Distro
-from wizard.testhost.machine import TestHost, boot, write_known_hosts
+from wizard.testhost.machine import HostBusy, TestHost, boot, write_known_hosts
 
 REPO = Path(__file__).resolve().parents[1]
 RECORDINGS = REPO / "tests" / "unit" / "recordings"
-# Slot 250: out of the ranges the host fixtures (16-31, 64-127) and `testhost up` (1) use.
-SUBNET = 250
+# Out of the ranges the host fixtures (16-31, 64-127) and `testhost up` (1) use.
+SLOTS = range(250, 255)
 # The guard's timer of the run left unfinished: far longer than recording takes, so the run
 # is still "awaiting-confirm" (not reverted by its timer) when the recorded session arrives.
 LONG_GUARD = 1800
@@ -187,20 +188,35 @@ SCENARIOS = {
 }
 
 
-def main(names: list[str]) -> int:
-    unknown = sorted(set(names) - set(SCENARIOS))
+def boot_free(distro: Distro) -> TestHost:
+    """A pristine machine in the first of the recorder's slots no other process holds."""
+    for index in SLOTS:
+        try:
+            return boot(name=f"vwrec{index}", subnet_index=index, distro=distro)
+        except HostBusy:
+            continue
+    raise HostBusy(f"every recorder slot (10.254.{SLOTS.start}-{SLOTS.stop - 1}.x) is in use")
+
+
+def main(argv: list[str]) -> int:
+    into = RECORDINGS
+    if "--into" in argv:
+        at = argv.index("--into")
+        into = Path(argv[at + 1])
+        argv = argv[:at] + argv[at + 2 :]
+    unknown = sorted(set(argv) - set(SCENARIOS))
     if unknown:
         print(f"no scenario named {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
         return 2
-    for name in names or list(SCENARIOS):
+    for name in argv or list(SCENARIOS):
         scenario = SCENARIOS[name]
-        host = boot(name="vwrec", subnet_index=SUBNET, distro=scenario.distro)
+        host = boot_free(scenario.distro)
         try:
             with tempfile.TemporaryDirectory() as home:
                 for made in scenario.drive(Laptop(host, Path(home))):
-                    path = RECORDINGS / f"{made.name}.json"
+                    path = into / f"{made.name}.json"
                     made.recording.save(path, made.about)
-                    print(f"{path.relative_to(REPO)}: {len(made.recording.exchanges)} scripts")
+                    print(f"{path}: {len(made.recording.exchanges)} scripts")
         finally:
             host.stop()
     return 0
