@@ -172,6 +172,35 @@ def unfinished(laptop: Laptop) -> list[Recorded]:
     ]
 
 
+def day_one(laptop: Laptop) -> list[Recorded]:
+    """base, admin-user, ssh-hardening (confirmed from a new session) and firewall applied and
+    verified from one laptop; another laptop connects as the admin and plans fail2ban (not
+    applied yet) and firewall again with a port more."""
+    load_all_checks()  # the verify below runs them
+    first, _ = laptop.session()
+    public_key = Path(str(laptop.host.root_key_path) + ".pub").read_text().strip()
+    first.apply(first.plan("base", answers("base")))
+    first.apply(first.plan("admin-user", {**answers("admin-user"), "public_key": public_key}))
+    first.apply(first.plan("ssh-hardening", answers("ssh-hardening")))
+    first.apply(first.plan("firewall", answers("firewall")))
+    first.verify(["base", "admin-user", "ssh-hardening", "firewall"])
+    first.close()
+    other = Laptop(laptop.host, laptop.home / "other")
+    other.home.mkdir()
+    session, recording = other.session(user="admin", record=True)
+    session.plan("fail2ban", answers("fail2ban"))
+    session.plan("firewall", {**answers("firewall"), "extra_ports": "8080/tcp"})
+    assert recording is not None
+    return [
+        Recorded(
+            "debian12-day-one",
+            "Debian 12 with base, admin-user, ssh-hardening and firewall applied and verified "
+            "from another laptop: connect as admin, plan fail2ban, plan firewall with 8080/tcp",
+            recording,
+        )
+    ]
+
+
 @dataclass(frozen=True)
 class Scenario:
     """A booted release and what is done on it, making one or more recordings."""
@@ -185,6 +214,7 @@ SCENARIOS = {
     "ubuntu2404-fresh": Scenario(UBUNTU2404, ubuntu2404_fresh),
     "debian12-provider": Scenario(DEBIAN12, provider),
     "debian12-unfinished": Scenario(DEBIAN12, unfinished),
+    "debian12-day-one": Scenario(DEBIAN12, day_one),
 }
 
 

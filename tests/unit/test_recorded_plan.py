@@ -78,3 +78,29 @@ def test_ssh_hardening_after_its_run_was_undone_plans_the_drop_in_again(tmp_path
     for line in ("+PermitRootLogin no", "+PasswordAuthentication no", "+Port 22"):
         assert line in added
     assert plan.missing_packages == () and plan.services_to_enable == ()
+
+
+def test_fail2ban_after_day_one_installs_its_packages_enables_it_and_spares_the_user(
+    tmp_path: Path,
+) -> None:
+    plan = plan_of("debian12-day-one", "fail2ban", tmp_path)
+    assert plan.missing_packages == ("fail2ban", "python3-systemd")
+    assert plan.services_to_enable == ("fail2ban",)
+    jail = change(plan, "/etc/fail2ban/jail.d/vps-wizard.local")
+    assert jail.status == "create"
+    lines = jail.new_text().splitlines()
+    # The address the user connects from is never banned; sshd is read from the journal.
+    assert lines.count("ignoreip = 127.0.0.1/8 ::1 10.254.250.1/32") == 3
+    assert "bantime = 1h" in lines and "backend = systemd" in lines
+    assert "port = 22" in lines
+
+
+def test_firewall_again_with_a_port_more_shows_the_one_rule_that_changes(tmp_path: Path) -> None:
+    opened = session("debian12-day-one", tmp_path)
+    plan = opened.plan("firewall", {**answers("firewall"), "extra_ports": "8080/tcp"})
+    assert plan.summary() == "firewall: 1 file(s) to update"
+    assert diff_lines(plan, "/etc/nftables.conf") == [
+        "-\t\ttcp dport { 22 } ct state new accept",
+        "+\t\ttcp dport { 22, 8080 } ct state new accept",
+    ]
+    assert plan.missing_packages == () and plan.services_to_enable == ()

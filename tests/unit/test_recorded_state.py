@@ -68,3 +68,16 @@ def test_a_copy_edited_on_the_server_is_refused_whole_with_the_reason(tmp_path: 
         session(RECORDED, tmp_path, remote=remote)
     assert "version: not 1" in refused.value.message
     assert "/var/lib/vps-wizard/state.json" in refused.value.hint
+
+
+def test_another_laptop_continues_where_the_server_says_the_series_stands(tmp_path: Path) -> None:
+    opened = session("debian12-day-one", tmp_path)
+    overview = {status.step.id: status for status in opened.overview()}
+    for step_id in ("base", "admin-user", "ssh-hardening", "firewall"):
+        assert overview[step_id].record.status == "verified"
+    assert overview["fail2ban"].record.status == "pending"
+    assert overview["fail2ban"].blocked_by == ()
+    assert overview["vhost"].blocked_by == ("web",)
+    next_step = opened.next_step()
+    assert next_step is not None and next_step.id == "fail2ban"
+    assert (opened.host.login_user, opened.host.admin_user) == ("admin", "admin")
