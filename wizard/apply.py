@@ -32,6 +32,9 @@ LABEL_LENGTH = 70
 # how many of them a run passes on: the whole output stays in the journal's apt.log.
 APT_LINES = "^(Unpacking|Setting up|E:|W:) "
 APT_LINES_SHOWN = 200
+# How often the session's log follow checks whether the apply ended: its last lines and the
+# result reach the wizard at most this late.
+TAIL_POLL_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -159,12 +162,15 @@ def stage_script(
             '\'exec /bin/sh "$0" >> "$1" 2>&1\' "$D/apply.sh" "$D/log" '
             '|| {{ echo "@@FAIL systemd-run could not start the apply"; sh "$D/cleanup.sh"; '
             'echo failed > "$D/status"; exit 1; }}\n'
-            # tail ends by itself once the apply's process is gone, after printing the rest.
+            # tail ends by itself once the apply's process is gone, after printing the rest; it
+            # looks every TAIL_POLL_S (new lines arrive at once, through inotify).
             "P=$(systemctl show -p MainPID --value {unit} 2>/dev/null)\n"
-            'if [ "${{P:-0}}" -gt 0 ] 2>/dev/null; then tail -s 0.2 -n +1 -f --pid="$P" "$D/log"; '
+            'if [ "${{P:-0}}" -gt 0 ] 2>/dev/null; then '
+            'tail -s {poll} -n +1 -f --pid="$P" "$D/log"; '
             'else cat "$D/log"; fi\n'
             'echo "@@RESULT $(cat "$D/status")"',
             unit=unit,
+            poll=TAIL_POLL_S,
         )
     )
     return script(*parts)
@@ -420,10 +426,45 @@ def _service_lines(plan: Plan) -> list[Shell]:
             )
         lines.append(handler)
     if handlers:
-        # A reload returns once the signal is sent; nginx's old workers then answer with the
-        # old configuration for a moment. The checks that follow must see the new one.
-        lines.append(code("sleep 1"))
+        # The checks that follow must see the services as the handlers left them: wait until
+        # systemd reports each one settled (see SETTLED), not a fixed time.
+        lines.append(SETTLED)
+        lines += [sh("vw_settled {service}", service=service) for service in handlers]
     return lines
+
+
+# `vw_settled UNIT`: wait (at most SETTLE_POLLS times SETTLE_POLL_S) while systemd reports the
+# unit (or any unit a pattern names) in transition (activating, reloading, deactivating), or
+# active without a main process yet (a forking daemon before its PID file; a oneshot has
+# none). A unit that is not loaded, inactive or failed is settled: the handler's own exit
+# status already judged it. systemctl show's values are words without spaces, read by awk.
+SETTLE_POLLS = 750
+SETTLE_POLL_S = 0.02
+SETTLED = sh(
+    """\
+vw_settled() {{
+  n=0
+  while [ $n -lt {polls} ]; do
+    systemctl show -p Type -p MainPID -p ActiveState -- "$1" 2>/dev/null | awk '
+      BEGIN {{ RS = "" }}
+      {{
+        t = ""; a = ""; p = ""
+        for (i = 1; i <= NF; i++) {{
+          k = substr($i, 1, index($i, "=") - 1); v = substr($i, index($i, "=") + 1)
+          if (k == "Type") t = v; if (k == "ActiveState") a = v; if (k == "MainPID") p = v
+        }}
+        if (a ~ /^(activating|reloading|deactivating)$/) busy = 1
+        if (a == "active" && p == "0" && t != "oneshot") busy = 1
+      }}
+      END {{ exit busy }}' && return 0
+    n=$((n + 1)); sleep {poll}
+  done
+  log "$1 did not settle within {limit} s"
+}}""",
+    polls=SETTLE_POLLS,
+    poll=SETTLE_POLL_S,
+    limit=int(SETTLE_POLLS * SETTLE_POLL_S),
+)
 
 
 def _manifest_lines(plan: Plan) -> Shell:
