@@ -9,7 +9,7 @@ it (a provider's image, steps applied, a run left unfinished), then drives a Ses
 wizard.recorded.Recording exactly as tests/unit/test_recorded_*.py drive the playback, and
 writes tests/unit/recordings/NAME.json (the `about` in each says what the server was). Run it
 again when the engine's scripts change (a unit test then fails with "holds no answer to the
-script"), review `git diff tests/unit/recordings`, commit both together. About 30 s in all."""
+script"), review `git diff tests/unit/recordings`, commit both together. About a minute in all."""
 
 from __future__ import annotations
 

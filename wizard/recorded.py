@@ -26,7 +26,7 @@ from wizard.shell import Shell
 
 FORMAT = 1
 REFRESH = (
-    "Make the recordings again from booted test hosts (root, systemd-nspawn, about 30 s): "
+    "Make the recordings again from booted test hosts (root, systemd-nspawn, about a minute): "
     "sudo PYTHONPATH=. .venv/bin/python scripts/record.py [SCENARIO ...]; then review "
     "`git diff tests/unit/recordings` and commit it with the change to the scripts."
 )
@@ -40,8 +40,9 @@ _VOLATILE = (
     # Epoch seconds in names (state.json.archived-<time>) and in the state pushed to the server.
     (re.compile(r"\b1[6-9]\d{8}(\.\d+)?\b"), "EPOCH"),
 )
-# A here-document's base64 payload (the server copy of the state holds times and host keys):
-# its lines are replaced as a whole, its command line before it stays in the key.
+# A here-document's base64 payload is left out of the key, the command it feeds stays: the
+# state pushed to the server holds the times of its steps. So a recording does not tell two
+# contents of one file apart; the tests assert contents on the plan, before they are sent.
 _HEREDOC = re.compile(r"(<<'VW_DATA_TAG'\n)(.*?)(\nVW_DATA_TAG)", re.DOTALL)
 
 

@@ -6,17 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.recordings import answers, playback, session
+from tests.unit.recordings import answers, playback, recorded_facts, session
 from wizard.facts import facts_script
 from wizard.recorded import NotRecorded, RecordedRemote, Recording, script_key
 from wizard.session import recovery_script
 from wizard.shell import heredoc, sh
 
-RUN = "20261207T001230Z-41ae84"
-
 
 def test_a_script_that_differs_only_in_run_id_or_here_document_tag_finds_its_answer() -> None:
-    assert script_key(recovery_script([RUN])) == script_key(
+    assert script_key(recovery_script(["20261207T001230Z-41ae84"])) == script_key(
         recovery_script(["20250101T101010Z-abcdef"])
     )
     write = sh("base64 -d > {f}", f="/tmp/x")
@@ -47,10 +45,11 @@ def test_a_script_not_recorded_fails_naming_it_the_nearest_and_how_to_record_aga
 
 
 def test_a_recorded_script_streams_its_lines_as_the_live_one_did() -> None:
+    (run,) = recorded_facts("debian12-interrupted").unfinished_runs
     lines: list[str] = []
-    result = playback("debian12-interrupted").run(recovery_script([RUN]), on_line=lines.append)
+    result = playback("debian12-interrupted").run(recovery_script([run]), on_line=lines.append)
     assert result.ok
-    assert lines == ["reverted", f"@@RECOVERED {RUN} ssh-hardening awaiting-confirm reverted"]
+    assert lines == ["reverted", f"@@RECOVERED {run} ssh-hardening awaiting-confirm reverted"]
 
 
 def test_what_a_session_recorded_plays_the_session_back(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.unit.recordings import session
@@ -64,7 +65,9 @@ def test_a_server_with_steps_applied_shows_them_and_its_unfinished_run(tmp_path:
     assert (facts.hostname, facts.fqdn, facts.timezone) == ("server", "server.example.net", "UTC")
     assert facts.login_user == "admin"  # through sudo: the user who logged in, not root
     assert "unattended-upgrades" in facts.packages
-    assert facts.unfinished_runs == ("20261207T001230Z-41ae84",)
+    # One run, its id as new_run_id makes them (UTC time, randomness).
+    assert len(facts.unfinished_runs) == 1
+    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{6}", facts.unfinished_runs[0])
     assert facts.server_state["admin_user"] == "admin"
     assert set(facts.server_state["steps"]) == {"base", "admin-user"}
     # ssh-hardening's drop-in is still in place when the facts are read (recovery follows).

@@ -8,12 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.recordings import playback, session
+from tests.unit.recordings import playback, recorded_facts, session
 from wizard.state import ServerCopyRefused, StateStore, StepRecord
 
 RECORDED = "debian12-interrupted"
-# When the other laptop recorded base in the server's copy (its `updated`).
-BASE_UPDATED = 1796602350.7734563
+
+
+def base_updated() -> float:
+    """When the other laptop recorded base in the server's copy (its `updated`)."""
+    copy = recorded_facts(RECORDED).server_state
+    return float(copy["steps"]["base"]["updated"])  # type: ignore[index]
 
 
 def seeded_store(home: Path, **steps: StepRecord) -> StateStore:
@@ -40,7 +44,7 @@ def test_a_laptop_with_no_record_takes_the_steps_and_the_admin_from_the_server(
 
 
 def test_a_newer_local_record_of_a_step_wins_over_the_servers_copy(tmp_path: Path) -> None:
-    mine = StepRecord("base", "failed", {"fqdn": "mine.example.net"}, {}, BASE_UPDATED + 60, "x")
+    mine = StepRecord("base", "failed", {"fqdn": "mine.example.net"}, {}, base_updated() + 60, "x")
     store = seeded_store(tmp_path, base=mine)
     host = session(RECORDED, tmp_path, store).host
     assert host.step("base").status == "failed"
@@ -49,7 +53,7 @@ def test_a_newer_local_record_of_a_step_wins_over_the_servers_copy(tmp_path: Pat
 
 
 def test_an_older_local_record_of_a_step_gives_way_to_the_servers_copy(tmp_path: Path) -> None:
-    old = StepRecord("base", "applied", {"fqdn": "old.example.net"}, {}, BASE_UPDATED - 3600)
+    old = StepRecord("base", "applied", {"fqdn": "old.example.net"}, {}, base_updated() - 3600)
     store = seeded_store(tmp_path, base=old)
     host = session(RECORDED, tmp_path, store).host
     assert host.step("base").status == "verified"

@@ -14,7 +14,7 @@ from typing import Any
 from wizard.catalog import load_catalog
 from wizard.connector import Connector
 from wizard.endpoint import Credentials
-from wizard.facts import parse_facts
+from wizard.facts import Facts, parse_facts
 from wizard.recorded import RecordedRemote
 from wizard.session import ConnectOptions, Session
 from wizard.state import StateStore
@@ -26,6 +26,14 @@ REPO = HERE.parents[2]
 def playback(name: str) -> RecordedRemote:
     """The connector playing tests/unit/recordings/NAME.json back."""
     return RecordedRemote.load(HERE / f"{name}.json")
+
+
+def recorded_facts(name: str) -> Facts:
+    """The facts in NAME's recording, for what differs from one recording to the next (the
+    run ids, the times in the server's copy): tests read those here, never write them down."""
+    remote = playback(name)
+    facts = next(e for e in remote.exchanges if e.key.startswith('echo "kernel='))
+    return parse_facts(facts.stdout)
 
 
 def answers(step_id: str) -> dict[str, Any]:
