@@ -5,17 +5,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.unit.recordings import session
+from tests.unit.recordings import addresses, session
 
 
 def test_a_fresh_debian_12_is_debian_bookworm_reached_as_root(tmp_path: Path) -> None:
     facts = session("debian12-fresh", tmp_path).facts
+    server, client = addresses("debian12-fresh")
     assert (facts.os_id, facts.os_version, facts.os_codename) == ("debian", "12", "bookworm")
     assert facts.os_family == "debian"
     assert facts.os_pretty == "Debian GNU/Linux 12 (bookworm)"
     assert (facts.hostname, facts.fqdn, facts.timezone) == ("vps", "", "Etc/UTC")
-    assert facts.ipv4 == ("10.254.250.2",) and facts.ipv6 == ()
-    assert (facts.client_address, facts.ssh_port, facts.login_user) == ("10.254.250.1", 22, "root")
+    assert facts.ipv4 == (server,) and facts.ipv6 == ()
+    assert (facts.client_address, facts.ssh_port, facts.login_user) == (client, 22, "root")
     assert {"openssh-server", "sudo"} <= facts.packages
     assert "unattended-upgrades" not in facts.packages
     assert facts.server_state == {} and facts.unfinished_runs == () and facts.drifted_files == ()

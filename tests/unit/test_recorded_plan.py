@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.unit.recordings import answers, session
+from tests.unit.recordings import addresses, answers, session
 from wizard.plan import FileChange, Plan
 
 SECURITY = "/etc/apt/sources.list.d/vps-wizard-security.sources"
@@ -41,7 +41,8 @@ def test_base_on_a_fresh_debian_12_shows_the_name_and_hosts_diff_and_the_package
     assert plan.missing_packages == ("unattended-upgrades",)
     assert diff_lines(plan, "/etc/hostname") == ["-vps", "+server"]
     hosts = diff_lines(plan, "/etc/hosts")
-    assert "+10.254.250.2\tserver.example.net server" in hosts
+    server, _ = addresses("debian12-fresh")
+    assert f"+{server}\tserver.example.net server" in hosts
     assert "-::1\tlocalhost ip6-localhost" in hosts
     assert change(plan, "/etc/hostname").status == "update"
     assert change(plan, "/etc/sudoers.d/60-vps-wizard-log").status == "create"
@@ -90,7 +91,8 @@ def test_fail2ban_after_day_one_installs_its_packages_enables_it_and_spares_the_
     assert jail.status == "create"
     lines = jail.new_text().splitlines()
     # The address the user connects from is never banned; sshd is read from the journal.
-    assert lines.count("ignoreip = 127.0.0.1/8 ::1 10.254.250.1/32") == 3
+    _, client = addresses("debian12-day-one")
+    assert lines.count(f"ignoreip = 127.0.0.1/8 ::1 {client}/32") == 3
     assert "bantime = 1h" in lines and "backend = systemd" in lines
     assert "port = 22" in lines
 

@@ -28,6 +28,13 @@ def playback(name: str) -> RecordedRemote:
     return RecordedRemote.load(HERE / f"{name}.json")
 
 
+def addresses(name: str) -> tuple[str, str]:
+    """The recorded server's address and the address the wizard came from (the test host's
+    link: the server .2 of its /30, the recording machine .1), whichever slot it was."""
+    server = playback(name).target.host
+    return server, server.rsplit(".", 1)[0] + ".1"
+
+
 def recorded_facts(name: str) -> Facts:
     """The facts in NAME's recording, for what differs from one recording to the next (the
     run ids, the times in the server's copy): tests read those here, never write them down."""
