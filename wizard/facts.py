@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -48,6 +49,9 @@ class Facts:
     apt_sources: tuple[AptEntry, ...] = ()
     # sshd: OpenSSH version, `ssh -Q` lists, RSA host key size, config texts (wizard.sshdconfig)
     sshd: Mapping[str, object] = field(default_factory=lambda: parse_sshd_facts([]))
+    # The PHP versions apt can install (php<version>-fpm in its cache), oldest first: the web
+    # step offers only these. Empty when apt's lists are empty (never updated).
+    php_versions: tuple[str, ...] = ()
 
     @property
     def primary_ipv4(self) -> str:
@@ -76,6 +80,7 @@ class Facts:
             ),
             "packages": self.packages,
             "sshd": self.sshd,
+            "php_versions": self.php_versions,
         }
 
 
@@ -99,6 +104,8 @@ echo "ssh_port=$(echo "$1" | awk '{{print $4}}')"
 echo "login_user=${{SUDO_USER:-$(id -un)}}"
 echo "packages=$(dpkg-query -W -f='${{db:Status-Abbrev}} ${{Package}}\\n' {packages} 2>/dev/null \\
   | awk '$1=="ii"{{print $2}}' | words)"
+echo "php_versions=$(apt-cache pkgnames php 2>/dev/null \\
+  | sed -n 's/^php\\([0-9][0-9.]*\\)-fpm$/\\1/p' | words)"
 echo "unfinished=$(grep -l -s -E '^(started|writing|awaiting-confirm)$' {runs}/*/status \\
   | awk -F/ '{{print $(NF-1)}}' | words)"
 for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
@@ -195,7 +202,15 @@ def parse_facts(output: str) -> Facts:
         os_codename=values.get("os_codename", ""),
         apt_sources=parse_sources(_apt_source_files(head)),
         sshd=parse_sshd_facts(sshd_text.splitlines()),
+        php_versions=php_versions(values.get("php_versions", "")),
     )
+
+
+def php_versions(listed: str) -> tuple[str, ...]:
+    """The versions the script listed, checked (digits and dots only: the choices reach a
+    path and a package name) and ordered by number, oldest first."""
+    versions = {word for word in listed.split() if re.fullmatch(r"[0-9]+(\.[0-9]+)*", word)}
+    return tuple(sorted(versions, key=lambda v: tuple(int(part) for part in v.split("."))))
 
 
 def _apt_source_files(head: str) -> list[tuple[str, str]]:
