@@ -43,8 +43,10 @@ CHANNEL_WAIT = 120.0
 # What the link waits for, measured through a counting relay (tests/host/test_channels.py): a
 # connect is the TCP handshake, the banners and key exchange offers, the key exchange's reply,
 # the new keys with the service request, and the login; a command opens a session channel,
-# waits for its exec request's reply, then sends the script and waits for the answer. A sudo
-# password is one more: sent after sudo's prompt, the script after the bootstrap says ready.
+# waits for its exec request's reply (sshd gives a session channel no window before its command
+# runs, so the script could not go sooner anyway), then sends the script and waits for the
+# answer. A sudo password is one more: sent after sudo's prompt, the script after the
+# bootstrap says ready.
 CONNECT_ROUND_TRIPS = 5
 COMMAND_ROUND_TRIPS = 3
 
