@@ -13,6 +13,7 @@ script"), review `git diff tests/unit/recordings`, commit both together. About a
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import tempfile
 import tomllib
@@ -30,7 +31,7 @@ from wizard.journal import new_run_id
 from wizard.recorded import Recording
 from wizard.remote import Remote
 from wizard.session import ConnectOptions, Session
-from wizard.state import StateStore
+from wizard.state import StateStore, StepRecord
 from wizard.testhost.image import DEBIAN12, UBUNTU2404, Distro
 from wizard.testhost.machine import HostBusy, TestHost, boot, write_known_hosts
 
@@ -53,6 +54,11 @@ def answers(step_id: str) -> dict[str, Any]:
     return raw
 
 
+def key(host: TestHost) -> Credentials:
+    """The test host's key: root's, and the admin's once admin-user gave it to the admin."""
+    return Credentials(str(host.root_key_path))
+
+
 @dataclass
 class Laptop:
     """One machine's files (known_hosts, state database) for one test host."""
@@ -67,7 +73,7 @@ class Laptop:
             write_known_hosts(self.host, known)
         options = ConnectOptions(
             Target(self.host.address, user),
-            Credentials(str(self.host.root_key_path)),
+            key(self.host),
             known,
             guard_seconds=LONG_GUARD,
         )
@@ -100,7 +106,24 @@ def fresh(laptop: Laptop, name: str, about: str) -> list[Recorded]:
 
 
 def debian12_fresh(laptop: Laptop) -> list[Recorded]:
-    return fresh(laptop, "debian12-fresh", "a pristine Debian 12: facts, plan of base")
+    made = fresh(laptop, "debian12-fresh", "a pristine Debian 12: facts, plan of base")
+    # A laptop whose record says base is applied on this server, which has no trace of it.
+    other = Laptop(laptop.host, laptop.home / "other")
+    other.home.mkdir()
+    store = StateStore(other.home / "state.db")
+    known = write_known_hosts(laptop.host, other.home / "known_hosts")
+    looked = Remote.connect(Target(laptop.host.address, "root"), key(laptop.host), known)
+    looked.close()
+    record, _ = store.identify(looked.host_fingerprint, laptop.host.address, laptop.host.port)
+    claimed = StepRecord("base", "applied", answers("base"), {"/etc/hostname": "0" * 64}, 1.0)
+    store.save_host(dataclasses.replace(record, steps={"base": claimed}))
+    _, recording = other.session(record=True)
+    assert recording is not None
+    about = (
+        "a pristine Debian 12 reached by a laptop whose record says base was applied there "
+        "(reinstalled or reset): facts, the server's traces of the wizard"
+    )
+    return [*made, Recorded("debian12-reset", about, recording)]
 
 
 def ubuntu2404_fresh(laptop: Laptop) -> list[Recorded]:
@@ -191,13 +214,26 @@ def day_one(laptop: Laptop) -> list[Recorded]:
     session.plan("fail2ban", answers("fail2ban"))
     session.plan("firewall", {**answers("firewall"), "extra_ports": "8080/tcp"})
     assert recording is not None
+    session.close()
+    laptop.host.exec("echo '203.0.113.9 added-by-hand' >> /etc/hosts")
+    third = Laptop(laptop.host, laptop.home / "third")
+    third.home.mkdir()
+    drifted, drift_recording = third.session(user="admin", record=True)
+    drifted.plan("base")  # with the answers the server's copy holds
+    assert drift_recording is not None
     return [
         Recorded(
             "debian12-day-one",
             "Debian 12 with base, admin-user, ssh-hardening and firewall applied and verified "
             "from another laptop: connect as admin, plan fail2ban, plan firewall with 8080/tcp",
             recording,
-        )
+        ),
+        Recorded(
+            "debian12-drifted",
+            "the same server once a line was added to /etc/hosts by hand: connect as admin "
+            "from a third laptop, plan base with the answers of the server's copy",
+            drift_recording,
+        ),
     ]
 
 

@@ -85,3 +85,43 @@ def test_another_laptop_continues_where_the_server_says_the_series_stands(tmp_pa
     next_step = opened.next_step()
     assert next_step is not None and next_step.id == "fail2ban"
     assert (opened.host.login_user, opened.host.admin_user) == ("admin", "admin")
+
+
+def test_a_record_the_server_does_not_back_shows_nothing_applied_and_is_kept(
+    tmp_path: Path,
+) -> None:
+    # This laptop says base is verified; the server it reaches has no trace of the wizard.
+    remote = playback("debian12-reset")
+    store = StateStore(tmp_path / "state.db")
+    record, _ = store.identify(remote.host_fingerprint, remote.target.host, 22)
+    claimed = StepRecord("base", "verified", {"fqdn": "old.example.net"}, {}, 1.0, checked=2.0)
+    store.save_host(dataclasses.replace(record, steps={"base": claimed}))
+    opened = session("debian12-reset", tmp_path, store)
+    assert opened.reset is not None
+    assert opened.reset.message == (
+        "the server looks reinstalled or reset: it has no trace of vps-wizard (no "
+        "/var/lib/vps-wizard/state.json, no journal of runs, no manifest of files in "
+        "/var/lib/vps-wizard). This machine's record says base applied; none of it is shown "
+        "as applied or verified."
+    )
+    assert opened.host.step("base").status == "unconfirmed"
+    assert "the server does not back it: verify it, or start over" in (
+        opened.host.step("base").message
+    )
+    # The stored record stays as it was until the user chooses.
+    assert store.load(remote.target.host).step("base").status == "verified"
+
+
+def test_a_file_changed_by_hand_marks_its_step_drifted_and_the_plan_puts_it_back(
+    tmp_path: Path,
+) -> None:
+    opened = session("debian12-drifted", tmp_path)
+    base = opened.host.step("base")
+    assert base.status == "drifted"
+    assert base.message == "changed on the server since the wizard wrote it: /etc/hosts"
+    assert opened.host.step("firewall").status == "verified"
+    plan = opened.plan("base")  # the answers the server's copy holds
+    assert plan.summary() == "base: 1 file(s) to update"
+    (hosts,) = plan.changed_files
+    removed = [line for line in hosts.diff().splitlines() if line.startswith("-")][1:]
+    assert removed == ["-203.0.113.9 added-by-hand"]
