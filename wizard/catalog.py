@@ -48,6 +48,7 @@ def _step_from_toml(folder: Path, data: Mapping[str, Any]) -> Step:
                 secret=bool(q.get("secret", False)),
                 required=bool(q.get("required", True)),
                 when=q.get("when"),
+                choices_from=q.get("choices_from"),
             )
             for q in data.get("questions", ())
         ),

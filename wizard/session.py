@@ -22,6 +22,7 @@ from wizard.catalog import Catalog
 from wizard.checks import load_all_checks
 from wizard.checks.base import CheckContext, CheckResult, run_checks
 from wizard.checks.command import render_check_params
+from wizard.choices import offered_catalog
 from wizard.connector import Connector
 from wizard.errors import AnswerError, ConnectionFailed, WizardError
 from wizard.facts import MANIFEST, SERVER_STATE, STATE_DIR, Facts, gather_facts
@@ -221,6 +222,8 @@ class Session:
         packages = {p for s in self.catalog.steps for p in s.packages} | set(WATCHED_PACKAGES)
         with self.stats.phase("facts"):
             self.facts = gather_facts(self.remote, packages)
+        # Choices that depend on the server (PHP versions its apt offers) from now on.
+        self.catalog = offered_catalog(self.catalog, self.facts.as_template_context())
         record = merge_server_copy(self.host, self.facts.server_state)
         record = dataclasses.replace(
             record,

@@ -32,6 +32,8 @@ class Question:
     # A Jinja expression over the answers of the questions before this one: when false, the
     # question is not asked (the form hides it) and its answer is not checked.
     when: str | None = None
+    # A Jinja expression over the facts giving the choices (the PHP versions a release has).
+    choices_from: str | None = None
     # integer: the smallest and the largest answer accepted (None: no bound).
     min: int | None = None
     max: int | None = None

@@ -24,7 +24,8 @@ ACME = "https://acme-v02.api.letsencrypt.org/directory"
 
 
 def facts(os_id: str, version: str) -> dict[str, Any]:
-    return {"os_id": os_id, "os_version": version, "os_family": "debian"}
+    # No php_versions: apt's lists empty, so the static choices and their refusals hold.
+    return {"os_id": os_id, "os_version": version, "os_family": "debian", "php_versions": ()}
 
 
 def web_answers(php: str) -> dict[str, Any]:
