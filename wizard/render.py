@@ -4,6 +4,10 @@ Two environments per step folder, made once: one for configuration files (a valu
 as its text: answers are typed, so a domain cannot hold a `;`), and one for shell, used for
 commands, guards, validate lines and `*.sh.j2` scripts, in which every `{{ value }}` becomes
 one quoted shell word (wizard.shell) and may only stand in a plain word, never inside quotes.
+
+Compiling is most of rendering's cost: a template string (a destination, a command, a default)
+is compiled once per process, text without Jinja syntax is not compiled at all, and template
+files are compiled once per content, kept in the user's cache folder for the next run.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import jinja2
+import platformdirs
 
 from wizard.errors import WizardError
 from wizard.shell import Shell, ShellContextError, quote, substitute
@@ -44,10 +49,30 @@ def _shell_finalize(value: Any) -> str:
     return f"\x00{_collector.nonce}:{len(_collector.values) - 1}\x00"
 
 
+# The marks that start Jinja syntax: a string without any of them renders as itself.
+JINJA_MARKS = ("{{", "{%", "{#")
+
+
+def _bytecode_cache(for_shell: bool) -> jinja2.BytecodeCache | None:
+    """Compiled template files, by name and content, in the user's cache folder.
+
+    The code Jinja generates depends on its version and on the environment's finalize (the
+    shell one quotes), so each has a folder of its own. No cache when it cannot be written.
+    """
+    kind = "shell" if for_shell else "text"
+    folder = platformdirs.user_cache_path("vps-wizard") / f"jinja-{jinja2.__version__}-{kind}"
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return jinja2.FileSystemBytecodeCache(str(folder))
+
+
 @functools.lru_cache(maxsize=128)
 def _environment(source_dir: str, for_shell: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(source_dir),
+        bytecode_cache=_bytecode_cache(for_shell),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -63,6 +88,18 @@ def _environment(source_dir: str, for_shell: bool) -> jinja2.Environment:
 def environment(step: Step) -> jinja2.Environment:
     """The Jinja environment for configuration files of the step's folder."""
     return _environment(step.source_dir, False)
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(source_dir: str, for_shell: bool, text: str) -> jinja2.Template:
+    """A template string of a step folder, compiled once."""
+    return _environment(source_dir, for_shell).from_string(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _expression(source_dir: str, expression: str) -> Any:
+    """A Jinja expression of a step folder, compiled once."""
+    return _environment(source_dir, False).compile_expression(expression, undefined_to_none=False)
 
 
 @contextlib.contextmanager
@@ -105,16 +142,20 @@ def render_template(step: Step, template: str, context: Mapping[str, Any]) -> st
 
 def render_string(step: Step, text: str, context: Mapping[str, Any]) -> str:
     """Render a short template string that is not shell (a destination path, an owner)."""
+    if not any(mark in text for mark in JINJA_MARKS):
+        return text
     with _step_bug(step, f"'{text}'"):
-        return environment(step).from_string(text).render(context)
+        return _compiled(step.source_dir, False, text).render(context)
 
 
 def render_shell(step: Step, text: str, context: Mapping[str, Any]) -> Shell:
     """Render a command, guard or validate line: every value one quoted word, checked."""
-    return _render_shell(step, f"'{text}'", lambda env: env.from_string(text).render(context))
+    return _render_shell(
+        step, f"'{text}'", lambda _: _compiled(step.source_dir, True, text).render(context)
+    )
 
 
 def evaluate(step: Step, expression: str, context: Mapping[str, Any]) -> Any:
     """Evaluate a Jinja expression (a question default, a `when` condition)."""
     with _step_bug(step, f"expression '{expression}'"):
-        return environment(step).compile_expression(expression, undefined_to_none=False)(**context)
+        return _expression(step.source_dir, expression)(**context)
