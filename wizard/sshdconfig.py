@@ -19,8 +19,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import paramiko
-
 from wizard.errors import WizardError
 
 SSHD_CONFIG = "/etc/ssh/sshd_config"
@@ -105,6 +103,10 @@ MIN_RSA_BITS = 3072
 
 def wizard_speaks(kind: str) -> frozenset[str]:
     """The algorithms of `kind` (kex, cipher, mac) the wizard's own SSH client negotiates."""
+    # Imported here, not at start-up: paramiko and cryptography cost a tenth of a second,
+    # which the first screen must not wait for.
+    import paramiko
+
     transport = paramiko.Transport
     names = {
         "kex": transport._preferred_kex,
