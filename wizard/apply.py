@@ -19,9 +19,10 @@ from wizard.connector import Connector
 from wizard.errors import ApplyFailed, WizardError
 from wizard.facts import MANIFEST, STATE_DIR
 from wizard.guard import arm_revert_lines, revert_unit
-from wizard.journal import FINAL, RunPaths
+from wizard.journal import RunPaths
 from wizard.plan import FileChange, Plan, guard_test, mask
 from wizard.runlock import ALIVE_FUNCTION, LOCK_FILE, MUTEX_FILE, ApplyBusy
+from wizard.runstatus import FINAL, RunStatus, case_pattern
 from wizard.shell import Shell, code, heredoc, script, sh
 
 EventSink = Callable[[str], None]
@@ -52,7 +53,7 @@ class ApplyOutcome:
     @property
     def ok(self) -> bool:
         """True when the change is in place (maybe still awaiting the guard's confirmation)."""
-        return self.status in ("done", "awaiting-confirm")
+        return self.status in (RunStatus.DONE, RunStatus.AWAITING_CONFIRM)
 
 
 def _temp_path(change: FileChange, run_id: str) -> str:
@@ -114,7 +115,7 @@ def stage_script(
             'rm -rf "$D" "$B"; exit 3; fi; fi',
             lock=LOCK_FILE,
         ),
-        code('echo started > "$D/status"'),
+        sh('echo {started} > "$D/status"', started=RunStatus.STARTED),
         sh(
             'printf \'%s\\n\' "$run" "${{1%% *}}" '
             '"$(id -un)${{SUDO_USER:+ (sudo from $SUDO_USER)}}"'
@@ -134,9 +135,10 @@ def stage_script(
     ):
         parts.append(heredoc(sh('base64 -d > "$D"/{name}', name=name), body.encode()))
     parts.append(
-        code(
-            'sh -n "$D/apply.sh" 2>"$D/write.err" || { echo "@@FAIL the apply script does not '
-            'parse: $(cat "$D/write.err")"; echo failed > "$D/status"; exit 1; }'
+        sh(
+            'sh -n "$D/apply.sh" 2>"$D/write.err" || {{ echo "@@FAIL the apply script does not '
+            'parse: $(cat "$D/write.err")"; echo {failed} > "$D/status"; exit 1; }}',
+            failed=RunStatus.FAILED,
         )
     )
     for change in plan.changed_files:
@@ -149,7 +151,8 @@ def stage_script(
                 "{write}\n[ $? -eq 0 ] || {{ echo @@FAIL could not write {temp}: "
                 '"$(cat "$D/write.err" 2>/dev/null)" '
                 '"(df: $(df -h {directory} 2>&1 | tail -n 1))"; '
-                'sh "$D/cleanup.sh"; echo failed > "$D/status"; exit 1; }}',
+                'sh "$D/cleanup.sh"; echo {failed} > "$D/status"; exit 1; }}',
+                failed=RunStatus.FAILED,
                 write=write,
                 temp=temp,
                 directory=directory,
@@ -161,7 +164,7 @@ def stage_script(
             "systemd-run --quiet --collect --unit={unit} /bin/sh -c "
             '\'exec /bin/sh "$0" >> "$1" 2>&1\' "$D/apply.sh" "$D/log" '
             '|| {{ echo "@@FAIL systemd-run could not start the apply"; sh "$D/cleanup.sh"; '
-            'echo failed > "$D/status"; exit 1; }}\n'
+            'echo {failed} > "$D/status"; exit 1; }}\n'
             # tail ends by itself once the apply's process is gone, after printing the rest; it
             # looks every TAIL_POLL_S (new lines arrive at once, through inotify).
             "P=$(systemctl show -p MainPID --value {unit} 2>/dev/null)\n"
@@ -170,6 +173,7 @@ def stage_script(
             'else cat "$D/log"; fi\n'
             'echo "@@RESULT $(cat "$D/status")"',
             unit=unit,
+            failed=RunStatus.FAILED,
             poll=TAIL_POLL_S,
         )
     )
@@ -193,10 +197,11 @@ def restore_script(plan: Plan, paths: RunPaths) -> Shell:
         code("set -u"),
         _journal_vars(paths),
         code('exec 9>>"$D/lock"; flock 9'),
-        code(
-            'if [ "${1:-}" != rollback ]; then\n'
-            '  case "$(cat "$D/status")" in writing|awaiting-confirm) ;; *) exit 0;; esac\n'
-            "fi"
+        sh(
+            'if [ "${{1:-}}" != rollback ]; then\n'
+            '  case "$(cat "$D/status")" in {pending}) ;; *) exit 0;; esac\n'
+            "fi",
+            pending=case_pattern(RunStatus.WRITING, RunStatus.AWAITING_CONFIRM),
         ),
     ]
     for index, change in enumerate(plan.changed_files):
@@ -215,9 +220,10 @@ def restore_script(plan: Plan, paths: RunPaths) -> Shell:
     for service, action in plan.handlers().items():
         lines.append(sh("{handler} 2>/dev/null", handler=handler_command(service, action)))
     lines.append(
-        code(
-            '[ "${1:-}" = rollback ] || { echo reverted > "$D/status.tmp" && '
-            'mv -f "$D/status.tmp" "$D/status"; }'
+        sh(
+            '[ "${{1:-}}" = rollback ] || {{ echo {reverted} > "$D/status.tmp" && '
+            'mv -f "$D/status.tmp" "$D/status"; }}',
+            reverted=RunStatus.REVERTED,
         )
     )
     return script(*lines)
@@ -276,23 +282,29 @@ def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> Shell:
         # fail WHAT [OUTPUT]: WHAT is the engine's own sentence (stored in the local record),
         # OUTPUT what the server printed (shown once, never stored: it may quote any file).
         code('detail() { [ -z "${1:-}" ] || printf "%s\\n" "$1" | sed "s/^/@@DETAIL /"; }'),
-        code(
-            'fail() { echo "@@FAIL $1"; detail "${2:-}"; sh "$D/cleanup.sh"; setstatus failed; '
-            "exit 1; }"
+        sh(
+            'fail() {{ echo "@@FAIL $1"; detail "${{2:-}}"; sh "$D/cleanup.sh"; '
+            "setstatus {failed}; exit 1; }}",
+            failed=RunStatus.FAILED,
         ),
         # A rollback also disarms the guard: its timer must never restore this run later.
         sh(
             'rollback() {{ echo "@@FAIL $1"; detail "${{2:-}}"; '
             'log "restoring the previous files"; '
             "systemctl stop {timer} 2>/dev/null; "
-            'sh "$D/restore.sh" rollback >/dev/null 2>&1; setstatus rolled-back; exit 1; }}',
+            'sh "$D/restore.sh" rollback >/dev/null 2>&1; setstatus {rolled_back}; exit 1; }}',
             timer=revert_unit(run) + ".timer",
+            rolled_back=RunStatus.ROLLED_BACK,
         ),
         # Whatever stops this script early (a command the shell could not run, set -u),
         # a run never stays half done: files renamed are put back.
-        code(
-            'trap \'case "$(cat "$D/status")" in started) fail "the apply stopped early";; '
-            'writing) rollback "the apply stopped early";; esac\' EXIT'
+        sh(
+            'stopped_early() {{ case "$(cat "$D/status")" in '
+            '{started}) fail "the apply stopped early";; '
+            '{writing}) rollback "the apply stopped early";; esac; }}\n'
+            "trap stopped_early EXIT",
+            started=case_pattern(RunStatus.STARTED),
+            writing=case_pattern(RunStatus.WRITING),
         ),
         code("export DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a"),
     ]
@@ -358,7 +370,7 @@ def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> Shell:
             )
     if plan.step.guard == "lockout" and plan.changed_files:
         lines.append(arm_revert_lines(paths, run, guard_seconds))
-    lines.append(code("setstatus writing"))
+    lines.append(sh("setstatus {writing}", writing=RunStatus.WRITING))
     for change in plan.changed_files:
         lines.append(
             sh(
@@ -374,7 +386,8 @@ def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> Shell:
     lines += _command_lines(plan, "after", "rollback")
     if plan.changed_files:
         lines.append(_manifest_lines(plan))
-    final = "awaiting-confirm" if plan.step.guard == "lockout" and plan.changed_files else "done"
+    guarded = plan.step.guard == "lockout" and plan.changed_files
+    final = RunStatus.AWAITING_CONFIRM if guarded else RunStatus.DONE
     lines.append(sh("setstatus {final}", final=final))
     built = script(*lines)
     _refuse_secrets(plan, built)
@@ -574,11 +587,11 @@ def apply_plan(
             "Review the step again: the new plan shows the diff against what is there now.",
         )
     if not status:
-        status = "failed" if not result.ok else "unknown"
+        status = RunStatus.FAILED if not result.ok else "unknown"
         if not failure:
             failure = f"the apply ended without saying how (exit {result.exit_code})"
             details.append(mask(result.stderr.strip() or result.stdout.strip(), secrets)[-400:])
-    if status not in FINAL | {"awaiting-confirm"}:
+    if status not in FINAL | {RunStatus.AWAITING_CONFIRM}:
         failure = failure or f"the apply stopped in state '{status}'"
     return ApplyOutcome(run_id, status, tuple(events), failure, "\n".join(details))
 
@@ -593,9 +606,9 @@ def explain_failure(outcome: ApplyOutcome) -> ApplyFailed:
             "The server's disk is full. Free space (apt-get clean, journalctl --vacuum-size=100M, "
             "df -h to find what is large), then run the step again. Nothing was changed."
         )
-    elif outcome.status == "rolled-back":
+    elif outcome.status == RunStatus.ROLLED_BACK:
         hint = "The previous files were restored and the services reloaded. Fix the cause above."
-    elif outcome.status == "failed":
+    elif outcome.status == RunStatus.FAILED:
         hint = "Nothing was changed on the server. Fix the cause above and run the step again."
     else:
         hint = (

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from wizard.aptsources import AptEntry, parse_sources, security_source_to_add
 from wizard.connector import Connector
+from wizard.runstatus import UNFINISHED, line_regex
 from wizard.shell import Shell, sh
 from wizard.sshdconfig import parse_sshd_facts
 
@@ -106,7 +107,7 @@ echo "packages=$(dpkg-query -W -f='${{db:Status-Abbrev}} ${{Package}}\\n' {packa
   | awk '$1=="ii"{{print $2}}' | words)"
 echo "php_versions=$(apt-cache pkgnames php 2>/dev/null \\
   | sed -n 's/^php\\([0-9][0-9.]*\\)-fpm$/\\1/p' | words)"
-echo "unfinished=$(grep -l -s -E '^(started|writing|awaiting-confirm)$' {runs}/*/status \\
+echo "unfinished=$(grep -l -s -E {unfinished} {runs}/*/status \\
   | awk -F/ '{{print $(NF-1)}}' | words)"
 for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
   [ -f "$f" ] && echo "apt_source=$(printf %s "$f" | base64 -w0) $(head -c 65536 "$f" | base64 -w0)"
@@ -131,6 +132,7 @@ true
 """,
         packages=sorted(set(packages)),
         runs=f"{STATE_DIR}/runs",
+        unfinished=line_regex(*UNFINISHED),
         state=SERVER_STATE,
         manifest=MANIFEST,
     )

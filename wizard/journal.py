@@ -7,12 +7,9 @@ import time
 from dataclasses import dataclass
 
 from wizard.facts import STATE_DIR
+from wizard.runstatus import FINAL as FINAL  # the status words: wizard.runstatus
 
 BACKUP_DIR = "/var/backups/vps-wizard"
-
-# A run's status moves: started -> writing -> done | awaiting-confirm -> done | reverted.
-# failed: nothing was renamed into place; rolled-back: files were restored after a failure.
-FINAL = frozenset({"done", "failed", "rolled-back", "reverted"})
 
 
 def new_run_id() -> str:
