@@ -29,11 +29,13 @@ _LOGIN = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}$")
 
 # What the session is doing while it connects, by the phase its counters are in (Stats.current).
 PHASE_TEXT = {
-    "connect": "opening SSH: the host key, then the login",
-    "facts": "reading the system, its packages and the wizard's records (one round trip)",
+    "connect": "opening SSH: the TCP connection, sshd's greeting, the host key, then the login",
+    "facts": "reading the system, its packages and the wizard's records (one command)",
+    # Recovery never waits: a run whose apply still runs on the server (or whose guard still
+    # counts down) is left to end by itself; only a run nobody owns is finished or undone.
     "resume": (
-        "finishing or undoing the run an interrupted apply left on the server; an apply "
-        "still running there is waited for until it ends or rolls back"
+        "looking at the run an interrupted apply left on the server: finished or undone when "
+        "nothing runs it any more, left to end by itself while its apply or its guard runs"
     ),
     "state": "saving the wizard's record of the server",
 }
