@@ -241,17 +241,30 @@ def _answers(data: Any, where: str) -> dict[str, Any]:
         _name(name, where, _ANSWER_NAME, "an answer name")
         at = f"{where}.{name}"
         if isinstance(value, list):
+            # A list answer holds values; a table answer rows, each an object of values.
             if len(value) > MAX_LIST_ITEMS:
                 raise _Misfit(at, f"more than {MAX_LIST_ITEMS} items")
-            for item in value:
-                _text(item, at)
-        elif not isinstance(value, str | int | bool):
-            raise _Misfit(at, "not a text, number, yes/no or list of texts")
-        elif isinstance(value, str):
-            _text(value, at)
-        elif not isinstance(value, bool) and abs(value) > MAX_NUMBER:
-            raise _Misfit(at, "a number out of range")
+            for index, item in enumerate(value):
+                if isinstance(item, dict):
+                    _object(item, f"{at}[{index}]", limit=MAX_ANSWERS)
+                    for column, cell in item.items():
+                        _name(column, f"{at}[{index}]", _ANSWER_NAME, "a column name")
+                        _answer_value(cell, f"{at}[{index}].{column}")
+                else:
+                    _answer_value(item, f"{at}[{index}]")
+        else:
+            _answer_value(value, at)
     return dict(data)
+
+
+def _answer_value(value: Any, at: str) -> None:
+    """One value of an answer: a text, a number or yes/no."""
+    if not isinstance(value, str | int | bool):
+        raise _Misfit(at, "not a text, number, yes/no, or a list or table of those")
+    if isinstance(value, str):
+        _text(value, at)
+    elif not isinstance(value, bool) and abs(value) > MAX_NUMBER:
+        raise _Misfit(at, "a number out of range")
 
 
 def _files(data: Any, where: str) -> dict[str, str]:

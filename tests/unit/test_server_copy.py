@@ -68,6 +68,15 @@ def test_a_copy_the_wizard_wrote_is_merged_newer_step_first():
     assert merged.admin_user == "alice"
 
 
+def test_list_and_table_answers_are_merged():
+    """A list of numbers (item = "port") and a table's rows of typed cells are answers too."""
+    data = written_copy()
+    rows = [{"name": "alice", "quota": 2, "admin": True}, {"name": "bob", "quota": 3}]
+    data["steps"]["firewall"]["answers"].update(ports=[80, 443], mailboxes=rows)
+    merged = merge_server_copy(LOCAL, data).step("firewall").answers
+    assert merged["ports"] == [80, 443] and merged["mailboxes"] == rows
+
+
 def test_the_json_text_is_read_as_well_and_no_copy_is_an_empty_one():
     assert merge_server_copy(LOCAL, json.dumps(written_copy())).admin_user == "alice"
     assert merge_server_copy(LOCAL, "\n") == LOCAL
@@ -103,8 +112,17 @@ HOSTILE: dict[str, Any] = {
     "answer with OSC": broken(
         lambda d: d["steps"]["base"]["answers"].update(fqdn="\x1b]52;c;x\x07")
     ),
-    "answer list with a number": broken(
-        lambda d: d["steps"]["firewall"]["answers"].update(extra_ports=[80])
+    "answer list in a list": broken(
+        lambda d: d["steps"]["firewall"]["answers"].update(extra_ports=[["80/tcp"]])
+    ),
+    "table row with an object": broken(
+        lambda d: d["steps"]["firewall"]["answers"].update(rows=[{"name": {"a": 1}}])
+    ),
+    "table row with OSC": broken(
+        lambda d: d["steps"]["firewall"]["answers"].update(rows=[{"name": "\x1b]52;c;x\x07"}])
+    ),
+    "table column with a space": broken(
+        lambda d: d["steps"]["firewall"]["answers"].update(rows=[{"a b": "x"}])
     ),
     "huge answer": broken(lambda d: d["steps"]["base"]["answers"].update(fqdn="a" * 100_000)),
     "huge number": broken(lambda d: d["steps"]["base"]["answers"].update(port=10**30)),
