@@ -60,6 +60,10 @@ def _temp_path(change: FileChange, run_id: str) -> str:
     return f"{change.dest}{STAGED_SUFFIX}{run_id}"
 
 
+def _directory(path: str) -> str:
+    return path.rsplit("/", 1)[0] or "/"
+
+
 def _journal_vars(paths: RunPaths) -> Shell:
     return sh(
         "D={dir}; B={backup}; run={run}", dir=paths.dir, backup=paths.backup_dir, run=paths.run_id
@@ -86,6 +90,36 @@ def _unchanged_since_review(change: FileChange) -> Shell:
         dest=change.dest,
         digest=change.old.sha256,
     )
+
+
+def _digest_checked(change: FileChange) -> bool:
+    """A regular file whose digest the review read, under a name sha256sum -c lists as is."""
+    return (
+        change.old is not None
+        and change.old.kind != "symlink"
+        and change.same is None
+        and not any(ch in change.dest for ch in "\\\n")
+    )
+
+
+def _unchanged_since_review_all(changes: tuple[FileChange, ...]) -> list[Shell]:
+    """_unchanged_since_review for every file, the digests read by one sha256sum (three
+    processes a file count at 100 files): each file is still no link, and `sha256sum -c` of
+    the reviewed digests names the first file that changed or went away."""
+    checked = [c for c in changes if _digest_checked(c)]
+    lines = [_unchanged_since_review(c) for c in changes if not _digest_checked(c)]
+    lines += [sh("[ ! -L {dest} ] || stale {dest}", dest=c.dest) for c in checked]
+    if checked:
+        listing = "".join(f"{c.old.sha256}  {c.dest}\n" for c in checked if c.old).encode()
+        lines.append(heredoc(code('base64 -d > "$D/reviewed.sha256"'), listing))
+        lines.append(
+            code(
+                'bad=$(sha256sum --quiet -c "$D/reviewed.sha256" 2>/dev/null | '
+                "sed -n 's/: FAILED.*$//p' | head -n 1)\n"
+                '[ -z "$bad" ] || stale "$bad"'
+            )
+        )
+    return lines
 
 
 def stage_script(
@@ -127,7 +161,7 @@ def stage_script(
         sh('echo {step} > "$D/step"', step=plan.step.id),
         code('stale() { echo "@@STALE $1"; rm -rf "$D" "$B"; exit 4; }'),
     ]
-    parts += [_unchanged_since_review(change) for change in plan.changed_files]
+    parts += _unchanged_since_review_all(plan.changed_files)
     for name, body in (
         ("cleanup.sh", cleanup_sh),
         ("restore.sh", restore_sh),
@@ -141,11 +175,15 @@ def stage_script(
             failed=RunStatus.FAILED,
         )
     )
+    # One mkdir for every folder the files go to (a process per file counts at 100 files); a
+    # folder it could not make shows as the write's failure below.
+    directories = list(dict.fromkeys(_directory(c.dest) for c in plan.changed_files))
+    if directories:
+        parts.append(sh("(umask 022; mkdir -p {directories})", directories=directories))
     for change in plan.changed_files:
         temp = _temp_path(change, run)
-        directory = change.dest.rsplit("/", 1)[0] or "/"
+        directory = _directory(change.dest)
         write = heredoc(sh('base64 -d > {temp} 2>"$D/write.err"', temp=temp), change.new)
-        parts.append(sh("(umask 022; mkdir -p {directory})", directory=directory))
         parts.append(
             sh(
                 "{write}\n[ $? -eq 0 ] || {{ echo @@FAIL could not write {temp}: "
@@ -327,16 +365,21 @@ def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> Shell:
             )
         )
     lines += _command_lines(plan, "before", "fail")
+    # One chown and one chmod for all the files of the same owner and mode.
+    same_rights: dict[tuple[str, str], list[FileChange]] = {}
     for change in plan.changed_files:
-        spec = change.spec
+        rights = (f"{change.spec.owner}:{change.spec.group}", change.spec.mode)
+        same_rights.setdefault(rights, []).append(change)
+    for (owner, mode), changes in same_rights.items():
+        temps = [_temp_path(change, run) for change in changes]
         lines.append(
             sh(
-                "chown {owner} {temp} && chmod {mode} {temp} || fail {why}",
-                owner=f"{spec.owner}:{spec.group}",
-                temp=_temp_path(change, run),
-                mode=spec.mode,
-                why=f"could not set owner {spec.owner}:{spec.group} and mode {spec.mode} "
-                f"on {change.dest}",
+                "chown {owner} {temps} && chmod {mode} {temps} || fail {why}",
+                owner=owner,
+                temps=temps,
+                mode=mode,
+                why=f"could not set owner {owner} and mode {mode} on "
+                + ", ".join(change.dest for change in changes),
             )
         )
     lines.append(sh('if [ -e {m} ]; then cp -a {m} "$B/manifest"; fi', m=MANIFEST))
