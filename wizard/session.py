@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wizard.answers import Answers, check_refusals, validate_answers
+from wizard.answers import Answers, answer_as_text, check_refusals, validate_answers
 from wizard.apply import ApplyOutcome, apply_plan, explain_failure
 from wizard.catalog import Catalog
 from wizard.checks import load_all_checks
@@ -432,11 +432,14 @@ class Session:
                 defaults[question.name] = ""
             elif question.name in previous:
                 value = previous[question.name]
-                defaults[question.name] = ", ".join(value) if isinstance(value, list) else value
+                # A list or table as the text its parser reads back (a form shows it).
+                defaults[question.name] = (
+                    answer_as_text(question, value) if isinstance(value, list) else value
+                )
             elif question.default is not None:
                 value = evaluate(step, question.default, context)
                 if isinstance(value, list | tuple):
-                    value = ", ".join(str(v) for v in value)
+                    value = answer_as_text(question, value)
                 defaults[question.name] = "" if value is None else value
             else:
                 defaults[question.name] = ""
