@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import platformdirs
 
+from wizard import stepschema
 from wizard.errors import WizardError
-from wizard.steps import CheckSpec, Command, FileSpec, Question, Refusal, Step
+from wizard.steps import Step
 
 
 def shipped_steps_dir() -> Path:
@@ -25,90 +25,25 @@ def user_steps_dir() -> Path:
     return platformdirs.user_config_path("vps-wizard") / "steps"
 
 
-def _tuple(value: Any) -> tuple[str, ...]:
-    return tuple(str(item) for item in (value or ()))
-
-
-def _step_from_toml(folder: Path, data: Mapping[str, Any]) -> Step:
-    return Step(
-        id=data["id"],
-        title=data["title"],
-        help=data.get("help", "").strip(),
-        chapters=str(data.get("chapters", "")),
-        requires=_tuple(data.get("requires")),
-        applies_to=_tuple(data.get("applies_to", ("debian", "ubuntu"))),
-        questions=tuple(
-            Question(
-                name=q["name"],
-                type=q["type"],
-                prompt=q["prompt"],
-                help=q.get("help", "").strip(),
-                default=q.get("default"),
-                choices=_tuple(q.get("choices")),
-                secret=bool(q.get("secret", False)),
-                required=bool(q.get("required", True)),
-                when=q.get("when"),
-                choices_from=q.get("choices_from"),
-            )
-            for q in data.get("questions", ())
-        ),
-        packages=_tuple(data.get("packages")),
-        files=tuple(
-            FileSpec(
-                template=f["template"],
-                dest=f["dest"],
-                mode=str(f.get("mode", "0644")),
-                owner=f.get("owner", "root"),
-                group=f.get("group", "root"),
-                validate=f.get("validate"),
-                validate_in=f.get("validate_in"),
-                secret=bool(f.get("secret", False)),
-                notify=_tuple(f.get("notify")),
-                when=f.get("when"),
-                compare=f.get("compare"),
-                for_each=f.get("for_each"),
-            )
-            for f in data.get("files", ())
-        ),
-        commands=tuple(
-            Command(
-                run=c["run"],
-                stage=c.get("stage", "after"),
-                creates=c.get("creates"),
-                unless=c.get("unless"),
-                when=c.get("when"),
-                timeout=int(c.get("timeout", 900)),
-            )
-            for c in data.get("commands", ())
-        ),
-        handlers=dict(data.get("handlers", {})),
-        enable=_tuple(data.get("enable")),
-        ports=_tuple(data.get("ports")),
-        depends_on_ports=bool(data.get("depends_on_ports", False)),
-        depends_on_packages=tuple(data.get("depends_on_packages", ())),
-        guard=data.get("guard"),
-        checks=tuple(
-            CheckSpec(id=c["id"], params=dict(c.get("params", {}))) for c in data.get("checks", ())
-        ),
-        source_dir=str(folder),
-        refusals=tuple(
-            Refusal(r["question"], r["when"], r["reason"], r.get("hint", ""))
-            for r in data.get("refuse", ())
-        ),
-    )
-
-
 def load_step(folder: Path) -> tuple[int, Step]:
-    """Load one step folder; returns its catalog order and the Step."""
+    """Load one step folder, checked against the schema; returns its catalog order and the Step.
+
+    A file that is not TOML, or holds an unknown field or value, is refused with its lines
+    (wizard/stepschema.py): a typo must never silently drop a setting such as the lockout guard.
+    """
     toml_path = folder / "step.toml"
+    text = toml_path.read_text()
     try:
-        data = tomllib.loads(toml_path.read_text())
-        return int(data.get("order", 1000)), _step_from_toml(folder, data)
-    except (tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as error:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
         raise WizardError(
-            f"the step definition {toml_path} is broken: {error!r}",
-            "fix or remove that folder",
+            f"the step definition {toml_path} is not valid TOML: {error}",
+            "fix that line, or remove the folder",
         ) from None
+    problems = stepschema.problems_of(data)
+    if problems:
+        raise stepschema.refuse(toml_path, text, problems)
+    return int(data.get("order", 1000)), stepschema.step_from_toml(data, str(folder))
 
 
 @dataclass(frozen=True)
@@ -139,5 +74,7 @@ def load_catalog(extra_dirs: Iterable[Path] = ()) -> Catalog:
             if (folder / "step.toml").is_file():
                 order, step = load_step(folder)
                 found[step.id] = (order, step)
+    for _, step in found.values():
+        stepschema.check_requires(Path(step.source_dir) / "step.toml", step, found)
     ordered = sorted(found.values(), key=lambda pair: (pair[0], pair[1].id))
     return Catalog(tuple(step for _, step in ordered))

@@ -64,8 +64,10 @@ class FileSpec:
     stands for the path of the new content. With `validate_in` (a configuration directory such
     as /etc/nginx), it runs on a throw-away copy of that directory, `{copy}`, in which every
     file the run stages is in place and the directory's own absolute paths point into the
-    copy: the whole configuration is checked as it will be, the live one untouched. `notify`
-    names services whose handler runs when the file changed.
+    copy: the whole configuration is checked as it will be, the live one untouched.
+    `validate_with` names a validator of wizard/validators.py instead of a shell command
+    (step.toml's `validate = { with = "NAME" }`). `notify` names services whose handler runs
+    when the file changed.
 
     `compare`, for a secret file, is a shell test the plan runs on the server instead of
     reading the file back: `vw_secret` prints the content the step would write (into the one
@@ -83,6 +85,7 @@ class FileSpec:
     group: str = "root"
     validate: str | None = None
     validate_in: str | None = None
+    validate_with: NamedValidator | None = None
     secret: bool = False
     notify: tuple[str, ...] = ()
     when: str | None = None
@@ -95,10 +98,13 @@ class Command:
     """An idempotent command: skipped when `creates` exists or `unless` succeeds.
 
     `before` commands run before the files are written (a user must exist before a file can
-    be owned by them); `after` commands run once files and handlers are done.
+    be owned by them); `after` commands run once files and handlers are done. `script` names a
+    Jinja file in the step's folder holding a longer command (step.toml's
+    `run = { script = "FILE.sh.j2" }`), rendered like `run`, which is then empty.
     """
 
-    run: str
+    run: str = ""
+    script: str | None = None
     stage: CommandStage = "after"
     creates: str | None = None
     unless: str | None = None

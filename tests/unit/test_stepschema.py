@@ -1,0 +1,279 @@
+"""step.toml is checked at load: every typo is refused with the file, the line and what was
+expected, in a shipped step and in a user's alike; the reference page is current."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wizard import stepschema
+from wizard.catalog import load_catalog, load_step, shipped_steps_dir
+from wizard.errors import WizardError
+from wizard.steps import NamedValidator
+
+REPO = Path(__file__).resolve().parents[2]
+
+# A step with every typo of the issue, each on a line of its own; the comment names the typo.
+TYPOS = """\
+id = "typos"
+title = "A step with typos"
+guard = "lockot"                          # guard
+order = 900
+
+[[questions]]
+name = "port"
+type = "prot"                             # type
+prompt = "Port"
+
+[[files]]
+template = "a.j2"
+dest = "/etc/a"
+mode = "0x644"                            # mode
+notfy = ["ssh"]                           # notfy
+
+[[commands]]
+run = "true"
+stage = "befor"                           # stage
+
+[handlers]
+ssh = "relaod"                            # relaod
+
+[[checks]]
+id = "ssh.logn"                           # check id
+
+[[checks]]
+id = "ssh.login"
+params = { user = "answers.user", prot = "answers.port" }   # param
+"""
+
+
+def _line(text: str, marker: str) -> int:
+    return next(n for n, line in enumerate(text.splitlines(), 1) if line.endswith(f"# {marker}"))
+
+
+def _write_step(root: Path, name: str, text: str) -> Path:
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "step.toml").write_text(text)
+    return folder / "step.toml"
+
+
+def _refusal(root: Path) -> str:
+    with pytest.raises(WizardError) as caught:
+        load_catalog([root])
+    assert "docs/steps.md" in caught.value.hint
+    return caught.value.message
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user's step folder, in a temporary config directory."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    return tmp_path / "config" / "vps-wizard" / "steps"
+
+
+@pytest.mark.parametrize(
+    ("marker", "expected"),
+    [
+        (
+            "guard",
+            r"'lockot' is not a known value of 'guard'; did you mean 'lockout'\? "
+            r"\(expected one of: 'lockout'\)",
+        ),
+        ("type", r"'prot' is not a known value of 'type'; did you mean 'port'\?.*'port_list'"),
+        ("mode", r"'0x644' is not a file mode: expected an octal file mode like \"0644\""),
+        (
+            "notfy",
+            r"unknown field 'notfy' in \[\[files\]\]; did you mean 'notify'\? "
+            r"\(expected one of: template, dest, mode",
+        ),
+        (
+            "stage",
+            r"'befor' is not a known value of 'stage'; did you mean 'before'\? "
+            r"\(expected one of: 'before', 'after'\)",
+        ),
+        (
+            "relaod",
+            r"'relaod' is not a known value of 'handlers'; did you mean 'reload'\? "
+            r"\(expected one of: 'reload', 'restart', 'reload-or-restart', 'regenerate'\)",
+        ),
+        ("check id", r"'ssh.logn' is not a known value of 'id'; did you mean 'ssh.login'\?"),
+        (
+            "param",
+            r"check 'ssh.login' has no parameter 'prot'; did you mean 'port'\? "
+            r"\(it takes: user, port\)",
+        ),
+    ],
+)
+def test_each_typo_of_a_user_step_is_refused_at_its_line(
+    config_dir: Path, marker: str, expected: str
+) -> None:
+    path = _write_step(config_dir, "typos", TYPOS)
+    message = _refusal(config_dir.parent / "nothing-else")
+    line = _line(TYPOS, marker)
+    found = [entry for entry in message.splitlines() if entry.startswith(f"  {path}:{line}: ")]
+    assert found, f"nothing at line {line}:\n{message}"
+    assert re.search(expected, found[0]), found[0]
+
+
+def test_every_problem_of_the_file_is_listed_at_once(config_dir: Path) -> None:
+    _write_step(config_dir, "typos", TYPOS)
+    message = _refusal(config_dir.parent / "nothing-else")
+    assert "has 8 problems" in message
+    assert len(message.splitlines()) == 9
+
+
+def test_a_step_in_an_extra_dir_is_checked_the_same(tmp_path: Path) -> None:
+    path = _write_step(tmp_path, "typos", TYPOS)
+    message = _refusal(tmp_path)
+    assert f"{path}:{_line(TYPOS, 'guard')}: guard: 'lockot'" in message
+
+
+def test_requires_naming_no_step_is_refused_at_its_line(tmp_path: Path) -> None:
+    text = 'id = "x"\ntitle = "X"\nrequires = [\n  "base",\n  "fire-wall",\n]\n'
+    path = _write_step(tmp_path, "x", text)
+    message = _refusal(tmp_path)
+    assert f"{path}:5: requires[2]: there is no step 'fire-wall'; did you mean 'firewall'?" in (
+        message
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "expected"),
+    [
+        # A required check parameter missing: at the params line.
+        (
+            '[[checks]]\nid = "system.hostname"\nparams = { }\n',
+            5,
+            "check 'system.hostname' needs the parameter 'fqdn' (text: the expected name)",
+        ),
+        # A wrong type.
+        ("[[commands]]\nrun = 'true'\ntimeout = '9'\n", 5, "'timeout' is text: expected integer"),
+        # A field that belongs to another question type.
+        (
+            '[[questions]]\nname = "a"\ntype = "port"\nprompt = "A"\nchoices = ["1"]\n',
+            7,
+            "'choices' is for questions of type choice, not port",
+        ),
+        (
+            '[[questions]]\nname = "a"\ntype = "choice"\nprompt = "A"\n',
+            3,
+            "a choice question needs 'choices' or 'choices_from'",
+        ),
+        # A named validator that does not exist, in an inline table.
+        (
+            '[[files]]\ntemplate = "a"\ndest = "/a"\nvalidate = { with = "apach" }\n',
+            6,
+            "'apach' is not a known value of 'with'; did you mean 'apache'?",
+        ),
+        # A validator's parameter it does not take.
+        (
+            '[[files]]\ntemplate = "a"\ndest = "/a"\n'
+            'validate = { with = "sshd", params = { user = "x" } }\n',
+            6,
+            "validator 'sshd' has no parameter 'user'; did you mean 'users'? (it takes: users,",
+        ),
+        # A list question without its item type, a column of a list type.
+        (
+            '[[questions]]\nname = "a"\ntype = "list"\nprompt = "A"\n',
+            3,
+            "a list question needs 'item', the type of its items",
+        ),
+        (
+            '[[questions]]\nname = "a"\ntype = "table"\nprompt = "A"\ncolumns = [\n'
+            '  { name = "b", prompt = "B", type = "port_list" },\n]\n',
+            8,
+            "a column holds one value: expected one of",
+        ),
+        # A refusal about a question the step does not ask.
+        (
+            '[[refuse]]\nquestion = "prot"\nwhen = "true"\nreason = "r"\n',
+            4,
+            "the step has no question 'prot'",
+        ),
+        # A missing required field: at the table's header.
+        ('\n[[files]]\ntemplate = "a"\n', 4, "[[files]] needs 'dest'"),
+        # A help text holding brackets and '=' does not confuse the line scan.
+        (
+            'help = """\n[[files]]\nmode = "x"\n"""\n[[files]]\ntemplate = "a"\ndest = "/a"\n'
+            'mode = "9"\n',
+            10,
+            "'9' is not a file mode",
+        ),
+    ],
+)
+def test_other_mistakes_are_refused_at_their_line(
+    tmp_path: Path, text: str, line: int, expected: str
+) -> None:
+    path = _write_step(tmp_path, "x", 'id = "x"\ntitle = "X"\n' + text)
+    with pytest.raises(WizardError) as caught:
+        load_step(path.parent)
+    assert f"{path}:{line}: " in caught.value.message
+    assert expected in caught.value.message
+
+
+def test_a_file_that_is_not_toml_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = _write_step(tmp_path, "x", 'id = "x"\ntitle = \n')
+    with pytest.raises(WizardError) as caught:
+        load_step(path.parent)
+    assert str(path) in caught.value.message and "line 2" in caught.value.message
+
+
+def test_all_shipped_steps_load_clean() -> None:
+    catalog = load_catalog()
+    shipped = sorted(p.name for p in shipped_steps_dir().iterdir() if (p / "step.toml").is_file())
+    assert sorted(catalog.ids()) == shipped
+    assert catalog.get("ssh-hardening").guard == "lockout"
+
+
+def test_new_shapes_load_into_the_step() -> None:
+    data = {
+        "id": "x",
+        "title": "X",
+        "files": [{"template": "a", "dest": "/a", "validate": {"with": "apache"}}],
+        "commands": [{"run": {"script": "merge.sh.j2"}, "stage": "before"}],
+        "questions": [
+            {"name": "v", "type": "choice", "prompt": "V", "choices_from": "facts.php"},
+        ],
+    }
+    assert stepschema.problems_of(data) == []
+    step = stepschema.step_from_toml(data, "/steps/x")
+    assert step.files[0].validate_with == NamedValidator("apache")
+    assert step.files[0].validate is None
+    assert (step.commands[0].script, step.commands[0].run) == ("merge.sh.j2", "")
+    assert step.questions[0].choices_from == "facts.php"
+    assert step.help == "" and step.source_dir == "/steps/x"
+
+
+def test_the_line_scan_finds_keys_in_inline_tables_and_arrays() -> None:
+    text = (
+        '[[questions]]\nname = "a"\n[[questions]]\nname = "b"\ncolumns = [\n'
+        '  { name = "c", type = "port" },\n  { name = "d",\n    type = "x" },\n]\n'
+        '[handlers]\n"php*-fpm.service" = "reload"\n'
+    )
+    lines = stepschema.locate(text)
+    assert lines[("questions", 1, "name")] == 4
+    assert lines[("questions", 1, "columns", 1, "type")] == 8
+    assert lines[("handlers", "php*-fpm.service")] == 11
+
+
+def test_the_reference_page_is_current() -> None:
+    committed = (REPO / "docs" / "steps.md").read_text()
+    assert committed == stepschema.markdown(), (
+        "docs/steps.md is out of date: python -m wizard.stepschema --markdown > docs/steps.md"
+    )
+
+
+def test_the_reference_page_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "wizard.stepschema", "--markdown"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout == stepschema.markdown()
+    assert "| `guard` | text |" in done.stdout and "### `ssh.login`" in done.stdout
