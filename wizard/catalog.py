@@ -40,7 +40,7 @@ def load_step(folder: Path) -> tuple[int, Step]:
             f"the step definition {toml_path} is not valid TOML: {error}",
             "fix that line, or remove the folder",
         ) from None
-    problems = stepschema.problems_of(data)
+    problems = stepschema.problems_of(data) or stepschema.missing_files(data, folder)
     if problems:
         raise stepschema.refuse(toml_path, text, problems)
     return int(data.get("order", 1000)), stepschema.step_from_toml(data, str(folder))

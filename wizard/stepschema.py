@@ -627,6 +627,29 @@ def problems_of(data: Mapping[str, Any]) -> list[Problem]:
     return checker.problems
 
 
+def missing_files(data: Mapping[str, Any], folder: Path) -> list[Problem]:
+    """Templates and scripts the step names that are not in its folder (Jinja reads only
+    there): a misspelt file name is refused at load, not halfway through an apply."""
+    named: list[tuple[KeyPath, str]] = [
+        (("files", index, "template"), spec["template"])
+        for index, spec in enumerate(data.get("files", ()))
+    ]
+    named += [
+        (("commands", index, "run", "script"), command["run"]["script"])
+        for index, command in enumerate(data.get("commands", ()))
+        if isinstance(command["run"], dict)
+    ]
+    present = sorted(path.name for path in folder.iterdir() if path.is_file())
+    return [
+        Problem(
+            path,
+            f"there is no file '{name}' in {folder}{_suggest(name, present)}",
+        )
+        for path, name in named
+        if not (folder / name).is_file()
+    ]
+
+
 def refuse(toml_path: Path, text: str, problems: Sequence[Problem]) -> WizardError:
     """The error naming each problem's line in the file."""
     lines = locate(text)

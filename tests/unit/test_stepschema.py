@@ -277,3 +277,25 @@ def test_the_reference_page_command() -> None:
     )
     assert done.stdout == stepschema.markdown()
     assert "| `guard` | text |" in done.stdout and "### `ssh.login`" in done.stdout
+
+
+def test_a_template_or_script_missing_from_the_folder_is_refused_at_its_line(
+    tmp_path: Path,
+) -> None:
+    text = (
+        'id = "x"\ntitle = "X"\n[[files]]\ntemplate = "mian.cf.j2"\ndest = "/etc/a"\n'
+        '[[commands]]\nrun = { script = "merge.sh.j2" }\n'
+    )
+    path = _write_step(tmp_path, "x", text)
+    (path.parent / "main.cf.j2").write_text("")
+    with pytest.raises(WizardError) as caught:
+        load_step(path.parent)
+    message = caught.value.message
+    assert f"{path}:4: files[1].template: there is no file 'mian.cf.j2' in {path.parent}; " in (
+        message
+    )
+    assert "did you mean 'main.cf.j2'?" in message
+    assert f"{path}:7: commands[1].run.script: there is no file 'merge.sh.j2'" in message
+    (path.parent / "merge.sh.j2").write_text("")
+    (path.parent / "mian.cf.j2").write_text("")
+    assert load_step(path.parent)[1].commands[0].script == "merge.sh.j2"
