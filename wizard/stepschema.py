@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wizard.answers import ITEM_TYPES, QUESTION_TYPES
+from wizard.answers import ITEM_TYPES, PARSERS, QUESTION_PARSERS, QUESTION_TYPES
 from wizard.checks.manifest import MANIFEST, CheckDecl
 from wizard.errors import WizardError
 from wizard.steps import (
@@ -112,15 +112,16 @@ def _f(name: str, kind: Kind | tuple[Kind, ...], description: str, **more: Any) 
 
 
 TEXT, INTEGER, BOOL, TEXT_LIST, TABLES, TABLE, MAP, PARAMS = Kind
-_WHEN = (
-    "a Jinja expression over the answers; when it is false, this is skipped (a question: not "
-    "asked, its answer not checked)"
-)
+_WHEN = "a Jinja expression over the answers: when it is false, this entry is skipped"
 
 # Fields a question and a table's column share: the typed value and its limits.
 _VALUE_FIELDS = (
     _f(
-        "type", TEXT, "the answer's type (see Question types)", required=True, values=QUESTION_TYPES
+        "type",
+        TEXT,
+        "the answer's type: one of the question types below",
+        required=True,
+        values=QUESTION_TYPES,
     ),
     _f("help", TEXT, "a longer explanation shown under the question", strip=True),
     _f("required", BOOL, "whether an answer is needed"),
@@ -141,7 +142,7 @@ _VALUE_FIELDS = (
     _f(
         "pattern",
         TEXT,
-        "a regular expression the whole answer must match",
+        "what the whole answer must match",
         for_types=("text",),
         format=Format.REGEX,
     ),
@@ -180,11 +181,16 @@ QUESTION = Section(
         ),
         *_VALUE_FIELDS[1:],
         _f("secret", BOOL, "the answer is a secret: never shown, logged or stored in clear"),
-        _f("when", TEXT, _WHEN),
+        _f(
+            "when",
+            TEXT,
+            "a Jinja expression over the answers before this one: when it is false, the "
+            "question is not asked and its answer not checked",
+        ),
         _f(
             "item",
             TEXT,
-            "the type of each item of a list question",
+            "the type of each item of a list question: a question type below that holds one value",
             for_types=("list",),
             values=ITEM_TYPES,
         ),
@@ -300,7 +306,13 @@ CHECK = Section(
     "A verification check, by id (see Checks below), with its parameters: Jinja expressions "
     "over the answers, the other steps' answers and the facts, rendered when verify runs.",
     (
-        _f("id", TEXT, "the check's id", required=True, values=tuple(MANIFEST)),
+        _f(
+            "id",
+            TEXT,
+            "the check's id: one of the checks below",
+            required=True,
+            values=tuple(MANIFEST),
+        ),
         _f("params", PARAMS, 'the check\'s parameters: name = "JINJA EXPRESSION"'),
     ),
     CheckSpec,
@@ -903,16 +915,55 @@ def _section_markdown(section: Section) -> Iterator[str]:
         kinds = " or ".join(kind.value for kind in field.kinds)
         need = "required" if field.required else (_default(section, field) or "optional")
         meaning = field.description
+        # A long list of values (question types, check ids) has its own section below.
         if field.values and len(field.values) <= 12:
             meaning += "; one of: " + ", ".join(f"`{value}`" for value in field.values)
-        elif field.values:
-            meaning += " (see below)"
         if field.for_types:
             meaning += f" (only for type {' or '.join(f'`{t}`' for t in field.for_types)})"
         if field.format:
             meaning += f"; {field.format.value}"
         yield f"| `{field.name}` | {kinds} | {_cell(need)} | {_cell(meaning)} |"
     yield ""
+
+
+def _first_paragraph(text: str | None) -> str:
+    return " ".join((text or "").strip().split("\n\n")[0].split())
+
+
+def _types_markdown() -> list[str]:
+    parsers = {**PARSERS, **QUESTION_PARSERS}
+    out = [
+        "## Question types",
+        "",
+        "What a question's `type` accepts; an answer is refused with the reason otherwise. A",
+        "list's `item` and a table's column take the types that hold one value (not a list,",
+        "table or secret).",
+        "",
+        "| Type | Accepts |",
+        "|---|---|",
+    ]
+    out += [
+        f"| `{name}` | {_cell(_first_paragraph(parsers[name].__doc__))} |"
+        for name in QUESTION_TYPES
+    ]
+    return [*out, ""]
+
+
+def _validators_markdown() -> list[str]:
+    out = [
+        "## Named validators",
+        "",
+        '`validate = { with = "NAME", params = { ... } }` runs one of these on the new file',
+        "before it replaces the old (the scripts are wizard/validate/NAME.sh.j2).",
+        "",
+        "| Name | Checks a copy of | Parameters | What it proves |",
+        "|---|---|---|---|",
+    ]
+    for validator in VALIDATORS.values():
+        params = ", ".join(f"`{name}`" for name in validator.params) or "none"
+        copy = f"`{validator.validate_in}`" if validator.validate_in else "no"
+        out.append(f"| `{validator.name}` | {copy} | {params} | {_cell(validator.summary())} |")
+    return [*out, ""]
 
 
 def _check_markdown(decl: CheckDecl) -> Iterator[str]:
@@ -952,11 +1003,9 @@ def markdown() -> str:
     ]
     for section in (STEP, QUESTION, COLUMN, FILE, VALIDATOR, COMMAND, SCRIPT, CHECK, REFUSE):
         out += _section_markdown(section)
+    out += _types_markdown()
+    out += _validators_markdown()
     out += [
-        "## Question types",
-        "",
-        ", ".join(f"`{name}`" for name in QUESTION_TYPES),
-        "",
         "## Checks",
         "",
         "Each `[[checks]]` names one of these ids. Its `params` are Jinja expressions; the",
