@@ -61,6 +61,10 @@ class Format(enum.Enum):
 
     OCTAL_MODE = 'an octal file mode like "0644"'
     REGEX = "a regular expression"
+    # Step ids name folders, state entries and command arguments.
+    STEP_ID = "lower-case letters, digits and hyphens, like mail-auth"
+    # Answer names are read as answers.NAME in Jinja: an identifier.
+    NAME = "lower-case letters, digits and underscores, like extra_ports"
 
 
 @dataclass(frozen=True)
@@ -158,7 +162,7 @@ COLUMN = Section(
     "columns = [ { ... } ]",
     "One column of a table question: each row's cell of that name is typed and checked.",
     (
-        _f("name", TEXT, "the cell's name in each row", required=True),
+        _f("name", TEXT, "the cell's name in each row", required=True, format=Format.NAME),
         _f("prompt", TEXT, "the column's heading, what the cell is", required=True),
         *_VALUE_FIELDS,
     ),
@@ -170,7 +174,9 @@ QUESTION = Section(
     "One typed question of the step's form. Its answer is `answers.NAME` in templates and "
     "expressions, `steps['STEP'].NAME` in other steps'.",
     (
-        _f("name", TEXT, "the answer's name, unique in the step", required=True),
+        _f(
+            "name", TEXT, "the answer's name, unique in the step", required=True, format=Format.NAME
+        ),
         _f("prompt", TEXT, "the question as the form asks it", required=True),
         _VALUE_FIELDS[0],
         _f(
@@ -341,7 +347,13 @@ STEP = Section(
     "templates/ or dropped in the user's config directory (a user step replaces a shipped "
     "one of the same id).",
     (
-        _f("id", TEXT, "the step's id, as commands and other steps name it", required=True),
+        _f(
+            "id",
+            TEXT,
+            "the step's id, as commands and other steps name it",
+            required=True,
+            format=Format.STEP_ID,
+        ),
         _f("title", TEXT, "one line saying what the step does", required=True),
         _f(
             "order",
@@ -466,12 +478,19 @@ def _fits(kind: Kind, value: Any) -> bool:
     return isinstance(value, dict)  # TABLE, PARAMS
 
 
-_OCTAL_MODE = re.compile(r"0?[0-7]{3,4}")
+_FORMATS = {
+    Format.OCTAL_MODE: re.compile(r"0?[0-7]{3,4}"),
+    Format.STEP_ID: re.compile(r"[a-z0-9][a-z0-9-]*"),
+    Format.NAME: re.compile(r"[a-z_][a-z0-9_]*"),
+}
 
 
 def _format_problem(field: Field, value: str) -> str | None:
-    if field.format is Format.OCTAL_MODE and not _OCTAL_MODE.fullmatch(value):
-        return f"'{value}' is not a file mode: expected {field.format.value}"
+    if field.format is None:
+        return None
+    pattern = _FORMATS.get(field.format)
+    if pattern is not None and not pattern.fullmatch(value):
+        return f"'{value}' does not fit '{field.name}': expected {field.format.value}"
     if field.format is Format.REGEX:
         try:
             re.compile(value)

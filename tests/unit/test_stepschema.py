@@ -85,7 +85,7 @@ def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             r"\(expected one of: 'lockout'\)",
         ),
         ("type", r"'prot' is not a known value of 'type'; did you mean 'port'\?.*'port_list'"),
-        ("mode", r"'0x644' is not a file mode: expected an octal file mode like \"0644\""),
+        ("mode", r"'0x644' does not fit 'mode': expected an octal file mode like \"0644\""),
         (
             "notfy",
             r"unknown field 'notfy' in \[\[files\]\]; did you mean 'notify'\? "
@@ -170,6 +170,13 @@ def test_requires_naming_no_step_is_refused_at_its_line(tmp_path: Path) -> None:
             6,
             "'apach' is not a known value of 'with'; did you mean 'apache'?",
         ),
+        # An answer name Jinja cannot read as answers.NAME.
+        (
+            '[[questions]]\nname = "extra-ports"\ntype = "port_list"\nprompt = "A"\n',
+            4,
+            "'extra-ports' does not fit 'name': expected lower-case letters, digits and "
+            "underscores",
+        ),
         # A validator's parameter it does not take.
         (
             '[[files]]\ntemplate = "a"\ndest = "/a"\n'
@@ -202,7 +209,7 @@ def test_requires_naming_no_step_is_refused_at_its_line(tmp_path: Path) -> None:
             'help = """\n[[files]]\nmode = "x"\n"""\n[[files]]\ntemplate = "a"\ndest = "/a"\n'
             'mode = "9"\n',
             10,
-            "'9' is not a file mode",
+            "'9' does not fit 'mode'",
         ),
     ],
 )
@@ -299,3 +306,12 @@ def test_a_template_or_script_missing_from_the_folder_is_refused_at_its_line(
     (path.parent / "merge.sh.j2").write_text("")
     (path.parent / "mian.cf.j2").write_text("")
     assert load_step(path.parent)[1].commands[0].script == "merge.sh.j2"
+
+
+def test_a_step_id_that_is_not_a_plain_name_is_refused(tmp_path: Path) -> None:
+    path = _write_step(tmp_path, "x", 'title = "X"\nid = "Mail Auth"\n')
+    with pytest.raises(WizardError) as caught:
+        load_step(path.parent)
+    assert f"{path}:2: id: 'Mail Auth' does not fit 'id': expected lower-case letters, " in (
+        caught.value.message
+    )
