@@ -19,7 +19,8 @@ from wizard.errors import WizardError
 from wizard.render import evaluate, render_shell, render_string, render_template
 from wizard.serverfiles import CONTENT_LIMIT, RemoteFile, parse_read_files, read_files_script
 from wizard.shell import Shell, code, heredoc, join, script, sh
-from wizard.steps import Command, FileSpec, Step
+from wizard.steps import Command, FileSpec, NamedValidator, Step
+from wizard.validators import validator
 
 FileStatus = Literal["create", "update", "attributes", "unchanged"]
 MASK = "********"
@@ -295,6 +296,42 @@ def render_validate(step: Step, line: str, context: Mapping[str, Any]) -> Shell:
     return render_shell(step, line, context)
 
 
+def render_named_validator(step: Step, named: NamedValidator, context: Mapping[str, Any]) -> Shell:
+    """A named validator's script rendered as shell with its parameters only, each a Jinja
+    expression of the step evaluated in the step's context (wizard/validators.py)."""
+    found = validator(named.name)
+    if set(found.params) != set(named.params):
+        raise WizardError(
+            f"step {step.id}: the validator {found.name} takes the parameters "
+            f"{', '.join(found.params) or 'none'}, the step gives "
+            f"{', '.join(named.params) or 'none'}",
+            "this is a bug in the step definition; report it with the step id",
+        )
+    params = {name: evaluate(step, expr, context) for name, expr in named.params.items()}
+    return render_shell(step, found.body(), params)
+
+
+def _file_validate(step: Step, spec: FileSpec, context: Mapping[str, Any]) -> Shell | None:
+    if spec.validate_with is not None:
+        return render_named_validator(step, spec.validate_with, context)
+    return render_validate(step, spec.validate, context) if spec.validate else None
+
+
+def _validate_in(step: Step, spec: FileSpec) -> str | None:
+    """The directory whose copy the file is validated in: the step's, or its named
+    validator's (a validator that reads "$copy" needs it)."""
+    if spec.validate_with is None:
+        return spec.validate_in
+    own = validator(spec.validate_with.name).validate_in
+    if own and spec.validate_in and own != spec.validate_in:
+        raise WizardError(
+            f"step {step.id}: {spec.dest} is validated in {spec.validate_in}, but the "
+            f"validator {spec.validate_with.name} checks a copy of {own}",
+            "this is a bug in the step definition; report it with the step id",
+        )
+    return own or spec.validate_in
+
+
 def render_step(step: Step, context: Mapping[str, Any]) -> DesiredState:
     """Render the step's templates, paths and commands; skip those whose `when` is false."""
     files = []
@@ -310,9 +347,10 @@ def render_step(step: Step, context: Mapping[str, Any]) -> DesiredState:
                 each,
                 owner=render_string(step, each.owner, where),
                 group=render_string(step, each.group, where),
+                validate_in=_validate_in(step, each),
             )
             content = render_template(step, spec.template, where).encode()
-            validate = render_validate(step, spec.validate, where) if spec.validate else None
+            validate = _file_validate(step, spec, where)
             compare = (
                 render_shell(step, spec.compare, where) if spec.secret and spec.compare else None
             )

@@ -36,7 +36,7 @@ class Validator:
         """The script's text (a Jinja template of shell), opening comment included."""
         return resources.files("wizard").joinpath(SCRIPTS, self.script_name).read_text()
 
-    def code(self) -> str:
+    def body(self) -> str:
         """The script without its opening comment: the shell the apply runs."""
         lines = self.source().splitlines()
         while lines and (not lines[0].strip() or lines[0].lstrip().startswith("#")):

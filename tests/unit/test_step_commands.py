@@ -39,6 +39,7 @@ from wizard.render import SHELL_TEMPLATE_SUFFIX, render_shell
 from wizard.session import site_domain
 from wizard.shell import quote
 from wizard.steps import Command, FileSpec, Step
+from wizard.validators import validator
 
 CATALOG = load_catalog()
 KEY_BLOB = "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
@@ -328,8 +329,11 @@ def rendered(name: str) -> Rendered:
         for file in desired.files:
             kept.add((step.id, (file.spec.template, file.spec.dest)))
             if file.validate is not None:
-                assert file.spec.validate is not None
-                lines.append(Line(step.id, "validate", file.spec.validate, str(file.validate)))
+                # A named validator's source is its script (wizard/validate/NAME.sh.j2).
+                named = file.spec.validate_with
+                source = validator(named.name).body() if named else file.spec.validate
+                assert source is not None
+                lines.append(Line(step.id, "validate", source, str(file.validate)))
             if file.spec.template.endswith(SHELL_TEMPLATE_SUFFIX):
                 scripts[f"{step.id}/{file.spec.template}"] = file.content.decode()
     return Rendered(tuple(lines), scripts, frozenset(kept))
@@ -621,7 +625,11 @@ def test_lines_run_in_a_sandbox_run_no_payload_and_get_the_literal_values(name, 
 
 
 def test_the_run_id_reaches_the_staged_file_names_of_validate_lines(tmp_path):
-    lines = [line for line in rendered("apache-self-signed-bare").lines if "{run}" in line.source]
+    lines = [
+        line
+        for line in rendered("apache-self-signed-bare").lines
+        if "{run}" in line.source or "$run" in line.source
+    ]
     assert lines, "no validate line uses {run}"
     try:
         calls = Sandbox.build(tmp_path / "root").run([line.rendered for line in lines])

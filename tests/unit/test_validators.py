@@ -3,15 +3,18 @@ wizard/validators.py), valid shell once rendered, and what it was when it was pa
 
 from __future__ import annotations
 
+import shlex
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 import wizard
-from wizard.plan import render_validate
+from wizard.errors import WizardError
+from wizard.plan import render_step, render_validate
 from wizard.render import render_shell
-from wizard.steps import Step
+from wizard.steps import FileSpec, NamedValidator, Step
 from wizard.validators import NAMES, VALIDATORS, validator
 
 SCRIPTS = Path(wizard.__file__).parent / "validate"
@@ -28,7 +31,7 @@ def step_here(tmp_path: Path) -> Step:
 
 def rendered(tmp_path: Path, name: str) -> str:
     params = SSHD_PARAMS if name == "sshd" else {}
-    return render_shell(step_here(tmp_path), validator(name).code(), params)
+    return render_shell(step_here(tmp_path), validator(name).body(), params)
 
 
 def test_every_validator_has_its_script_and_every_script_a_validator():
@@ -50,12 +53,10 @@ def test_each_says_what_it_proves_and_renders_as_valid_shell_without_its_comment
 @pytest.mark.parametrize("name", NAMES)
 def test_copy_is_read_only_by_a_validator_that_checks_a_copy(tmp_path, name):
     named = VALIDATORS[name]
-    assert ('"$copy"' in named.code()) == (named.validate_in is not None), name
+    assert ('"$copy"' in named.body()) == (named.validate_in is not None), name
 
 
 def test_an_unknown_name_lists_the_known_ones():
-    from wizard.errors import WizardError
-
     with pytest.raises(WizardError) as error:
         validator("apache2")
     assert "apache, nginx" in error.value.hint
@@ -102,3 +103,49 @@ def test_a_long_validator_is_the_pasted_line_laid_out(tmp_path, name):
     old = render_validate(step_here(tmp_path), PASTED[name], {})
     new = rendered(tmp_path, name)
     assert _one_line(new) == old
+
+
+# ----------------------------------------------------------------------------- in a plan
+
+
+def file_step(tmp_path: Path, named: NamedValidator, validate_in: str | None = None) -> Step:
+    (tmp_path / "demo.conf.j2").write_text("demo\n")
+    spec = FileSpec("demo.conf.j2", "/etc/ssh/demo.conf", validate_in=validate_in)
+    return Step(
+        "demo", "Demo", "", files=(replace(spec, validate_with=named),), source_dir=str(tmp_path)
+    )
+
+
+def test_a_named_validator_brings_its_validate_in_and_gets_its_params_quoted(tmp_path):
+    params = {"users": "['root', answers.admin]", "addresses": "['192.0.2.1']", "expect": "x"}
+    step = file_step(tmp_path, NamedValidator("sshd", {**params, "expect": "[answers.want]"}))
+    hostile = "port 22'; touch /tmp/owned; '"
+    (desired,) = render_step(step, {"answers": {"admin": "alice", "want": hostile}}).files
+    assert desired.spec.validate_in == "/etc/ssh"
+    assert desired.validate is not None
+    assert "for who in root alice; do" in desired.validate
+    assert f"for want in {shlex.quote(hostile)}; do" in desired.validate
+    assert 'sshd -t -f "$copy"/sshd_config' in desired.validate
+
+
+def test_a_validator_without_validate_in_leaves_the_file_as_it_is(tmp_path):
+    step = file_step(tmp_path, NamedValidator("sudoers"))
+    (desired,) = render_step(step, {}).files
+    assert desired.spec.validate_in is None
+    assert desired.validate == 'visudo -cqf "$new"'
+
+
+def test_params_other_than_the_declared_ones_are_a_step_bug(tmp_path):
+    step = file_step(tmp_path, NamedValidator("sshd", {"users": "['root']"}))
+    with pytest.raises(WizardError) as error:
+        render_step(step, {})
+    assert "takes the parameters users, addresses, expect" in error.value.message
+    with pytest.raises(WizardError):
+        render_step(file_step(tmp_path, NamedValidator("sudoers", {"x": "1"})), {})
+
+
+def test_another_validate_in_than_the_validators_is_a_step_bug(tmp_path):
+    step = file_step(tmp_path, NamedValidator("nginx"), validate_in="/etc/apache2")
+    with pytest.raises(WizardError) as error:
+        render_step(step, {})
+    assert "checks a copy of /etc/nginx" in error.value.message
