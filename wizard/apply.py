@@ -524,16 +524,20 @@ vw_settled() {{
 
 
 def _manifest_lines(plan: Plan) -> Shell:
-    """Record the SHA-256 of the step's files, so the next connect can tell drift."""
-    pattern = "  (" + "|".join(_regex(c.dest) for c in plan.changed_files) + ")$"
+    """Record the SHA-256 of every file of the step the user approved (those it wrote and those
+    already as wanted), so the next connect can tell drift and a verify finds them all listed:
+    the session needs no command of its own for it after an apply."""
+    dests = sorted({c.dest for c in plan.files if c.approved})
+    pattern = "  (" + "|".join(_regex(dest) for dest in dests) + ")$"
     return sh(
         "mkdir -p {state}; touch {m}\n"
         "grep -v -E {pattern} {m} > {m}.tmp\n"
-        "sha256sum {dests} >> {m}.tmp && mv -f {m}.tmp {m}",
+        'for f in {dests}; do [ -f "$f" ] && printf "%s\\n" "$f"; done | '
+        "xargs -r -d '\\n' sha256sum >> {m}.tmp && mv -f {m}.tmp {m}",
         state=STATE_DIR,
         m=MANIFEST,
         pattern=pattern,
-        dests=[c.dest for c in plan.changed_files],
+        dests=dests,
     )
 
 
