@@ -427,7 +427,7 @@ def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> Shell:
         lines.append(sh("log {what}", what=f"wrote {len(plan.changed_files)} file(s)"))
     lines += _service_lines(plan)
     lines += _command_lines(plan, "after", "rollback")
-    if plan.changed_files:
+    if any(c.approved for c in plan.files):
         lines.append(_manifest_lines(plan))
     guarded = plan.step.guard == "lockout" and plan.changed_files
     final = RunStatus.AWAITING_CONFIRM if guarded else RunStatus.DONE
