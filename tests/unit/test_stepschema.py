@@ -12,6 +12,7 @@ import pytest
 
 from wizard import stepschema
 from wizard.catalog import load_catalog, load_step, shipped_steps_dir
+from wizard.checks.manifest import MANIFEST, ParamType
 from wizard.errors import WizardError
 from wizard.steps import NamedValidator
 
@@ -315,3 +316,34 @@ def test_a_step_id_that_is_not_a_plain_name_is_refused(tmp_path: Path) -> None:
     assert f"{path}:2: id: 'Mail Auth' does not fit 'id': expected lower-case letters, " in (
         caught.value.message
     )
+
+
+def _param_type_of_answer(question_type: str) -> ParamType:
+    if question_type == "bool":
+        return ParamType.BOOL
+    if question_type in ("port", "integer"):
+        return ParamType.INTEGER
+    if question_type in ("list", "table") or question_type.endswith("_list"):
+        return ParamType.TEXT_LIST
+    return ParamType.TEXT
+
+
+def test_check_params_that_are_plain_answers_have_the_declared_type() -> None:
+    """Where a shipped step passes an answer as it is (answers.port, steps['vhost'].domain),
+    the question's type gives the value the check receives: it fits the manifest."""
+    catalog = load_catalog()
+    types = {(s.id, q.name): q.type for s in catalog.steps for q in s.questions}
+    compared = 0
+    for step in catalog.steps:
+        for spec in step.checks:
+            for name, expression in spec.params.items():
+                own = re.fullmatch(r"answers\.(\w+)", expression.strip())
+                other = re.fullmatch(r"steps\['([\w-]+)'\]\.(\w+)", expression.strip())
+                key = (step.id, own[1]) if own else (other[1], other[2]) if other else None
+                if key is None:
+                    continue
+                param = MANIFEST[spec.id].param(name)
+                assert param is not None
+                assert param.type is _param_type_of_answer(types[key]), (spec.id, name)
+                compared += 1
+    assert compared > 50
