@@ -100,7 +100,8 @@ class Command:
     `before` commands run before the files are written (a user must exist before a file can
     be owned by them); `after` commands run once files and handlers are done. `script` names a
     Jinja file in the step's folder holding a longer command (step.toml's
-    `run = { script = "FILE.sh.j2" }`), rendered like `run`, which is then empty.
+    `run = { script = "FILE.sh.j2" }`): the catalog loads its text as `run`, rendered and
+    quoted as an inline one.
     """
 
     run: str = ""

@@ -881,6 +881,14 @@ def step_from_toml(data: Mapping[str, Any], source_dir: str) -> Step:
     """The Step of a step.toml that `problems_of` found nothing wrong with."""
     values = _build(STEP, data)
     values.setdefault("help", "")
+    # A command kept in a file is that file's text as its run: the plan renders and quotes it
+    # exactly as an inline run.
+    values["commands"] = tuple(
+        dataclasses.replace(command, run=(Path(source_dir) / command.script).read_text())
+        if command.script
+        else command
+        for command in values.get("commands", ())
+    )
     return Step(**values, source_dir=source_dir)
 
 

@@ -14,6 +14,7 @@ from wizard import stepschema
 from wizard.catalog import load_catalog, load_step, shipped_steps_dir
 from wizard.checks.manifest import MANIFEST, ParamType
 from wizard.errors import WizardError
+from wizard.render import render_shell
 from wizard.steps import NamedValidator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -238,7 +239,7 @@ def test_all_shipped_steps_load_clean() -> None:
     assert catalog.get("ssh-hardening").guard == "lockout"
 
 
-def test_new_shapes_load_into_the_step() -> None:
+def test_new_shapes_load_into_the_step(tmp_path: Path) -> None:
     data = {
         "id": "x",
         "title": "X",
@@ -249,12 +250,20 @@ def test_new_shapes_load_into_the_step() -> None:
         ],
     }
     assert stepschema.problems_of(data) == []
-    step = stepschema.step_from_toml(data, "/steps/x")
+    (tmp_path / "merge.sh.j2").write_text("merge {{ answers.v }}\n")
+    step = stepschema.step_from_toml(data, str(tmp_path))
     assert step.files[0].validate_with == NamedValidator("apache")
     assert step.files[0].validate is None
-    assert (step.commands[0].script, step.commands[0].run) == ("merge.sh.j2", "")
+    # The script's text is the command's run: the plan renders and quotes it as any run.
+    assert (step.commands[0].script, step.commands[0].run) == (
+        "merge.sh.j2",
+        "merge {{ answers.v }}\n",
+    )
+    assert render_shell(step, step.commands[0].run, {"answers": {"v": "a b; rm -rf /"}}) == (
+        "merge 'a b; rm -rf /'\n"
+    )
     assert step.questions[0].choices_from == "facts.php"
-    assert step.help == "" and step.source_dir == "/steps/x"
+    assert step.help == "" and step.source_dir == str(tmp_path)
 
 
 def test_the_line_scan_finds_keys_in_inline_tables_and_arrays() -> None:
