@@ -15,18 +15,18 @@ from textual.widgets import Button, DataTable, Footer, Header, LoadingIndicator,
 from screens.running import RunningScreen
 from screens.skipped import skip_hint
 from screens.text import shown
-from wizard.checks.base import CheckResult
+from wizard.checks.base import CheckResult, CheckStatus
 
-ICONS: dict[str, tuple[str, str]] = {
-    "ok": ("✔", "bold green"),
-    "warn": ("!", "bold yellow"),
-    "fail": ("✘", "bold red"),
+ICONS: dict[CheckStatus, tuple[str, str]] = {
+    CheckStatus.OK: ("✔", "bold green"),
+    CheckStatus.WARN: ("!", "bold yellow"),
+    CheckStatus.FAIL: ("✘", "bold red"),
 }
 
 
 def icon(result: CheckResult) -> Text:
     """The verdict as one coloured character."""
-    char, style = ICONS.get(result.status, ("?", ""))
+    char, style = ICONS[result.status]
     return Text(char, style=style)
 
 
@@ -36,7 +36,7 @@ def details(result: CheckResult, skipped_hint: str = "") -> Text:
     text = shown(f"{result.check_id}: {result.summary}", style="bold")
     if result.hint:
         text.append_text(shown(f"\n→ {result.hint}", style="yellow"))
-    if skipped_hint and result.status != "ok":
+    if skipped_hint and result.status is not CheckStatus.OK:
         text.append_text(shown(f"\n→ {skipped_hint}", style="yellow"))
     if result.evidence:
         text.append("\n\n")
@@ -108,17 +108,18 @@ class VerifyScreen(RunningScreen):
         table.clear()
         for result in self.results:
             self._add_row(result)
-        counts = {status: 0 for status in ICONS}
+        counts = dict.fromkeys(CheckStatus, 0)
         for result in self.results:
-            counts[result.status] = counts.get(result.status, 0) + 1
+            counts[result.status] += 1
         status = self.query_one("#status", Static)
         if not self.results:
             status.update("this step has no checks")
         else:
             status.update(
-                f"{counts['ok']} ok, {counts['warn']} warning(s), {counts['fail']} failed"
+                f"{counts[CheckStatus.OK]} ok, {counts[CheckStatus.WARN]} warning(s), "
+                f"{counts[CheckStatus.FAIL]} failed"
             )
-            status.set_class(counts["fail"] > 0, "-fail")
+            status.set_class(counts[CheckStatus.FAIL] > 0, "-fail")
         self._show_details()
 
     def work_ended(self) -> None:

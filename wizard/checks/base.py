@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import concurrent.futures
+import enum
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from wizard.connector import Connector
 from wizard.facts import Facts
 from wizard.remote import Credentials, Remote, Target
 from wizard.shell import Shell, sh
 
-Status = Literal["ok", "warn", "fail"]
+
+class CheckStatus(enum.StrEnum):
+    """A check's verdict. A StrEnum: the CLI's JSON shows it as the same "ok", "warn", "fail"
+    strings, and a comparison with one of them still holds."""
+
+    OK = "ok"
+    WARN = "warn"  # worth attention; the step still passes
+    FAIL = "fail"
 
 
 @dataclass(frozen=True)
@@ -22,11 +30,16 @@ class CheckResult:
     """One check's verdict: a one-line summary, the evidence, and what to do when not ok."""
 
     check_id: str
-    status: Status
+    status: CheckStatus
     summary: str
     evidence: str = ""
     hint: str = ""
     seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        # A result built from a plain string ("ok") gets the enum, and a typo is refused here
+        # rather than shown as an unknown verdict.
+        object.__setattr__(self, "status", CheckStatus(self.status))
 
 
 @dataclass(frozen=True)
@@ -74,17 +87,17 @@ def check(check_id: str) -> Callable[[CheckFunction], CheckFunction]:
 
 def ok(check_id: str, summary: str, evidence: str = "") -> CheckResult:
     """A passing result."""
-    return CheckResult(check_id, "ok", summary, evidence)
+    return CheckResult(check_id, CheckStatus.OK, summary, evidence)
 
 
 def fail(check_id: str, summary: str, evidence: str = "", hint: str = "") -> CheckResult:
     """A failing result, with what to do."""
-    return CheckResult(check_id, "fail", summary, evidence, hint)
+    return CheckResult(check_id, CheckStatus.FAIL, summary, evidence, hint)
 
 
 def warn(check_id: str, summary: str, evidence: str = "", hint: str = "") -> CheckResult:
     """A result worth attention that does not fail the step."""
-    return CheckResult(check_id, "warn", summary, evidence, hint)
+    return CheckResult(check_id, CheckStatus.WARN, summary, evidence, hint)
 
 
 def marker(name: str) -> Shell:

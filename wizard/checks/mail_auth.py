@@ -33,6 +33,7 @@ from wizard import dkim
 from wizard.checks.base import (
     CheckContext,
     CheckResult,
+    CheckStatus,
     check,
     exit_code,
     fail,
@@ -539,7 +540,7 @@ def judge_jail(sections: Mapping[str, str]) -> CheckResult:
         JAIL, sections.get("REGEX", ""), exit_code(sections.get("REGEX_RC", ""))
     )
     evidence = f"{status}\n{filtered.evidence}"
-    if filtered.status != "ok":
+    if filtered.status is not CheckStatus.OK:
         return fail(cid, filtered.summary, evidence, filtered.hint)
     return ok(
         cid, f"the {JAIL} jail runs and its filter catches the AUTH/UNKNOWN/EHLO floods", evidence
