@@ -98,6 +98,15 @@ def _one_line(text: str) -> str:
     return joined
 
 
+# ssh-hardening's line, its Jinja values written as the parameters of SSHD_PARAMS give them.
+PASTED_SSHD = """mkdir -p /run/sshd && sshd -t -f {copy}/sshd_config && for who in root alice; do for addr in 192.0.2.1; do out=$(sshd -T -f {copy}/sshd_config -C "user=$who,host=vps-wizard.invalid,addr=$addr") || exit 1; for want in 'permitrootlogin no' 'port 2222'; do printf '%s\\n' "$out" | grep -qixF -e "$want" || { echo "refused: with these files sshd would not run with $want (user $who from $addr)"; exit 1; }; done; done; done"""  # noqa: E501
+
+
+def test_the_sshd_validator_is_the_pasted_line_with_its_values_as_parameters(tmp_path):
+    old = render_validate(step_here(tmp_path), PASTED_SSHD, {})
+    assert _one_line(rendered(tmp_path, "sshd")) == old
+
+
 @pytest.mark.parametrize("name", sorted(PASTED))
 def test_a_long_validator_is_the_pasted_line_laid_out(tmp_path, name):
     old = render_validate(step_here(tmp_path), PASTED[name], {})
