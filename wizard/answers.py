@@ -716,6 +716,23 @@ def _parser_for(question: Question) -> Callable[[Any], AnswerValue]:
     return parser
 
 
+# The largest number the state's server copy holds (wizard/state.py's MAX_NUMBER).
+STORED_NUMBER = 2**63
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > STORED_NUMBER:
+        return str(value)
+    if isinstance(value, tuple):
+        return tuple(
+            {k: _storable(v) for k, v in item.items()}
+            if isinstance(item, Mapping)
+            else _storable(item)
+            for item in value
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Answers:
     """The validated answers of one step, by question name."""
@@ -725,8 +742,9 @@ class Answers:
     secrets: frozenset[str] = frozenset()
 
     def public(self) -> dict[str, AnswerValue]:
-        """The answers that may be stored or shown: secrets left out."""
-        return {k: v for k, v in self.values.items() if k not in self.secrets}
+        """The answers that may be stored or shown: secrets left out, an integer beyond what
+        the state keeps as a number written as its digits (parse_integer reads them back)."""
+        return {k: _storable(v) for k, v in self.values.items() if k not in self.secrets}
 
     def secret_values(self) -> tuple[str, ...]:
         """The secret answers' texts, to be masked wherever output is shown."""

@@ -5,6 +5,7 @@ where and why."""
 
 from __future__ import annotations
 
+import json
 import tomllib
 
 import pytest
@@ -207,3 +208,25 @@ def test_a_question_not_asked_keeps_an_empty_list_or_table():
     with pytest.raises(AnswerError) as error:
         validate_answers(step, {"proxy": True, "upstreams": ["x"], "boxes": []})
     assert error.value.message.startswith("s.upstreams: item 1 (x): ")
+
+
+def test_an_integer_beyond_what_the_state_keeps_is_stored_as_its_digits_and_read_back():
+    from wizard.answers import STORED_NUMBER
+    from wizard.state import MAX_NUMBER, HostRecord, StepRecord, merge_server_copy
+
+    assert STORED_NUMBER == MAX_NUMBER
+    step = Step(
+        "s",
+        "S",
+        "",
+        questions=(Question("n", "integer", "N"), Question("m", "list", "M", item="integer")),
+    )
+    huge = 10**30
+    stored = validate_answers(step, {"n": huge, "m": [1, str(huge)]}).public()
+    assert stored == {"n": str(huge), "m": (1, str(huge))}
+    local = HostRecord("192.0.2.10", "192.0.2.10", 22)
+    copy = HostRecord(
+        "192.0.2.10", "192.0.2.10", 22, steps={"s": StepRecord("s", "applied", stored, {}, 1.0)}
+    )
+    merged = merge_server_copy(local, json.loads(json.dumps(copy.to_json())))
+    assert validate_answers(step, merged.step("s").answers).values == {"n": huge, "m": (1, huge)}
