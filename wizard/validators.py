@@ -66,6 +66,7 @@ VALIDATORS: dict[str, Validator] = {
         # `sshd -T` that must be there for each (keyword and value, any case).
         Validator("sshd", validate_in="/etc/ssh", params=("users", "addresses", "expect")),
         Validator("named", validate_in="/etc/bind"),
+        Validator("zone"),
         Validator("nftables"),
         Validator("sudoers"),
         Validator("apt"),

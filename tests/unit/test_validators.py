@@ -158,3 +158,18 @@ def test_another_validate_in_than_the_validators_is_a_step_bug(tmp_path):
     with pytest.raises(WizardError) as error:
         render_step(step, {})
     assert "checks a copy of /etc/nginx" in error.value.message
+
+
+# The zone fragments' lines: dns-zone's had no stand-in NS record (its fragment holds the
+# zone's own NS records), mail-auth's had one; the zone validator has it for both.
+PASTED_ZONE = {
+    "dns-zone": """t=$(mktemp) && { printf '$TTL 300\\n@ IN SOA ns. host. 1 3600 900 1209600 300\\n'; cat {new}; } > $t && named-checkzone -q vps-wizard.invalid $t; rc=$?; rm -f $t; exit $rc""",  # noqa: E501
+    "mail-auth": """t=$(mktemp) && { printf '$TTL 300\\n@ IN SOA ns. host. 1 3600 900 1209600 300\\n@ IN NS ns.\\n'; cat {new}; } > $t && named-checkzone -q vps-wizard.invalid $t; rc=$?; rm -f $t; exit $rc""",  # noqa: E501
+}
+
+
+def test_the_zone_validator_is_mail_auths_line_and_dns_zones_with_the_stand_in_ns(tmp_path):
+    new = _one_line(rendered(tmp_path, "zone"))
+    assert new == render_validate(step_here(tmp_path), PASTED_ZONE["mail-auth"], {})
+    old = render_validate(step_here(tmp_path), PASTED_ZONE["dns-zone"], {})
+    assert new == old.replace("300\\n'", "300\\n@ IN NS ns.\\n'")
