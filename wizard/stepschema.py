@@ -710,6 +710,10 @@ def _line_of(lines: Mapping[KeyPath, int], path: KeyPath) -> int:
     return 1
 
 
+class _Lost(Exception):
+    """The scan met something it does not follow (valid TOML it reads too simply)."""
+
+
 class _Scanner:
     """Finds the line of every key, table header and list item of a TOML text.
 
@@ -727,6 +731,11 @@ class _Scanner:
 
     def line(self) -> int:
         return self.text.count("\n", 0, self.at) + 1
+
+    def check_end(self) -> None:
+        """Stop at the end of the text inside a value: the scan lost its way."""
+        if self.at >= len(self.text):
+            raise _Lost
 
     def peek(self, count: int = 1) -> str:
         return self.text[self.at : self.at + count]
@@ -806,6 +815,7 @@ class _Scanner:
             self.at += 1
             while self.peek() != '"':
                 self.at += 2 if self.peek() == "\\" else 1
+                self.check_end()
             self.at += 1
         elif char == "'":
             self.at = self.text.index("'", self.at + 1) + 1
@@ -814,6 +824,7 @@ class _Scanner:
             index = 0
             while True:
                 self.skip_blank(newlines=True)
+                self.check_end()
                 if self.peek() == "]":
                     self.at += 1
                     return
@@ -827,6 +838,7 @@ class _Scanner:
             self.at += 1
             while True:
                 self.skip_blank(newlines=True)
+                self.check_end()
                 if self.peek() == "}":
                     self.at += 1
                     return
@@ -840,8 +852,16 @@ class _Scanner:
 
 
 def locate(text: str) -> dict[KeyPath, int]:
-    """The line of each key path of a TOML text: ("files", 1, "mode") -> 12."""
-    return _Scanner(text).scan()
+    """The line of each key path of a TOML text: ("files", 1, "mode") -> 12.
+
+    The scan serves only error messages: where it cannot follow the text, the lines found up
+    to there are kept and a problem further on is shown at its table's or the first line.
+    """
+    scanner = _Scanner(text)
+    try:
+        return scanner.scan()
+    except (_Lost, ValueError):
+        return scanner.lines
 
 
 # ------------------------------------------------------------------------ into values

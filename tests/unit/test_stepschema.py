@@ -356,3 +356,10 @@ def test_check_params_that_are_plain_answers_have_the_declared_type() -> None:
                 assert param.type is _param_type_of_answer(types[key]), (spec.id, name)
                 compared += 1
     assert compared > 50
+
+
+def test_the_line_scan_never_hangs_on_text_it_cannot_follow() -> None:
+    """It serves only error messages: an unfinished value keeps the lines found before it."""
+    lines = stepschema.locate('a = 1\nb = [1, {c = "x\n')
+    assert lines[("a",)] == 1 and lines[("b", 1, "c")] == 2
+    assert stepschema.locate('a = "unterminated') == {("a",): 1}
