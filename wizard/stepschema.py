@@ -470,12 +470,11 @@ def _fits(kind: Kind, value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if kind is BOOL:
         return isinstance(value, bool)
-    if kind in (TEXT_LIST, TABLES):
-        item = str if kind is TEXT_LIST else dict
-        return isinstance(value, list) and all(isinstance(i, item) for i in value)
-    if kind is MAP:
-        return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
-    return isinstance(value, dict)  # TABLE, PARAMS
+    if kind is TEXT_LIST:
+        return isinstance(value, list)  # each item is checked on its own, at its line
+    if kind is TABLES:
+        return isinstance(value, list) and all(isinstance(item, dict) for item in value)
+    return isinstance(value, dict)  # TABLE, MAP, PARAMS
 
 
 _FORMATS = {
@@ -559,7 +558,12 @@ class _Checker:
                         f"expression (a literal text needs quotes inside: \"'{item}'\")",
                     )
 
-    def text(self, field: Field, value: str, path: KeyPath) -> None:
+    def text(self, field: Field, value: Any, path: KeyPath) -> None:
+        if not isinstance(value, str):
+            last = path[-1]
+            what = f"item {last + 1} of '{field.name}'" if isinstance(last, int) else f"'{last}'"
+            self.add(path, f"{what} is {_kind_of(value)}: expected text")
+            return
         if field.values and value not in field.values:
             self.add(
                 path,

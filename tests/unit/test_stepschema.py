@@ -155,6 +155,13 @@ def test_requires_naming_no_step_is_refused_at_its_line(tmp_path: Path) -> None:
         ),
         # A wrong type.
         ("[[commands]]\nrun = 'true'\ntimeout = '9'\n", 5, "'timeout' is text: expected integer"),
+        # A list item or a handler that is not text: at its own line.
+        (
+            '[[files]]\ntemplate = "a"\ndest = "/a"\nnotify = [\n  "ssh",\n  2,\n]\n',
+            8,
+            "files[1].notify[2]: item 2 of 'notify' is an integer: expected text",
+        ),
+        ("[handlers]\nssh = true\n", 4, "handlers.ssh: 'ssh' is a bool: expected text"),
         # A field that belongs to another question type.
         (
             '[[questions]]\nname = "a"\ntype = "port"\nprompt = "A"\nchoices = ["1"]\n',
