@@ -222,7 +222,7 @@ def test_http_served_without_redirect_fails_tls_redirect(tls_host):
     try:
         host.exec(f"echo '# no redirect' > {HTTP_HOOK} && systemctl reload nginx")
         result = checks(tls_host.wizard, "tls")["tls.redirect"]
-        assert_fails(result, f"http://{DOMAIN} does not redirect (301)", ": 404", "301")
+        assert_fails(result, f"http://{DOMAIN} does not redirect (301)", ": HTTP 404", "301")
     finally:
         host.exec(f"cp -a /root/hook.bak {HTTP_HOOK} && systemctl reload nginx")
 
