@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, ClassVar, TypeVar
 
 from textual import on, work
@@ -18,24 +20,22 @@ from textual.binding import Binding, BindingType
 from textual.containers import ScrollableContainer
 from textual.filter import LineFilter
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from screens.apply import ApplyScreen
 from screens.applylog import ApplyLog, ApplyLogScreen
+from screens.confirm import ConfirmModal
 from screens.connect import ConnectScreen
-from screens.engine import RunPreview, SessionFactory, WizardSession, engine_preview
+from screens.engine import RunPreview, Selection, SessionFactory, WizardSession, engine_preview
 from screens.error import ErrorModal
 from screens.help import HelpModal, screen_keys, screen_step
 from screens.hostkey import HostKeyModal
 from screens.messages import (
     AnswersReady,
     AnswersRefused,
-    ApplyEnded,
     BackToOverview,
     HostKeyUnknown,
-    PlanReady,
     RunPreviewed,
-    RunStepPlanned,
     SessionOpened,
     VerifyEnded,
     WorkFailed,
@@ -50,16 +50,34 @@ from screens.skipped import skipped_files
 from screens.text import NoControlCharacters
 from screens.verify import VerifyScreen
 from wizard.catalog import Catalog
+from wizard.checks.base import CheckResult
 from wizard.endpoint import Stats
-from wizard.errors import AnswerError, ApplyFailed, HostKeyChanged, UnknownHostKey, WizardError
+from wizard.errors import AnswerError, HostKeyChanged, UnknownHostKey
 from wizard.plan import Plan
-from wizard.preview import PlannedStep, refuse_unlike
+from wizard.preview import PlannedStep
 from wizard.session import ConnectOptions, Session
 from wizard.state import StateStore
 from wizard.steps import Step
 from wizard.visible import visible
+from wizard.workflow import (
+    Adopted,
+    Applied,
+    Applying,
+    ApplyRolledBack,
+    ConfirmSecondAdmin,
+    Decision,
+    Event,
+    Review,
+    RunEnd,
+    Stopped,
+    Verified,
+    Verifying,
+    run_steps,
+)
 
 QUIT_CONFIRM_SECONDS = 6.0
+# How often a run's worker, waiting for the user's answer, looks whether the app has quit.
+ANSWER_POLL_SECONDS = 0.2
 
 # The steps "review everything" plans: not applied yet, or made outdated by another.
 RUN_STATUSES = ("pending", "outdated")
@@ -73,6 +91,11 @@ ERROR_TITLES = {
     "apply": "The apply did not finish",
     "verify": "The checks did not finish",
 }
+
+
+class _AppGone(Exception):
+    """The app quit, or another run replaced this one, while its worker waited on the user:
+    the run stops where it is (nothing more is changed)."""
 
 
 class WizardApp(App[None]):
@@ -100,15 +123,18 @@ class WizardApp(App[None]):
         self.options = options
         self.session_factory = session_factory
         self.run_preview = run_preview
-        # A run being applied from "review everything": the steps still to ask about.
+        # A run being applied from "review everything".
         self._run: RunPlan | None = None
-        self._run_queue: list[str] = []
+        # Where the run's worker is: "session" (planning), "apply" or "verify"; its errors are
+        # titled, and the screens waiting on that phase told, accordingly.
+        self._phase = ""
+        # The review screen the run's worker waits on, its answer, and what leaving it means.
+        self._reviewing: tuple[ReviewScreen, Future[Any], Decision] | None = None
+        # The run's worker while it waits for that answer.
+        self._waiting: Worker[Any] | None = None
         self.session: WizardSession | None = None
         self.stats = Stats()
         self._quit_armed = False
-        self._followups: list[tuple[Plan, str, str]] = []
-        self._checks_waiting: list[str] = []
-        self._checks_heading = ""
         # The files each step's last apply in this session skipped, for the checks' hints.
         self.skipped: dict[str, tuple[str, ...]] = {}
         self._no_control_characters = NoControlCharacters()
@@ -138,7 +164,7 @@ class WizardApp(App[None]):
 
     async def action_quit(self) -> None:
         """Quit; while an apply runs, only on a second press, after saying what happens."""
-        applying = any(w.group == "apply" and w.is_running for w in self.workers)
+        applying = self._phase == "apply" and self._work_running()
         if applying and not self._quit_armed:
             self._quit_armed = True
             self.notify(
@@ -175,7 +201,9 @@ class WizardApp(App[None]):
     def pop_screen(self) -> Any:
         """Pop, then give focus back: after a dialog, the screen under it has none when the
         widget it had was disabled meanwhile (a form locked while connecting, say)."""
+        popped = self.screen
         result = super().pop_screen()
+        self._left(popped)
         revealed = self.screen
         self.call_after_refresh(self._refocus, revealed)
         return result
@@ -236,7 +264,10 @@ class WizardApp(App[None]):
                 )
 
     def _work_running(self) -> bool:
-        return any(w.group in ("apply", "verify", "session") and w.is_running for w in self.workers)
+        return any(
+            w.group in ("run", "verify", "session") and w.is_running and not self.waits_for_user(w)
+            for w in self.workers
+        )
 
     async def go_to_step(self, step: Step) -> None:
         """Open a step's questions from anywhere (the palette's 'Go to step')."""
@@ -274,7 +305,8 @@ class WizardApp(App[None]):
         if event.state is not WorkerState.ERROR or event.worker.error is None:
             return
         error = event.worker.error
-        group = event.worker.group
+        group = self._phase if event.worker.group == "run" else event.worker.group
+        self._phase = ""
         title = ERROR_TITLES.get(group, "Something went wrong")
         if isinstance(error, HostKeyChanged):
             title = "The server's host key has CHANGED: not connected"
@@ -283,7 +315,7 @@ class WizardApp(App[None]):
     def show_error(self, title: str, error: BaseException, group: str) -> None:
         """Show the error modal and tell the screens waiting on `group` to stop waiting."""
         self.push_screen(ErrorModal.from_exception(title, error))
-        self._run, self._run_queue = None, []
+        self._run = None
         for screen in self.screen_stack:
             screen.post_message(WorkFailed(group))
 
@@ -379,15 +411,9 @@ class WizardApp(App[None]):
     def _answers_submitted(self, event: QuestionsScreen.Submitted) -> None:
         self.make_plan(event.step, event.raw)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="session", description="plan")
     def make_plan(self, step: Step, raw: dict[str, Any]) -> None:
-        """The step's plan; answers the engine refuses go back to their fields."""
-        try:
-            plan = self.live_session.plan(step.id, raw)
-        except AnswerError as error:
-            self.post_message(AnswersRefused(step, error))
-            return
-        self.post_message(PlanReady(plan))
+        """The step's run: planned, reviewed, applied, its follow-ups, its checks."""
+        self.drive([(step.id, raw)])
 
     @on(AnswersRefused)
     def _answers_refused(self, event: AnswersRefused) -> None:
@@ -395,48 +421,137 @@ class WizardApp(App[None]):
         if form is None or form.step.id != event.step.id or not form.refuse(event.error):
             self.show_error("The answers were refused", event.error, "session")
 
-    @on(PlanReady)
-    async def _plan_ready(self, event: PlanReady) -> None:
+    # ------------------------------------------------------------------ a run (wizard.workflow)
+    @work(thread=True, exclusive=True, exit_on_error=False, group="run", description="run")
+    def drive(self, selection: Selection, previewed: Sequence[PlannedStep] = ()) -> None:
+        """Step through the engine's workflow: every question it asks becomes a screen, and
+        this thread waits for the user's answer; what it reports goes to the screens."""
+        self._phase = "session"
+        workflow = run_steps(self.live_session, selection, previewed)
+        answer: Any = None
+        try:
+            while True:
+                event = workflow.send(answer)
+                answer = self._on_run_event(event)
+        except StopIteration as ended:
+            self._phase = ""
+            self.call_screen(self._run_ended, RunEnd(ended.value))
+        except AnswerError as error:
+            # To the form's field when it names one (the message says which step's).
+            self._phase = ""
+            self.post_message(AnswersRefused(self.catalog.get(selection[0][0]), error))
+        except _AppGone:
+            workflow.close()
+
+    def _on_run_event(self, event: Event) -> Any:
+        """What the user answers to one event of the run (on the event loop, waited for)."""
+        match event:
+            case Review():
+                return self._wait_for(self._review, event)
+            case ConfirmSecondAdmin(warning=warning):
+                return bool(self._wait_for(self._confirm_second_admin, warning))
+            case Applying(plan=plan):
+                self._phase = "apply"
+                screen = self._show(self._applying, plan)
+                return lambda line: self.call_screen(self._apply_event, screen, line)
+            case Applied() | ApplyRolledBack():
+                self._show(self._apply_ended, event)
+                self._phase = "session"
+            case Adopted(plan=plan):
+                self._show(self._adopted, plan)
+            case Verifying(step_ids=step_ids, heading=heading):
+                self._phase = "verify"
+                screen = self._show(self._verifying, list(step_ids), heading)
+                return lambda step_id, result: self.call_screen(screen.add_result, step_id, result)
+            case Verified(results=results):
+                self._show(self._verified, results)
+                self._phase = "session"
+            case Stopped(why=why):
+                self._show(self.end_run, why)
+        return None
+
+    def _show(self, callback: Callable[..., Any], *args: Any) -> Any:
+        """Run a callback on the event loop and return its result; _AppGone once the app
+        has quit (the run then stops where it is)."""
+        if not self.is_running:
+            raise _AppGone
+        try:
+            return self.call_from_thread(callback, *args)
+        except RuntimeError as error:
+            raise _AppGone from error
+
+    def _wait_for(self, ask: Callable[..., Any], *args: Any) -> Any:
+        """Show a question and wait, in the worker, for the user's answer."""
+        answer: Future[Any] = Future()
+        worker = self._waiting = get_current_worker()
+        try:
+            self._show(ask, answer, *args)
+            while True:
+                try:
+                    return answer.result(timeout=ANSWER_POLL_SECONDS)
+                except FutureTimeout:
+                    # Quit, or another run started (a run's worker is exclusive).
+                    if not self.is_running or worker.is_cancelled:
+                        raise _AppGone from None
+        finally:
+            self._waiting = None
+
+    def waits_for_user(self, worker: Worker[Any]) -> bool:
+        """True while this worker is a run waiting for the user's answer, not working."""
+        return worker is self._waiting
+
+    async def _review(self, answer: Future[Any], event: Review) -> None:
+        """A plan with changes: in a reviewed run, y/n/stop; otherwise its review screen."""
         form = self.find_screen(QuestionsScreen)
         if form is not None:
             form.set_busy(False)
-        if event.plan.has_changes:
-            await self.push_screen(ReviewScreen(event.plan))
+        if event.shown is not None and not event.cause:
+            choices = {"yes": Decision.APPLY, "no": Decision.SKIP}
+
+            def answered(choice: str | None) -> None:
+                if choice == "no":
+                    self.notify(f"{event.plan.step.id} left as it is.", title="Not applied")
+                answer.set_result(choices.get(choice or "", Decision.STOP))
+
+            self.push_screen(ConfirmStepModal(event.shown, event.position), answered)
             return
-        await self.adopt_and_verify(event.plan)
+        if event.cause:
+            await self.pop_to_overview()
+        screen = ReviewScreen(event.plan, event.reason)
+        # Leaving a step's review (back, or anywhere else) stops the run there, back at its
+        # questions; leaving a follow-up's leaves that step outdated and goes on.
+        self._reviewing = (screen, answer, Decision.SKIP if event.cause else Decision.STOP)
+        await self.push_screen(screen)
 
-    async def adopt_and_verify(self, plan: Plan) -> None:
-        """The server already matches: record the answers, so the step counts as applied."""
-        self.live_session.adopt(plan)
-        self.notify(visible(plan.summary()), title="Nothing to change", markup=False)
-        await self.start_verify([plan.step.id], f"{plan.step.title}: nothing to change")
-
-    # ------------------------------------------------------------------ apply
     @on(ReviewScreen.ApplyChosen)
     async def _apply_chosen(self, event: ReviewScreen.ApplyChosen) -> None:
-        await self.start_apply(event.plan)
+        if self._reviewing is not None:
+            _, answer, _ = self._reviewing
+            self._reviewing = None
+            if not answer.done():
+                answer.set_result(event.plan)  # with the files as the user approved them
 
-    async def start_apply(self, plan: Plan) -> None:
-        """Show the apply screen over the overview and apply the plan; its follow-ups are
-        reviewed, then its checks run (_apply_ended)."""
+    def _left(self, screen: Screen[Any]) -> None:
+        """A screen was closed: if the run waits on its review, that is the user's answer."""
+        if self._reviewing is not None and self._reviewing[0] is screen:
+            _, answer, left = self._reviewing
+            self._reviewing = None
+            if not answer.done():
+                answer.set_result(left)
+
+    def _confirm_second_admin(self, answer: Future[Any], warning: str) -> None:
+        self.push_screen(
+            ConfirmModal("A second admin", warning, "Add the second admin"),
+            lambda yes: answer.set_result(bool(yes)),
+        )
+
+    async def _applying(self, plan: Plan) -> ApplyScreen:
+        """The apply's screen over the overview."""
         await self.pop_to_overview()
         screen = ApplyScreen(plan)
         self.last_apply = ApplyLog(plan.step.id, plan.summary())
         await self.push_screen(screen)
-        self.apply(plan, screen)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="apply", description="apply")
-    def apply(self, plan: Plan, screen: ApplyScreen) -> None:
-        """Apply the plan, streaming the engine's events to the screen's log."""
-        try:
-            outcome = self.live_session.apply(
-                plan, lambda line: self.call_screen(self._apply_event, screen, line)
-            )
-        except ApplyFailed as failure:
-            self.post_message(ApplyEnded(plan, None, failure))
-            return
-        followups = tuple(self.live_session.followups(plan.step.id))
-        self.post_message(ApplyEnded(plan, outcome, None, followups))
+        return screen
 
     def _apply_event(self, screen: ApplyScreen, line: str) -> None:
         """One line of the apply: on its screen, and kept to be read again later."""
@@ -444,57 +559,41 @@ class WizardApp(App[None]):
             self.last_apply.lines.append(line)
         screen.add_event(line)
 
-    @on(ApplyEnded)
-    async def _apply_ended(self, event: ApplyEnded) -> None:
+    def _apply_ended(self, event: Applied | ApplyRolledBack) -> None:
         screen = self.find_screen(ApplyScreen)
-        if self.last_apply is not None:
-            if event.failure is not None:
+        step_id = event.plan.step.id
+        if isinstance(event, ApplyRolledBack):
+            if self.last_apply is not None:
                 self.last_apply.ending = f"failed, rolled back: {event.failure.message}"
-            elif event.outcome is not None:
-                self.last_apply.ending = f"applied (run {event.outcome.run_id})"
-        if event.outcome is not None and event.failure is None:
-            self.settings.drop_draft(self.host_name, event.plan.step.id)
-        if event.failure is not None or event.outcome is None:
-            if screen is not None and event.failure is not None:
+            if screen is not None:
                 screen.failed(event.failure)
-            self._followups, self._checks_waiting = [], []
-            self.end_run(f"{event.plan.step.id} failed and was rolled back")
+            self.end_run(f"{step_id} failed and was rolled back")
             return
+        if self.last_apply is not None:
+            self.last_apply.ending = f"applied (run {event.outcome.run_id})"
+        self.settings.drop_draft(self.host_name, step_id)
         if screen is not None:
             screen.succeeded(event.outcome)
-        self.skipped[event.plan.step.id] = skipped_files(event.plan)
-        if not self._checks_waiting:
-            self._checks_heading = f"{event.plan.step.title}: applied, run {event.outcome.run_id}"
-        self._checks_waiting.append(event.plan.step.id)
-        self._followups.extend(
-            (plan, f"{event.plan.step.id} changed what {plan.step.id} must do", event.plan.step.id)
-            for plan in event.followups
-        )
-        await self.review_next_followup()
+        self.skipped[step_id] = skipped_files(event.plan)
 
-    async def review_next_followup(self) -> None:
-        """Review the next step the last apply made outdated; when none is left, check every
-        step applied since, follow-ups included, on one screen."""
-        if self._followups:
-            plan, reason, cause = self._followups.pop(0)
-            shown = self._run_shown(plan.step.id, cause)
-            if shown is not None:
-                # In a reviewed run, the follow-up is held to what "review everything" showed.
-                try:
-                    refuse_unlike(shown, plan)
-                except WizardError as error:
-                    self._followups, self._checks_waiting = [], []
-                    self.show_error("The run was stopped", error, "apply")
-                    return
-            await self.pop_to_overview()
-            await self.push_screen(ReviewScreen(plan, reason), self._followup_declined)
+    def _adopted(self, plan: Plan) -> None:
+        """The server already matched: the step is recorded as applied."""
+        form = self.find_screen(QuestionsScreen)
+        if form is not None:
+            form.set_busy(False)
+        self.notify(visible(plan.summary()), title="Nothing to change", markup=False)
+
+    def _run_ended(self, end: RunEnd) -> None:
+        if self._run is not None and end is RunEnd.DONE:
+            self.notify("Every step of the run was asked about.", title="Run finished")
+        self._run = None
+
+    def end_run(self, why: str) -> None:
+        """Say why a run of several steps stopped: nothing after this point is changed."""
+        if self._run is None:
             return
-        step_ids, self._checks_waiting = self._checks_waiting, []
-        await self.start_verify(step_ids, self._checks_heading)
-
-    async def _followup_declined(self, _result: None) -> None:
-        """Back from a follow-up's review: it stays outdated (the overview says so)."""
-        await self.review_next_followup()
+        self._run = None
+        self.notify(f"The run stopped ({why}); nothing more was changed.", title="Run stopped")
 
     # ------------------------------------------------------------------ review everything
     def action_review_all(self) -> None:
@@ -546,81 +645,27 @@ class WizardApp(App[None]):
 
     @on(ReviewAllScreen.ApplyAllChosen)
     async def _apply_all_chosen(self, event: ReviewAllScreen.ApplyAllChosen) -> None:
-        self._run, self._run_queue = event.run, event.run.steps
+        run = event.run
+        self._run = run
         await self.pop_to_overview()
-        self.run_next()
-
-    def _run_shown(self, step_id: str, cause: str = "") -> PlannedStep | None:
-        """What "review everything" showed for this step of the running run, if any."""
-        if self._run is None:
-            return None
-        return next((i for i in self._run.planned if self._run.key(i) == (step_id, cause)), None)
-
-    def run_next(self) -> None:
-        """Ask about the run's next step; the run ends when none is left."""
-        if self._run is None:
-            return
-        if not self._run_queue:
-            self._run = None
-            self.notify("Every step of the run was asked about.", title="Run finished")
-            return
-        step_id = self._run_queue.pop(0)
-        item = self._run_shown(step_id)
-        if item is None:
-            self.run_next()
-            return
-        total = len(self._run.steps)
-        position = f"step {total - len(self._run_queue)} of {total}"
-        self.push_screen(
-            ConfirmStepModal(item, position), lambda answer: self._run_answered(step_id, answer)
-        )
-
-    def _run_answered(self, step_id: str, answer: str | None) -> None:
-        if answer == "yes":
-            self.run_step(step_id)
-        elif answer == "no":
-            self.notify(f"{step_id} left as it is.", title="Not applied")
-            self.run_next()
-        else:
-            self.end_run("you stopped it")
-
-    def end_run(self, why: str) -> None:
-        """Stop the run: nothing after this point is changed."""
-        if self._run is None:
-            return
-        self._run, self._run_queue = None, []
-        self.notify(f"The run stopped ({why}); nothing more was changed.", title="Run stopped")
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="session", description="run step")
-    def run_step(self, step_id: str) -> None:
-        """Plan the step again when its turn comes; the engine refuses it when it would now
-        differ from what "review everything" showed."""
-        run, shown = self._run, self._run_shown(step_id)
-        if run is None or shown is None:
-            return
-        plan = self.live_session.plan(step_id, run.answers.get(step_id, {}))
-        refuse_unlike(shown, plan)
-        self.post_message(RunStepPlanned(plan))
-
-    @on(RunStepPlanned)
-    async def _run_step_planned(self, event: RunStepPlanned) -> None:
-        if event.plan.has_changes:
-            await self.start_apply(event.plan)
-        else:
-            await self.adopt_and_verify(event.plan)
+        self.drive([(step_id, run.answers.get(step_id, {})) for step_id in run.steps], run.planned)
 
     # ------------------------------------------------------------------ verify
     @on(OverviewScreen.VerifyChosen)
     async def _verify_chosen(self, event: OverviewScreen.VerifyChosen) -> None:
         await self.start_verify([event.step.id], f"{event.step.title}: checks")
 
-    async def start_verify(self, step_ids: Iterable[str], heading: str) -> None:
-        """Show the verify screen over the overview and run the checks."""
-        step_ids = list(step_ids)
+    async def _verifying(self, step_ids: list[str], heading: str) -> VerifyScreen:
+        """The checks' screen over the overview."""
         await self.pop_to_overview()
         screen = VerifyScreen(step_ids, heading, self.skipped)
         await self.push_screen(screen)
-        self.verify(step_ids, screen)
+        return screen
+
+    async def start_verify(self, step_ids: Iterable[str], heading: str) -> None:
+        """Show the verify screen over the overview and run the checks (outside a run)."""
+        step_ids = list(step_ids)
+        self.verify(step_ids, await self._verifying(step_ids, heading))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="verify", description="verify")
     def verify(self, step_ids: list[str], screen: VerifyScreen) -> None:
@@ -632,20 +677,12 @@ class WizardApp(App[None]):
 
     @on(VerifyEnded)
     def _verify_ended(self, event: VerifyEnded) -> None:
+        self._verified(event.results)
+
+    def _verified(self, results: dict[str, list[CheckResult]]) -> None:
         screen = self.find_screen(VerifyScreen)
         if screen is not None:
-            screen.show_results(event.results)
-        if self._run is None:
-            return
-        failed = [
-            step
-            for step, results in event.results.items()
-            if any(r.status == "fail" for r in results)
-        ]
-        if failed:
-            self.end_run(f"a check of {', '.join(failed)} failed")
-        else:
-            self.run_next()
+            screen.show_results(results)
 
     # ------------------------------------------------------------------ navigation
     @on(BackToOverview)

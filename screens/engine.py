@@ -57,6 +57,10 @@ class WizardSession(Protocol):
         """Validate the answers and compute the plan; AnswerError names the question."""
         ...
 
+    def second_admin(self, plan: Plan) -> str:
+        """The warning when the plan adds a second admin the wizard would log in as."""
+        ...
+
     def apply(self, plan: Plan, on_event: Callable[[str], None] = ...) -> ApplyOutcome:
         """Apply a reviewed plan; ApplyFailed when it was rolled back."""
         ...

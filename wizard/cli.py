@@ -12,7 +12,7 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,11 +37,24 @@ from wizard.cliparse import (
 )
 from wizard.errors import UnknownHostKey, WizardError
 from wizard.plan import Plan
-from wizard.preview import PlannedStep, preview, refuse_unlike
+from wizard.preview import PlannedStep, preview
 from wizard.remote import DEFAULT_KNOWN_HOSTS, Credentials, Stats, Target
 from wizard.session import DEFAULT_GUARD_SECONDS, ConnectOptions, Session, second_admin
 from wizard.state import StateStore
 from wizard.visible import visible, visible_output
+from wizard.workflow import (
+    Adopted,
+    Applying,
+    ApplyRolledBack,
+    ConfirmSecondAdmin,
+    Decision,
+    Event,
+    Review,
+    RunEnd,
+    StepDone,
+    Verified,
+    run_steps,
+)
 
 ICONS = {"ok": "✔", "warn": "!", "fail": "✘"}
 
@@ -501,72 +514,76 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 
 
 def cmd_apply(session: Session, catalog: Catalog, args: argparse.Namespace) -> int:
-    """Plan, confirm, apply and verify each step in order; stop at the first failure."""
+    """Plan, confirm, apply and verify each step in order (wizard.workflow); stop at the
+    first failure."""
     # What `plan` shows for the same answers: each step is held to it when its turn comes.
     answers, planned = _preview(session, catalog, args)
-    shown = {(item.plan.step.id, item.cause): item for item in planned}
+    selection = [
+        (step_id, answers.for_step(step_id))
+        for step_id in dict.fromkeys(item.plan.step.id for item in planned if not item.reason)
+    ]
+    workflow = run_steps(session, selection, planned)
     report: list[dict[str, Any]] = []
-    all_ok = True
-    for step_id in dict.fromkeys(item.plan.step.id for item in planned if not item.reason):
-        started = time.monotonic()
-        plan = session.plan(step_id, answers.for_step(step_id))
-        refuse_unlike(shown[(step_id, "")], plan)
-        entry: dict[str, Any] = {"step": step_id, "summary": plan.summary()}
-        warning = second_admin(session.host, plan)
-        if warning:
-            entry["second_admin"] = warning
-        if plan.has_changes:
-            if not args.json:
-                print_plan(plan, warning)
-            if not args.yes and not confirm(f"Apply {step_id}?"):
-                print("stopped; nothing more was changed.")
-                return 1
-            if warning and not args.yes and not confirm_second_admin(plan):
-                print("stopped; nothing more was changed.")
-                return 1
-            outcome = session.apply(plan, on_event=_quiet if args.json else _print_event)
-            entry["run"] = outcome.run_id
-            entry["followups"] = apply_followups(session, step_id, args, shown)
-        else:
-            session.adopt(plan)
-            if not args.json:
-                print(f"== {step_id}: nothing to change")
-        verified = session.verify([step_id, *entry.get("followups", [])])
-        results = [r for step_results in verified.values() for r in step_results]
-        entry["checks"] = [result_json(r) for r in results]
-        entry["seconds"] = round(time.monotonic() - started, 2)
-        report.append(entry)
-        if not args.json:
-            print_results(results)
-        if any(r.status == "fail" for r in results):
-            all_ok = False
-            break
+    answer: Any = None
+    try:
+        while True:
+            event = workflow.send(answer)
+            answer = _answer(event, args)
+            if isinstance(event, StepDone):
+                report.append(step_json(event))
+    except StopIteration as ended:
+        end = RunEnd(ended.value)
     if args.json:
-        print(json.dumps({"ok": all_ok, "steps": report}))
-    return 0 if all_ok else 1
+        print(json.dumps({"ok": end is RunEnd.DONE, "steps": report}))
+    return 0 if end is RunEnd.DONE else 1
 
 
-def apply_followups(
-    session: Session,
-    step_id: str,
-    args: argparse.Namespace,
-    shown: Mapping[tuple[str, str], PlannedStep],
-) -> list[str]:
-    """Apply again, reviewed like any step, what this step made outdated (the firewall), held
-    to what the plan showed for it."""
-    applied = []
-    for plan in session.followups(step_id):
-        if (plan.step.id, step_id) in shown:
-            refuse_unlike(shown[(plan.step.id, step_id)], plan)
-        if not args.json:
-            print(f"== {step_id} changed what {plan.step.id} must do:")
-            print_plan(plan)
-        if not args.yes and not confirm(f"Apply {plan.step.id} again?"):
+def _answer(event: Event, args: argparse.Namespace) -> Any:
+    """What the terminal answers to one event of the run: print it, ask when it asks."""
+    quiet = bool(args.json)
+    match event:
+        case Review(plan=plan, cause="", second_admin=warning):
+            if not quiet:
+                print_plan(plan, warning)
+            if args.yes or confirm(f"Apply {plan.step.id}?"):
+                return Decision.APPLY
+            print("stopped; nothing more was changed.")
+            return Decision.STOP
+        case Review(plan=plan, cause=cause):
+            if not quiet:
+                print(f"== {cause} changed what {plan.step.id} must do:")
+                print_plan(plan)
+            if args.yes or confirm(f"Apply {plan.step.id} again?"):
+                return Decision.APPLY
             print(f"   {plan.step.id} left outdated; apply it later.")
-            continue
-        session.apply(plan, on_event=_quiet if args.json else _print_event)
-        applied.append(plan.step.id)
-    return applied
+            return Decision.SKIP
+        case ConfirmSecondAdmin(plan=plan):
+            if args.yes or confirm_second_admin(plan):
+                return True
+            print("stopped; nothing more was changed.")
+            return False
+        case Applying():
+            return _quiet if quiet else _print_event
+        case ApplyRolledBack(failure=failure):
+            raise failure
+        case Adopted(plan=plan) if not quiet:
+            print(f"== {plan.step.id}: nothing to change")
+        case Verified(results=results) if not quiet:
+            print_results([r for step_results in results.values() for r in step_results])
+    return None
+
+
+def step_json(done: StepDone) -> dict[str, Any]:
+    """One step of `apply --json`'s report."""
+    entry: dict[str, Any] = {"step": done.step_id, "summary": done.summary}
+    if done.second_admin:
+        entry["second_admin"] = done.second_admin
+    if done.run_id:
+        entry["run"] = done.run_id
+        entry["followups"] = list(done.followups)
+    entry["checks"] = [result_json(r) for r in done.results]
+    entry["seconds"] = round(done.seconds, 2)
+    return entry
 
 
 def confirm_second_admin(plan: Plan) -> bool:

@@ -19,9 +19,10 @@ from typing import Any
 from wizard.answers import Answers, answer_as_text, check_refusals, validate_answers
 from wizard.apply import ApplyOutcome, apply_plan, explain_failure
 from wizard.catalog import Catalog
-from wizard.checks import load_all_checks
+from wizard.checks import load_checks
 from wizard.checks.base import CheckContext, CheckResult, run_checks
 from wizard.checks.command import render_check_params
+from wizard.checks.paramtypes import param_failure
 from wizard.choices import offered_catalog
 from wizard.connector import Connector
 from wizard.errors import AnswerError, ConnectionFailed, WizardError
@@ -189,7 +190,6 @@ class Session:
     ) -> Session:
         """Connect (as the user given, else the admin this machine recorded), gather facts,
         resume; say when the server does not back the record (`reset`)."""
-        load_all_checks()
         address, port, _, _, _ = _resolve(options.target)
         given_port = port if options.target.port or port != 22 else None
         known = store.reached_at(address, given_port)
@@ -478,6 +478,10 @@ class Session:
         with self.stats.phase("review"):
             return make_plan(self.remote, step, answers, self.context(step, answers.values))
 
+    def second_admin(self, plan: Plan) -> str:
+        """The warning when the plan adds a second admin the wizard would log in as."""
+        return second_admin(self.host, plan)
+
     def apply(self, plan: Plan, on_event: Callable[[str], None] = lambda _: None) -> ApplyOutcome:
         """Apply a reviewed plan; guarded steps are confirmed from a fresh session."""
         with self.stats.phase("apply"):
@@ -726,12 +730,7 @@ class Session:
                 specs.append(spec)
                 owners.append(step_id)
         checked = time.time()
-        with self.stats.phase("verify"):
-            results = run_checks(
-                self.check_context(),
-                specs,
-                on_result=(lambda i, r: on_result(owners[i], r)) if on_result else None,
-            )
+        results = self._run_checks(specs, owners, on_result)
         by_step: dict[str, list[CheckResult]] = {}
         for owner, result in zip(owners, results, strict=True):
             by_step.setdefault(owner, []).append(result)
@@ -745,6 +744,34 @@ class Session:
         self.reset = None  # verified step by step: the record now says what the checks found
         self._push_server_copy()
         return by_step
+
+    def _run_checks(
+        self,
+        specs: list[tuple[str, dict[str, Any]]],
+        owners: list[str],
+        on_result: Callable[[str, CheckResult], None] | None,
+    ) -> list[CheckResult]:
+        """Run the checks concurrently, each reported as it arrives; a check whose rendered
+        parameters have the wrong type fails at once, naming the parameter, without running.
+        Only the areas of these checks are imported (the TUI starts without any)."""
+        refused = {i: param_failure(cid, params) for i, (cid, params) in enumerate(specs)}
+        runnable = [i for i, failure in refused.items() if failure is None]
+        results: dict[int, CheckResult] = {}
+        for index, failure in refused.items():
+            if failure is not None:
+                results[index] = failure
+                if on_result:
+                    on_result(owners[index], failure)
+        load_checks(specs[i][0] for i in runnable)
+
+        def arrived(position: int, result: CheckResult) -> None:
+            if on_result:
+                on_result(owners[runnable[position]], result)
+
+        with self.stats.phase("verify"):
+            ran = run_checks(self.check_context(), [specs[i] for i in runnable], on_result=arrived)
+        results.update(zip(runnable, ran, strict=True))
+        return [results[i] for i in range(len(specs))]
 
     def _verdict(
         self, record: StepRecord, failed: list[CheckResult], checked: float

@@ -6,7 +6,7 @@ The fake implements only the Session methods the screens use and returns real en
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import importlib.util
 import sys
 import threading
@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.worker import WorkerFailed
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -150,6 +149,15 @@ def firewall_plan(catalog: Catalog) -> Plan:
     return Plan(step, answers, (change,), (), (), ())
 
 
+def new_file_plan(catalog: Catalog, step_id: str) -> Plan:
+    """A real plan that creates the step's first file (a step with changes to confirm)."""
+    step = catalog.get(step_id)
+    answers = validate_answers(step, sample_defaults(step))
+    spec = step.files[0]
+    dest = f"/etc/vps-wizard-test/{step_id}.conf"
+    return Plan(step, answers, (FileChange(spec, dest, b"new\n", None),), (), (), ())
+
+
 def empty_plan(catalog: Catalog, step_id: str) -> Plan:
     """A real plan with nothing to change."""
     step = catalog.get(step_id)
@@ -204,6 +212,8 @@ class FakeSession:
         self.calls: list[tuple[Any, ...]] = []
         # A server that backs the record; tests/tui/test_reset.py sets one that does not.
         self.reset: Any = None
+        # What `second_admin` warns of for an admin-user plan ("" for none).
+        self.second_admin_warning = ""
 
     def overview(self) -> list[StepStatus]:
         """Every step, blocked by requirements not yet applied."""
@@ -250,6 +260,9 @@ class FakeSession:
         if self.plan_error is not None:
             raise self.plan_error
         return self.plans.get(step_id) or empty_plan(self.catalog, step_id)
+
+    def second_admin(self, plan: Plan) -> str:
+        return self.second_admin_warning if plan.step.id == "admin-user" else ""
 
     def apply(self, plan: Plan, on_event: Callable[[str], None] = lambda _: None) -> ApplyOutcome:
         """Report the events, then fail or record the step as applied."""
@@ -367,12 +380,19 @@ def fake_session_class() -> type[FakeSession]:
     return FakeSession
 
 
+# How long `settle` waits for running workers: 30 s in steps of 10 ms.
+WORKER_WAIT_TRIES = 3000
+
+
 async def _settle(pilot: Any, until: Callable[[], bool] | None = None, tries: int = 50) -> None:
     """Let workers finish and their messages land; with `until`, wait for that too."""
     for _ in range(tries):
         # A failed worker is shown in the error modal; the test looks there.
-        with contextlib.suppress(WorkerFailed):
-            await pilot.app.workers.wait_for_complete()
+        # A run's worker waiting for the user's answer is not work to wait for.
+        for _ in range(WORKER_WAIT_TRIES):
+            if not any(w.is_running and not pilot.app.waits_for_user(w) for w in pilot.app.workers):
+                break
+            await asyncio.sleep(0.01)
         await pilot.pause()
         if until is None or until():
             return

@@ -15,7 +15,7 @@ from screens.questions import QuestionsScreen
 from screens.review_all import ConfirmStepModal, ReviewAllScreen
 from screens.verify import VerifyScreen
 from screens.widgets.diff_view import DiffView
-from tests.tui.conftest import base_plan, firewall_plan
+from tests.tui.conftest import base_plan, firewall_plan, new_file_plan
 from wizard.errors import AnswerError
 from wizard.preview import PlannedStep
 
@@ -95,6 +95,9 @@ async def test_apply_all_asks_before_each_step_and_stops_on_stop(
     make_app, scripted, settle, fake, options, catalog
 ):
     fake.checks_pass = True
+    first, second, third = (s.id for s in catalog.steps[:3])
+    fake.plans[second] = new_file_plan(catalog, second)
+    fake.plans[third] = new_file_plan(catalog, third)
     app = make_app(options, scripted(fake))
     # Answers typed in base's form and not applied: the run plans with them (the engine fills
     # in the defaults of the rest).
@@ -105,10 +108,10 @@ async def test_apply_all_asks_before_each_step_and_stops_on_stop(
         assert fake.previewed_answers[catalog.steps[1].id] == {}
         await pilot.press("A")
         await settle(pilot, until=lambda: isinstance(app.screen, ConfirmStepModal))
-        first, second, third = (s.id for s in catalog.steps[:3])
         assert app.screen.item.plan.step.id == first == "base"
         await pilot.press("y")
-        # Planned again, applied as the single-step path does, then its checks.
+        # Each step is planned again, and held to the reviewed plan, before it is asked
+        # about; applied as the single-step path does, then its checks.
         await settle(
             pilot,
             until=lambda: (
@@ -129,7 +132,9 @@ async def test_apply_all_asks_before_each_step_and_stops_on_stop(
         assert not isinstance(app.screen, ConfirmStepModal)
     applied = [c[1].step.id for c in fake.calls if c[0] == "apply"]
     assert applied == ["base"]
-    assert [c[1:] for c in fake.calls if c[0] == "plan"] == [("base", {"timezone": "Europe/Paris"})]
+    planned = [c[1:] for c in fake.calls if c[0] == "plan"]
+    assert planned == [("base", {"timezone": "Europe/Paris"}), (second, {}), (third, {})]
+    assert not [c for c in fake.calls if c[0] == "adopt"]
     assert fake.records["base"].status == "verified"
     assert fake.records[second].status == "pending"
     assert fake.records[third].status == "pending"
@@ -146,9 +151,9 @@ async def test_a_step_that_would_now_differ_is_refused_naming_it(
     async with app.run_test(size=(80, 24)) as pilot:
         await open_review_all(app, pilot, settle)
         await pilot.press("A")
-        await settle(pilot, until=lambda: isinstance(app.screen, ConfirmStepModal))
-        await pilot.press("y")
+        # Refused before it is even asked about: the fresh plan differs from the reviewed one.
         await settle(pilot, until=lambda: isinstance(app.screen, ErrorModal))
+        assert not any(isinstance(s, ConfirmStepModal) for s in app.screen_stack)
         message = str(app.screen.query_one("#message", Static).visual)
         assert "step base would now write something else" in message
         assert "/etc/hosts" in message

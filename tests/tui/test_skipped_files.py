@@ -7,10 +7,12 @@ import dataclasses
 from textual.widgets import Static
 
 from screens.overview import OverviewScreen
+from screens.questions import QuestionsScreen
 from screens.review import ReviewScreen
 from screens.skipped import SkipConfirmModal
 from screens.verify import VerifyScreen
 from tests.tui.conftest import firewall_plan
+from wizard.state import StepRecord
 
 
 def nftables_plan(catalog):
@@ -25,10 +27,15 @@ async def test_skipping_the_only_file_is_explained_before_apply_and_in_the_hints
 ):
     plan = nftables_plan(fake.catalog)
     dest = plan.files[0].dest
+    fake.plans["firewall"] = plan
+    fake.records["base"] = StepRecord("base", "applied")
     app = make_app(options, scripted(fake))
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot, until=lambda: isinstance(app.screen, OverviewScreen))
-        await app.push_screen(ReviewScreen(plan))
+        await app.go_to_step(fake.catalog.get("firewall"))
+        await settle(pilot, until=lambda: isinstance(app.screen, QuestionsScreen))
+        await pilot.press("ctrl+n")
+        await settle(pilot, until=lambda: isinstance(app.screen, ReviewScreen))
         await pilot.press("space")
         approved = str(app.screen.query_one("#approved", Static).visual)
         assert "0 of 1" in approved and "not written" in approved

@@ -1,0 +1,258 @@
+"""The one run sequence both front ends step through (wizard.workflow): what it asks, in which
+order, what each answer does, and where it stops."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pytest
+
+from wizard.answers import Answers
+from wizard.apply import ApplyOutcome
+from wizard.catalog import Catalog, load_catalog
+from wizard.checks.base import CheckResult
+from wizard.errors import ApplyFailed, WizardError
+from wizard.plan import FileChange, Plan
+from wizard.preview import PlannedStep
+from wizard.workflow import (
+    Adopted,
+    Applied,
+    Applying,
+    ApplyRolledBack,
+    ConfirmSecondAdmin,
+    Decision,
+    Review,
+    RunEnd,
+    StepDone,
+    Stopped,
+    Verified,
+    Verifying,
+    run_steps,
+)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+def changed(catalog: Catalog, step_id: str, content: bytes = b"new\n") -> Plan:
+    """A plan that writes one new file."""
+    step = catalog.get(step_id)
+    spec = step.files[0]
+    change = FileChange(spec, f"/etc/test/{step_id}", content, None)
+    return Plan(step, Answers(step_id, {"username": "bob"}), (change,), (), (), ())
+
+
+def unchanged(catalog: Catalog, step_id: str) -> Plan:
+    step = catalog.get(step_id)
+    return Plan(step, Answers(step_id, {}), (), (), (), ())
+
+
+@dataclasses.dataclass
+class Server:
+    """A session whose plans, follow-ups, failures and check results a test sets."""
+
+    plans: dict[str, Plan]
+    followup_plans: dict[str, list[Plan]] = dataclasses.field(default_factory=dict)
+    failing_apply: set[str] = dataclasses.field(default_factory=set)
+    failing_checks: set[str] = dataclasses.field(default_factory=set)
+    warning: str = ""
+    calls: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+    def plan(self, step_id: str, raw: Mapping[str, Any] | None = None) -> Plan:
+        self.calls.append(("plan", step_id))
+        return self.plans[step_id]
+
+    def second_admin(self, plan: Plan) -> str:
+        return self.warning if plan.step.id == "admin-user" else ""
+
+    def adopt(self, plan: Plan) -> None:
+        self.calls.append(("adopt", plan.step.id))
+
+    def apply(self, plan: Plan, on_event: Any = None) -> ApplyOutcome:
+        self.calls.append(("apply", plan.step.id))
+        if on_event is not None:
+            on_event(f"applying {plan.step.id}")
+        if plan.step.id in self.failing_apply:
+            raise ApplyFailed(f"{plan.step.id} was rolled back", "fix it")
+        return ApplyOutcome(f"run-{plan.step.id}", "done", ())
+
+    def followups(self, step_id: str) -> list[Plan]:
+        self.calls.append(("followups", step_id))
+        return self.followup_plans.pop(step_id, [])
+
+    def verify(
+        self, step_ids: Iterable[str], on_result: Any = None
+    ) -> dict[str, list[CheckResult]]:
+        ids = list(step_ids)
+        self.calls.append(("verify", ",".join(ids)))
+        status = {i: "fail" if i in self.failing_checks else "ok" for i in ids}
+        return {i: [CheckResult(f"{i}.check", status[i], "said")] for i in ids}  # type: ignore[misc]
+
+
+def drive(workflow, answers: dict[type, Any]) -> tuple[list[Any], RunEnd]:
+    """Step through a workflow answering each kind of event as given (a list: in turn)."""
+    events: list[Any] = []
+    answer: Any = None
+    try:
+        while True:
+            event = workflow.send(answer)
+            events.append(event)
+            given = answers.get(type(event))
+            answer = given.pop(0) if isinstance(given, list) else given
+    except StopIteration as ended:
+        return events, RunEnd(ended.value)
+
+
+def kinds(events: list[Any]) -> list[str]:
+    return [type(e).__name__ for e in events]
+
+
+def test_a_step_is_reviewed_applied_its_followup_reviewed_and_applied_then_both_checked(catalog):
+    lines: list[str] = []
+    server = Server(
+        {"web": changed(catalog, "web")}, {"web": [changed(catalog, "firewall", b"80\n")]}
+    )
+    events, end = drive(
+        run_steps(server, [("web", {})]),
+        {Review: Decision.APPLY, Applying: lines.append},
+    )
+    assert end is RunEnd.DONE
+    assert kinds(events) == [
+        "Review",
+        "Applying",
+        "Applied",
+        "Review",
+        "Applying",
+        "Applied",
+        "Verifying",
+        "Verified",
+        "StepDone",
+    ]
+    followup = events[3]
+    assert followup.cause == "web" and followup.reason == "web changed what firewall must do"
+    assert events[6].step_ids == ("web", "firewall")
+    assert lines == ["applying web", "applying firewall"]
+    done = events[-1]
+    assert (done.run_id, done.followups) == ("run-web", ("firewall",))
+
+
+def test_declining_a_followup_leaves_it_and_checks_the_step(catalog):
+    server = Server({"web": changed(catalog, "web")}, {"web": [changed(catalog, "firewall")]})
+    answers = {Review: [Decision.APPLY, Decision.SKIP]}
+    _, end = drive(run_steps(server, [("web", {})]), answers)
+    assert end is RunEnd.DONE
+    assert ("apply", "firewall") not in server.calls
+    assert ("verify", "web") in server.calls
+
+
+def test_stop_at_a_review_changes_nothing_more(catalog):
+    server = Server({"base": changed(catalog, "base"), "web": changed(catalog, "web")})
+    events, end = drive(
+        run_steps(server, [("base", {}), ("web", {})]), {Review: [Decision.APPLY, Decision.STOP]}
+    )
+    assert end is RunEnd.STOPPED
+    assert [c for c in server.calls if c[0] == "apply"] == [("apply", "base")]
+    assert isinstance(events[-1], Stopped)
+    assert events[0].position == "step 1 of 2"
+
+
+def test_skip_goes_on_with_the_next_step(catalog):
+    server = Server({"base": changed(catalog, "base"), "web": changed(catalog, "web")})
+    _, end = drive(
+        run_steps(server, [("base", {}), ("web", {})]), {Review: [Decision.SKIP, Decision.APPLY]}
+    )
+    assert end is RunEnd.DONE
+    assert [c for c in server.calls if c[0] == "apply"] == [("apply", "web")]
+
+
+def test_the_plan_as_approved_in_the_review_is_what_is_applied(catalog):
+    plan = changed(catalog, "base")
+    skipped = plan.with_approval(plan.files[0].dest, False)
+    server = Server({"base": plan})
+    applied: list[Plan] = []
+    original = server.apply
+
+    def spy(p: Plan, on_event: Any = None) -> ApplyOutcome:
+        applied.append(p)
+        return original(p, on_event)
+
+    server.apply = spy  # type: ignore[method-assign]
+    drive(run_steps(server, [("base", {})]), {Review: skipped})
+    assert [c.approved for c in applied[0].files] == [False]
+
+
+def test_nothing_to_change_is_adopted_without_asking_then_checked(catalog):
+    server = Server({"base": unchanged(catalog, "base")})
+    events, end = drive(run_steps(server, [("base", {})]), {})
+    assert end is RunEnd.DONE
+    assert kinds(events) == ["Adopted", "Verifying", "Verified", "StepDone"]
+    assert "nothing to change" in events[1].heading
+
+
+def test_a_failed_apply_ends_the_run_rolled_back(catalog):
+    server = Server({"base": changed(catalog, "base"), "web": changed(catalog, "web")})
+    server.failing_apply.add("base")
+    events, end = drive(run_steps(server, [("base", {}), ("web", {})]), {Review: Decision.APPLY})
+    assert end is RunEnd.APPLY_FAILED
+    assert isinstance(events[-1], ApplyRolledBack)
+    assert ("plan", "web") not in server.calls and not [c for c in server.calls if c[0] == "verify"]
+
+
+def test_a_failed_check_stops_the_run_before_the_next_step(catalog):
+    server = Server({"base": changed(catalog, "base"), "web": changed(catalog, "web")})
+    server.failing_checks.add("base")
+    events, end = drive(run_steps(server, [("base", {}), ("web", {})]), {Review: Decision.APPLY})
+    assert end is RunEnd.CHECK_FAILED
+    assert events[-1] == Stopped("a check of base failed")
+    assert ("plan", "web") not in server.calls
+    verified = next(e for e in events if isinstance(e, Verified))
+    assert verified.failed == ["base"]
+
+
+@pytest.mark.parametrize(("confirmed", "end"), [(True, RunEnd.DONE), (False, RunEnd.STOPPED)])
+def test_a_second_admin_is_asked_for_explicitly(catalog, confirmed, end):
+    server = Server({"admin-user": changed(catalog, "admin-user")}, warning="bob would be added")
+    events, ended = drive(
+        run_steps(server, [("admin-user", {})]),
+        {Review: Decision.APPLY, ConfirmSecondAdmin: confirmed},
+    )
+    assert ended is end
+    assert events[0].second_admin == "bob would be added"
+    asked = [e for e in events if isinstance(e, ConfirmSecondAdmin)]
+    assert asked == [ConfirmSecondAdmin(events[0].plan, "bob would be added")]
+    assert (("apply", "admin-user") in server.calls) is confirmed
+    done = [e for e in events if isinstance(e, StepDone)]
+    assert [d.second_admin for d in done] == (["bob would be added"] if confirmed else [])
+
+
+def test_a_previewed_step_that_now_differs_is_refused_before_it_is_asked(catalog):
+    shown = changed(catalog, "base", b"as reviewed\n")
+    server = Server({"base": changed(catalog, "base", b"something else\n")})
+    workflow = run_steps(server, [("base", {})], [PlannedStep(shown)])
+    with pytest.raises(WizardError, match="step base would now write something else"):
+        workflow.send(None)
+    assert not [c for c in server.calls if c[0] == "apply"]
+
+
+def test_a_previewed_followup_that_now_differs_stops_the_run(catalog):
+    base = changed(catalog, "base")
+    shown = changed(catalog, "firewall", b"22, 80\n")
+    server = Server({"base": base}, {"base": [changed(catalog, "firewall", b"22, 8080\n")]})
+    previewed = [PlannedStep(base), PlannedStep(shown, ("base",), "base needs 80/tcp", "base")]
+    workflow = run_steps(server, [("base", {})], previewed)
+    with pytest.raises(WizardError, match="step firewall would now write something else"):
+        drive(workflow, {Review: Decision.APPLY})
+    assert ("apply", "firewall") not in server.calls
+
+
+def test_events_say_what_happened_in_order(catalog):
+    server = Server({"base": changed(catalog, "base")})
+    events, _ = drive(run_steps(server, [("base", {})]), {Review: Decision.APPLY})
+    applied = next(e for e in events if isinstance(e, Applied))
+    assert applied.outcome.run_id == "run-base"
+    assert isinstance(events[1], Applying) and isinstance(events[3], Verifying)
+    assert not [e for e in events if isinstance(e, Adopted)]

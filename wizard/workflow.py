@@ -1,0 +1,285 @@
+"""A run of steps as the user goes through it, the same for every front end: each step planned,
+reviewed, applied, the steps its apply made outdated (the firewall's follow-up) reviewed and
+applied, then the checks of all of them; the run stops at a refusal, a failed apply or a
+failed check.
+
+The workflow is a generator. It yields what it needs from the front end, and the front end
+sends the answer back: a `Review` wants a `Decision`, a `ConfirmSecondAdmin` a yes or no,
+`Applying` and `Verifying` where to stream the apply's lines and the checks' results (or
+None). The other events say what happened and want nothing. The CLI steps through it on the
+terminal, the TUI from a worker thread with its screens: neither sequences the steps itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from wizard.apply import ApplyOutcome
+from wizard.checks.base import CheckResult
+from wizard.errors import ApplyFailed
+from wizard.plan import Plan
+from wizard.preview import PlannedStep, refuse_unlike
+
+ApplyLines = Callable[[str], None]
+CheckResults = Callable[[str, CheckResult], None]
+
+
+class Decision(StrEnum):
+    """The user's answer to a step's review."""
+
+    APPLY = "apply"
+    # Leave this step as it is and go on with the next (a follow-up stays outdated).
+    SKIP = "skip"
+    # Change nothing more.
+    STOP = "stop"
+
+
+class RunEnd(StrEnum):
+    """How a run ended."""
+
+    DONE = "done"
+    STOPPED = "stopped"
+    APPLY_FAILED = "apply-failed"
+    CHECK_FAILED = "check-failed"
+
+
+@dataclass(frozen=True)
+class Review:
+    """A plan with changes: apply it? Answered with a Decision, or with the plan as the user
+    approved it (files skipped in the review), which means apply that."""
+
+    plan: Plan
+    # In a previewed run: what the preview showed for this step (the plan is held to it).
+    shown: PlannedStep | None = None
+    # For a follow-up: why it is planned again, and the step whose apply made it outdated.
+    reason: str = ""
+    cause: str = ""
+    # Set when the plan adds a second admin, who becomes the wizard's login.
+    second_admin: str = ""
+    # "step 2 of 5" in a run of several steps.
+    position: str = ""
+
+
+@dataclass(frozen=True)
+class ConfirmSecondAdmin:
+    """The explicit yes before a second admin is added. Answered with a bool."""
+
+    plan: Plan
+    warning: str
+
+
+@dataclass(frozen=True)
+class Applying:
+    """The apply starts. Answered with where its lines go (or None)."""
+
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The apply ended with the change in place."""
+
+    plan: Plan
+    outcome: ApplyOutcome
+
+
+@dataclass(frozen=True)
+class ApplyRolledBack:
+    """The apply failed and the server was rolled back; the run ends here."""
+
+    plan: Plan
+    failure: ApplyFailed
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """The server already matched the plan: the step was recorded as applied."""
+
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class Verifying:
+    """The checks start. Answered with where each result goes as it arrives (or None)."""
+
+    step_ids: tuple[str, ...]
+    heading: str
+
+
+@dataclass(frozen=True)
+class Verified:
+    """The checks' results, by step."""
+
+    results: Mapping[str, list[CheckResult]]
+
+    @property
+    def failed(self) -> list[str]:
+        """The steps with a failed check."""
+        return [step for step, results in self.results.items() if any_failed(results)]
+
+
+@dataclass(frozen=True)
+class StepDone:
+    """One step of the run is over: what was done, for a report."""
+
+    step_id: str
+    summary: str
+    run_id: str = ""
+    followups: tuple[str, ...] = ()
+    results: tuple[CheckResult, ...] = ()
+    seconds: float = 0.0
+    second_admin: str = ""
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """The run stopped before its end; nothing after this point was changed."""
+
+    why: str
+
+
+Event = (
+    Review
+    | ConfirmSecondAdmin
+    | Applying
+    | Applied
+    | ApplyRolledBack
+    | Adopted
+    | Verifying
+    | Verified
+    | StepDone
+    | Stopped
+)
+Workflow = Generator[Event, Any, RunEnd]
+
+
+def any_failed(results: Sequence[CheckResult]) -> bool:
+    """True when a check failed (a warning does not stop a run)."""
+    return any(result.status == "fail" for result in results)
+
+
+class RunSession(Protocol):
+    """What a run needs of a session (wizard.session.Session; the TUI tests' fake)."""
+
+    def plan(self, step_id: str, raw: Mapping[str, Any] | None = None) -> Plan: ...
+
+    def second_admin(self, plan: Plan) -> str: ...
+
+    def adopt(self, plan: Plan) -> None: ...
+
+    def apply(self, plan: Plan, on_event: ApplyLines = ...) -> ApplyOutcome: ...
+
+    def followups(self, step_id: str) -> list[Plan]: ...
+
+    def verify(
+        self, step_ids: Iterable[str], on_result: CheckResults | None = None
+    ) -> dict[str, list[CheckResult]]: ...
+
+
+def run_steps(
+    session: RunSession,
+    selection: Sequence[tuple[str, Mapping[str, Any]]],
+    previewed: Sequence[PlannedStep] = (),
+) -> Workflow:
+    """Go through the selected steps in order, each with its raw answers.
+
+    With `previewed` (the run's preview, shown to the user before), each step and follow-up
+    is held to what it showed: one that would now write something else stops the run
+    (WizardError) before it is reviewed. Errors the engine raises (refused answers, a missing
+    required step) end the workflow as exceptions.
+    """
+    # What the preview showed, by step and the step whose apply made it a follow-up.
+    shown = {(item.plan.step.id, item.cause): item for item in previewed}
+    for number, (step_id, raw) in enumerate(selection, start=1):
+        position = f"step {number} of {len(selection)}" if len(selection) > 1 else ""
+        started = time.monotonic()
+        plan = session.plan(step_id, raw)
+        item = shown.get((step_id, ""))
+        if previewed:
+            if item is None:
+                continue  # the preview left it out (it waits for a step not in the run)
+            refuse_unlike(item, plan)
+        if not plan.has_changes:
+            session.adopt(plan)
+            yield Adopted(plan)
+            heading = f"{plan.step.title}: nothing to change"
+            applied: list[str] = [step_id]
+            run_id, warning = "", ""
+        else:
+            warning = session.second_admin(plan)
+            review = Review(plan, item, second_admin=warning, position=position)
+            plan, decision = _decided(plan, (yield review))
+            if decision is Decision.SKIP:
+                continue
+            if decision is not Decision.APPLY:
+                yield Stopped("you stopped it")
+                return RunEnd.STOPPED
+            if warning and not (yield ConfirmSecondAdmin(plan, warning)):
+                yield Stopped("the second admin was not confirmed")
+                return RunEnd.STOPPED
+            outcome = yield from _apply(session, plan)
+            if outcome is None:
+                return RunEnd.APPLY_FAILED
+            run_id = outcome.run_id
+            heading = f"{plan.step.title}: applied, run {run_id}"
+            applied = [step_id]
+            for followup in session.followups(step_id):
+                followup_id = followup.step.id
+                followup_shown = shown.get((followup_id, step_id))
+                if followup_shown is not None:
+                    refuse_unlike(followup_shown, followup)
+                reason = f"{step_id} changed what {followup_id} must do"
+                review = Review(followup, followup_shown, reason=reason, cause=step_id)
+                followup, decision = _decided(followup, (yield review))
+                if decision is not Decision.APPLY:
+                    continue  # it stays outdated: the overview sends the user there next
+                if (yield from _apply(session, followup)) is None:
+                    return RunEnd.APPLY_FAILED
+                applied.append(followup_id)
+        sink = yield Verifying(tuple(applied), heading)
+        verified = Verified(session.verify(applied, sink))
+        yield verified
+        results = tuple(r for step_results in verified.results.values() for r in step_results)
+        yield StepDone(
+            step_id,
+            plan.summary(),
+            run_id,
+            tuple(applied[1:]),
+            results,
+            time.monotonic() - started,
+            warning,
+        )
+        if verified.failed:
+            yield Stopped(f"a check of {', '.join(verified.failed)} failed")
+            return RunEnd.CHECK_FAILED
+    return RunEnd.DONE
+
+
+def _decided(plan: Plan, answer: Decision | Plan) -> tuple[Plan, Decision]:
+    """The plan to apply and the decision, from a review's answer: a Decision, or the plan
+    as the user approved it (some files skipped), which means apply that."""
+    if isinstance(answer, Plan):
+        if answer.step.id != plan.step.id:
+            raise ValueError(f"the review of {plan.step.id} was answered for {answer.step.id}")
+        return answer, Decision.APPLY
+    return plan, Decision(answer)
+
+
+def _apply(session: RunSession, plan: Plan) -> Generator[Event, Any, ApplyOutcome | None]:
+    """Apply one plan, its lines streamed where the front end says; None when rolled back."""
+    lines: ApplyLines | None = yield Applying(plan)
+    try:
+        outcome = session.apply(plan, lines or _nowhere)
+    except ApplyFailed as failure:
+        yield ApplyRolledBack(plan, failure)
+        return None
+    yield Applied(plan, outcome)
+    return outcome
+
+
+def _nowhere(_line: str) -> None:
+    """The front end did not ask for the apply's lines."""
