@@ -12,7 +12,7 @@ import platformdirs
 
 from wizard import stepschema
 from wizard.errors import WizardError
-from wizard.steps import Step
+from wizard.steps import Role, Step
 
 
 def shipped_steps_dir() -> Path:
@@ -58,6 +58,10 @@ class Catalog:
             if step.id == step_id:
                 return step
         raise WizardError(f"there is no step '{step_id}'", f"known steps: {', '.join(self.ids())}")
+
+    def provider(self, role: Role) -> Step | None:
+        """The step whose answers fill `role` (the first in catalog order), if any."""
+        return next((step for step in self.steps if role in step.provides), None)
 
     def ids(self) -> tuple[str, ...]:
         """The step ids in catalog order."""

@@ -41,6 +41,7 @@ from wizard.preview import PlannedStep, preview
 from wizard.remote import DEFAULT_KNOWN_HOSTS, Credentials, Stats, Target
 from wizard.session import DEFAULT_GUARD_SECONDS, ConnectOptions, Session, second_admin
 from wizard.state import StateStore
+from wizard.steps import Role
 from wizard.visible import visible, visible_output
 from wizard.workflow import (
     Adopted,
@@ -588,7 +589,7 @@ def step_json(done: StepDone) -> dict[str, Any]:
 
 def confirm_second_admin(plan: Plan) -> bool:
     """The explicit question before a second admin is added and becomes the wizard's login."""
-    wanted = plan.answers.values["username"]
+    wanted = plan.step.role_answer(Role.ADMIN_USER, plan.answers.values)
     return confirm(f"Add {wanted} as a second admin and log in as {wanted} from now on?")
 
 

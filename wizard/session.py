@@ -44,7 +44,7 @@ from wizard.render import evaluate, render_string
 from wizard.runlock import ALIVE_FUNCTION, ApplyBusy
 from wizard.shell import Shell, heredoc, script, sh
 from wizard.state import HostRecord, StateStore, StepRecord, merge_server_copy
-from wizard.steps import Step
+from wizard.steps import Role, Step
 
 # Packages and services whose presence other steps' templates ask about.
 WATCHED_PACKAGES = ("postfix", "nginx", "apache2", "bind9", "dovecot-core", "mariadb-server")
@@ -125,12 +125,15 @@ def file_digests(changes: Iterable[FileChange]) -> dict[str, str]:
     }
 
 
-def site_domain(steps: Mapping[str, Mapping[str, Any]]) -> str:
-    """The user's domain as the steps so far tell it: the vhost's, else the base step's FQDN
-    less its host name; the default of every later question about the domain."""
-    if "vhost" in steps:
-        return str(steps["vhost"]["domain"])
-    fqdn = str(steps.get("base", {}).get("fqdn", ""))
+def site_domain(catalog: Catalog, steps: Mapping[str, Mapping[str, Any]]) -> str:
+    """The user's domain as the steps so far tell it: the site's (the step that provides
+    site_domain), else the server's name (host_name) less its host name; the default of every
+    later question about the domain."""
+    site = catalog.provider(Role.SITE_DOMAIN)
+    if site is not None and site.id in steps:
+        return str(site.role_answer(Role.SITE_DOMAIN, steps[site.id]) or "")
+    named = catalog.provider(Role.HOST_NAME)
+    fqdn = str(named.role_answer(Role.HOST_NAME, steps.get(named.id, {})) or "") if named else ""
     return fqdn.split(".", 1)[1] if fqdn.count(".") > 1 else ""
 
 
@@ -141,13 +144,16 @@ def second_admin(host: HostRecord, plan: Plan) -> str:
     stays) and the wizard logs in as the new one from then on: the user is told before it
     happens, never finds it out afterwards. Empty when nothing like that is planned.
     """
-    if plan.step.id != "admin-user" or not plan.has_changes:
+    step = plan.step
+    if Role.ADMIN_USER not in step.provides or not plan.has_changes:
         return ""
-    record = host.step("admin-user")
+    record = host.step(step.id)
     current = host.admin_user or (
-        str(record.answers.get("username", "")) if record.status in APPLIED else ""
+        str(step.role_answer(Role.ADMIN_USER, record.answers) or "")
+        if record.status in APPLIED
+        else ""
     )
-    wanted = str(plan.answers.values["username"])
+    wanted = str(step.role_answer(Role.ADMIN_USER, plan.answers.values))
     if not current or current == wanted:
         return ""
     return (
@@ -395,7 +401,7 @@ class Session:
             "steps": steps,
             "local": {"ssh_pubkey": local_public_key(self.options.credentials.key_filename)},
             "open_ports": self.open_ports(step, answers or {}),
-            "site_domain": site_domain(steps),
+            "site_domain": site_domain(self.catalog, steps),
         }
 
     def open_ports(self, step: Step, answers: Mapping[str, Any]) -> tuple[str, ...]:
@@ -407,10 +413,10 @@ class Session:
                 continue
             other_answers = answers if other.id == step.id else record.answers
             ports += self.ports_of(other, other_answers)
-        if step.id == "firewall":
-            ports += list(answers.get("extra_ports", ()))
-        else:
-            ports += list(self.host.step("firewall").answers.get("extra_ports", ()))
+        extra = self.catalog.provider(Role.EXTRA_PORTS)
+        if extra is not None:
+            given = answers if extra.id == step.id else self.host.step(extra.id).answers
+            ports += list(extra.role_answer(Role.EXTRA_PORTS, given) or ())
         return tuple(dict.fromkeys(ports))
 
     def ports_of(self, step: Step, answers: Mapping[str, Any]) -> list[str]:
@@ -500,7 +506,9 @@ class Session:
             self.facts, packages=self.facts.packages | frozenset(plan.step.packages)
         )
         files = file_digests(c for c in plan.files if c.approved)
-        self._record_manifest(files)
+        # The apply listed every approved file in the server's manifest itself.
+        known = self.traces.manifest if self.traces else frozenset()
+        self.traces = ServerTraces(True, True, known | set(files))
         self._save_step(
             plan.step.id,
             status="applied",
@@ -508,10 +516,9 @@ class Session:
             files=files,
             message="",
         )
-        if plan.step.id == "admin-user":
-            self.host = dataclasses.replace(
-                self.host, admin_user=str(plan.answers.values["username"])
-            )
+        admin = plan.step.role_answer(Role.ADMIN_USER, plan.answers.values)
+        if admin:
+            self.host = dataclasses.replace(self.host, admin_user=str(admin))
             self.store.save_host(self.host)
         # The server's copy is written by the verify that follows; if none does, the next
         # run finds the files in place and adopts the step again.
@@ -602,9 +609,9 @@ class Session:
         self.traces = ServerTraces(True, True, known | set(paths))
 
     def sshd_port_after(self, plan: Plan) -> int:
-        """The port sshd serves once the plan is applied: ssh-hardening's port answer."""
-        answer = plan.answers.values.get("port")
-        if plan.step.id == "ssh-hardening" and isinstance(answer, int):
+        """The port sshd serves once the plan is applied: the answer that fills sshd_port."""
+        answer = plan.step.role_answer(Role.SSHD_PORT, plan.answers.values)
+        if isinstance(answer, int):
             return answer
         return self.facts.ssh_port
 

@@ -4,9 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from enum import StrEnum
+from typing import Any, Literal
 
 CommandStage = Literal["before", "after"]
+
+
+class Role(StrEnum):
+    """What an answer of a step means to the engine and to other steps. A step declares the
+    roles its answers fill (`provides`); the engine reads them by role, never by step id."""
+
+    # The admin the wizard logs in as once the step is applied.
+    ADMIN_USER = "admin_user"
+    # The port sshd serves once the step is applied.
+    SSHD_PORT = "sshd_port"
+    # More ports the firewall lets in, beyond those the steps declare.
+    EXTRA_PORTS = "extra_ports"
+    # The site's domain, the default of every later question about the domain.
+    SITE_DOMAIN = "site_domain"
+    # The server's fully qualified name (its domain is the site's until one is given).
+    HOST_NAME = "host_name"
+
+
 # "regenerate": systemd's generators run again (daemon-reload), then the unit restarts if it is
 # active. Ubuntu 24.04's ssh.socket is generated from sshd_config's Port: a reload of ssh does
 # not move it.
@@ -160,6 +179,14 @@ class Step:
     checks: tuple[CheckSpec, ...] = ()
     source_dir: str = ""
     refusals: tuple[Refusal, ...] = ()
+    # The roles the step's answers fill: role -> question name.
+    provides: Mapping[Role, str] = field(default_factory=dict)
+
+    def role_answer(self, role: Role, answers: Mapping[str, Any]) -> Any:
+        """The answer that fills `role` in these answers of the step (None when it fills
+        none, or the answer is missing)."""
+        name = self.provides.get(role)
+        return answers.get(name) if name else None
 
     def question(self, name: str) -> Question:
         """The question called `name` (KeyError when the step has none)."""

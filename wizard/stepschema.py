@@ -32,6 +32,7 @@ from wizard.steps import (
     NamedValidator,
     Question,
     Refusal,
+    Role,
     ServiceAction,
     Step,
 )
@@ -399,6 +400,12 @@ STEP = Section(
             "(reload when not given)",
             values=typing.get_args(ServiceAction),
         ),
+        _f(
+            "provides",
+            MAP,
+            "the roles the step's answers fill for the engine and the other steps: "
+            f'role = "QUESTION NAME"; roles: {", ".join(Role)}',
+        ),
         _f("questions", TABLES, "the step's form", section=QUESTION),
         _f("files", TABLES, "the files the step writes", section=FILE),
         _f("commands", TABLES, "the commands the step runs", section=COMMAND),
@@ -645,6 +652,20 @@ class _Checker:
         for index, name in enumerate(names):
             if name in names[:index]:
                 self.add(("questions", index, "name"), f"a second question named '{name}'")
+        provides = data.get("provides")
+        for role, question in provides.items() if isinstance(provides, dict) else ():
+            if role not in tuple(Role):
+                self.add(
+                    ("provides", role),
+                    f"'{role}' is no role{_suggest(role, list(Role))}"
+                    f"; {_expected_values(role, list(Role))}",
+                )
+            if isinstance(question, str) and question not in names:
+                self.add(
+                    ("provides", role),
+                    f"the step has no question '{question}'"
+                    f"{_suggest(question, [str(n) for n in names])}",
+                )
         for index, rule in enumerate(data.get("refuse", ())):
             question = rule.get("question") if isinstance(rule, dict) else None
             if isinstance(question, str) and question not in names:
@@ -905,6 +926,7 @@ def step_from_toml(data: Mapping[str, Any], source_dir: str) -> Step:
     """The Step of a step.toml that `problems_of` found nothing wrong with."""
     values = _build(STEP, data)
     values.setdefault("help", "")
+    values["provides"] = {Role(role): name for role, name in values.get("provides", {}).items()}
     # A command kept in a file is that file's text as its run: the plan renders and quotes it
     # exactly as an inline run.
     values["commands"] = tuple(

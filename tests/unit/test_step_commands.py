@@ -264,7 +264,7 @@ class AnswerSet:
             "steps": steps,
             "local": {"ssh_pubkey": PLAIN_KEY},
             "open_ports": OPEN_PORTS,
-            "site_domain": site_domain(steps),
+            "site_domain": site_domain(CATALOG, steps),
         }
 
 
