@@ -35,11 +35,18 @@ from wizard.cliparse import (
     subparser_defaults_suppressed,
     unknown_command,
 )
+from wizard.endpoint import (
+    DEFAULT_GUARD_SECONDS,
+    DEFAULT_KNOWN_HOSTS,
+    ConnectOptions,
+    Credentials,
+    Stats,
+    Target,
+)
 from wizard.errors import UnknownHostKey, WizardError
 from wizard.plan import Plan
 from wizard.preview import PlannedStep, preview
-from wizard.remote import DEFAULT_KNOWN_HOSTS, Credentials, Stats, Target
-from wizard.session import DEFAULT_GUARD_SECONDS, ConnectOptions, Session, second_admin
+from wizard.session import Session, second_admin
 from wizard.state import StateStore
 from wizard.steps import Role
 from wizard.visible import visible, visible_output

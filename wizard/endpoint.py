@@ -8,6 +8,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from wizard.errors import WizardError
 
@@ -112,3 +113,23 @@ class Credentials:
     password: str | None = None
     sudo_password: str | None = None
     use_agent: bool = True
+
+
+# Where the server's host key is checked and kept, as OpenSSH's own client does.
+DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts").expanduser()
+# How long a guarded change (sshd, the firewall) waits for a new session's confirmation
+# before the server puts the old configuration back by itself.
+DEFAULT_GUARD_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    """How to reach the server and how careful to be."""
+
+    target: Target
+    credentials: Credentials = field(default_factory=Credentials)
+    known_hosts: Path = DEFAULT_KNOWN_HOSTS
+    accept_fingerprint: str | None = None
+    guard_seconds: int = DEFAULT_GUARD_SECONDS
+    # Said to the user with the session's own notices from the start (the demo's: nothing kept).
+    notices: tuple[str, ...] = ()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wizard.endpoint import Credentials, Stats, Target
+from wizard.endpoint import DEFAULT_KNOWN_HOSTS, Credentials, Stats, Target
 from wizard.errors import (
     ConnectionFailed,
     HostKeyChanged,
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 # paramiko (with cryptography) is imported where a connection is made, not at start-up:
 # it is a third of the time before the first screen.
 
-DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts").expanduser()
 CONNECT_TIMEOUT = 15.0
 # sshd's MaxSessions is 10 by default; checks open channels in parallel below that.
 MAX_CHANNELS = 8

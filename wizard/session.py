@@ -13,7 +13,6 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from wizard.answers import Answers, answer_as_text, check_refusals, validate_answers
@@ -25,21 +24,14 @@ from wizard.checks.command import render_check_params
 from wizard.checks.paramtypes import param_failure
 from wizard.choices import offered_catalog
 from wizard.connector import Connector
+from wizard.endpoint import ConnectOptions, Stats, Target
 from wizard.errors import AnswerError, ConnectionFailed, WizardError
 from wizard.facts import MANIFEST, SERVER_STATE, STATE_DIR, Facts, gather_facts
 from wizard.guard import confirm_script, revert_now_script
 from wizard.journal import RunPaths, new_run_id
 from wizard.localkeys import local_public_key
 from wizard.plan import FileChange, Plan, make_plan
-from wizard.remote import (
-    DEFAULT_KNOWN_HOSTS,
-    Credentials,
-    Remote,
-    Stats,
-    Target,
-    _resolve,
-    known_hosts_name,
-)
+from wizard.remote import Remote, _resolve, known_hosts_name
 from wizard.render import evaluate, render_string
 from wizard.runlock import ALIVE_FUNCTION, ApplyBusy
 from wizard.shell import Shell, heredoc, script, sh
@@ -52,24 +44,10 @@ APPLIED = ("applied", "verified", "drifted", "failed-verify", "outdated")
 # What a record may claim that the server must back: the applied statuses, and the steps
 # already found unconfirmed (still not backed until verified or applied again).
 CLAIMS = (*APPLIED, "unconfirmed")
-DEFAULT_GUARD_SECONDS = 120
 # How long an apply waits for another one under way on the server, and how often it looks.
 BUSY_WAIT_SECONDS = 600
 BUSY_POLL_SECONDS = 2
 SECRET_DIGEST = "(secret file: not recorded)"
-
-
-@dataclass(frozen=True)
-class ConnectOptions:
-    """How to reach the server and how careful to be."""
-
-    target: Target
-    credentials: Credentials = field(default_factory=Credentials)
-    known_hosts: Path = DEFAULT_KNOWN_HOSTS
-    accept_fingerprint: str | None = None
-    guard_seconds: int = DEFAULT_GUARD_SECONDS
-    # Said to the user with the session's own notices from the start (the demo's: nothing kept).
-    notices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
