@@ -21,7 +21,8 @@ from typing import Any
 from wizard.answers import Answers, check_refusals, parse_answer
 from wizard.catalog import Catalog
 from wizard.errors import AnswerError, WizardError
-from wizard.session import APPLIED, Session
+from wizard.session import Session
+from wizard.state import APPLIED, StepState
 from wizard.steps import Question, Step
 
 
@@ -217,7 +218,7 @@ def validate_selection(
             ) from None
         record = dataclasses.replace(
             preview.host.step(step_id),
-            status="applied",
+            status=StepState.APPLIED,
             answers=validated[step_id].public(),
         )
         steps = {**preview.host.steps, step_id: record}

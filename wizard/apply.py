@@ -20,6 +20,7 @@ from wizard.errors import ApplyFailed, WizardError
 from wizard.facts import MANIFEST, STATE_DIR
 from wizard.guard import arm_revert_lines, revert_unit
 from wizard.journal import RunPaths
+from wizard.manifest import lines_of
 from wizard.plan import FileChange, Plan, guard_test, mask
 from wizard.runlock import ALIVE_FUNCTION, LOCK_FILE, MUTEX_FILE, ApplyBusy
 from wizard.runstatus import FINAL, RunStatus, case_pattern
@@ -528,7 +529,7 @@ def _manifest_lines(plan: Plan) -> Shell:
     already as wanted), so the next connect can tell drift and a verify finds them all listed:
     the session needs no command of its own for it after an apply."""
     dests = sorted({c.dest for c in plan.files if c.approved})
-    pattern = "  (" + "|".join(_regex(dest) for dest in dests) + ")$"
+    pattern = lines_of(dests)
     return sh(
         "mkdir -p {state}; touch {m}\n"
         "grep -v -E {pattern} {m} > {m}.tmp\n"
@@ -539,10 +540,6 @@ def _manifest_lines(plan: Plan) -> Shell:
         pattern=pattern,
         dests=dests,
     )
-
-
-def _regex(path: str) -> str:
-    return "".join("\\" + ch if ch in ".[]()*+?{}|^$\\" else ch for ch in path)
 
 
 def _command_lines(plan: Plan, stage: str, on_error: str) -> list[Shell]:

@@ -18,6 +18,7 @@ from wizard.errors import WizardError
 from wizard.plan import FileChange, Plan
 from wizard.serverfiles import RemoteFile
 from wizard.session import Session
+from wizard.state import StepState
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def _plan_into(
     # sshd on its new port: the firewall after it opens that one, as the apply will find it.
     projected.facts = dataclasses.replace(projected.facts, ssh_port=projected.sshd_port_after(plan))
     record = dataclasses.replace(
-        projected.host.step(step_id), status="applied", answers=plan.answers.public()
+        projected.host.step(step_id), status=StepState.APPLIED, answers=plan.answers.public()
     )
     projected.host = dataclasses.replace(
         projected.host, steps={**projected.host.steps, step_id: record}

@@ -7,9 +7,7 @@ blocking and may be called from a worker thread; none of them prints.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -26,63 +24,45 @@ from wizard.choices import offered_catalog
 from wizard.connector import Connector
 from wizard.endpoint import ConnectOptions, Stats, Target
 from wizard.errors import AnswerError, ConnectionFailed, WizardError
-from wizard.facts import MANIFEST, SERVER_STATE, STATE_DIR, Facts, gather_facts
+from wizard.facts import SERVER_STATE, STATE_DIR, Facts, gather_facts
 from wizard.guard import confirm_script, revert_now_script
+from wizard.hostkeys import host_keys_script, parse_host_keys, trust
 from wizard.journal import RunPaths, new_run_id
 from wizard.localkeys import local_public_key
-from wizard.plan import FileChange, Plan, make_plan
+from wizard.manifest import file_digests, manifest_script
+from wizard.plan import Plan, make_plan
 from wizard.remote import Remote, _resolve, known_hosts_name
 from wizard.render import evaluate, render_string
-from wizard.runlock import ALIVE_FUNCTION, ApplyBusy
-from wizard.shell import Shell, heredoc, script, sh
-from wizard.state import HostRecord, StateStore, StepRecord, merge_server_copy
+from wizard.resume import (
+    ResetSuspected,
+    ServerTraces,
+    drifted,
+    parse_recovery,
+    parse_traces,
+    recovery_script,
+    traces_script,
+    unconfirmed,
+    verified_only_when_backed,
+)
+from wizard.roles import second_admin, site_domain
+from wizard.runlock import ApplyBusy
+from wizard.shell import heredoc, sh
+from wizard.state import (
+    APPLIED,
+    CLAIMS,
+    HostRecord,
+    StateStore,
+    StepRecord,
+    StepState,
+    merge_server_copy,
+)
 from wizard.steps import Role, Step
 
 # Packages and services whose presence other steps' templates ask about.
 WATCHED_PACKAGES = ("postfix", "nginx", "apache2", "bind9", "dovecot-core", "mariadb-server")
-APPLIED = ("applied", "verified", "drifted", "failed-verify", "outdated")
-# What a record may claim that the server must back: the applied statuses, and the steps
-# already found unconfirmed (still not backed until verified or applied again).
-CLAIMS = (*APPLIED, "unconfirmed")
 # How long an apply waits for another one under way on the server, and how often it looks.
 BUSY_WAIT_SECONDS = 600
 BUSY_POLL_SECONDS = 2
-SECRET_DIGEST = "(secret file: not recorded)"
-
-
-@dataclass(frozen=True)
-class ResetSuspected:
-    """The server does not back this machine's record: reinstalled, reset, or another one.
-
-    Nothing the record claims is shown as applied or verified until the user starts over
-    (the old record archived) or verifies step by step what is still true.
-    """
-
-    reason: str
-    claimed: tuple[str, ...]
-
-    @property
-    def message(self) -> str:
-        """What the CLI and the TUI say."""
-        return (
-            f"the server looks reinstalled or reset: {self.reason}. This machine's record "
-            f"says {', '.join(self.claimed)} applied; none of it is shown as applied or "
-            "verified."
-        )
-
-
-@dataclass(frozen=True)
-class ServerTraces:
-    """What the server keeps of the wizard: its copy of the state, the journal, the manifest."""
-
-    server_copy: bool
-    runs: bool
-    manifest: frozenset[str]
-
-    @property
-    def any(self) -> bool:
-        """Whether vps-wizard left anything on the server."""
-        return self.server_copy or self.runs or bool(self.manifest)
 
 
 @dataclass(frozen=True)
@@ -92,53 +72,6 @@ class StepStatus:
     step: Step
     record: StepRecord
     blocked_by: tuple[str, ...] = ()
-
-
-def file_digests(changes: Iterable[FileChange]) -> dict[str, str]:
-    """What the local state records of a step's files: their SHA-256, except for secret files,
-    whose digest would let a dictionary attack find a weak password they hold."""
-    return {
-        c.dest: SECRET_DIGEST if c.spec.secret else hashlib.sha256(c.new).hexdigest()
-        for c in changes
-    }
-
-
-def site_domain(catalog: Catalog, steps: Mapping[str, Mapping[str, Any]]) -> str:
-    """The user's domain as the steps so far tell it: the site's (the step that provides
-    site_domain), else the server's name (host_name) less its host name; the default of every
-    later question about the domain."""
-    site = catalog.provider(Role.SITE_DOMAIN)
-    if site is not None and site.id in steps:
-        return str(site.role_answer(Role.SITE_DOMAIN, steps[site.id]) or "")
-    named = catalog.provider(Role.HOST_NAME)
-    fqdn = str(named.role_answer(Role.HOST_NAME, steps.get(named.id, {})) or "") if named else ""
-    return fqdn.split(".", 1)[1] if fqdn.count(".") > 1 else ""
-
-
-def second_admin(host: HostRecord, plan: Plan) -> str:
-    """What the plan does to the admin the wizard logs in as, when it adds another one.
-
-    The admin-user step applied again with another name adds a second admin (the first one
-    stays) and the wizard logs in as the new one from then on: the user is told before it
-    happens, never finds it out afterwards. Empty when nothing like that is planned.
-    """
-    step = plan.step
-    if Role.ADMIN_USER not in step.provides or not plan.has_changes:
-        return ""
-    record = host.step(step.id)
-    current = host.admin_user or (
-        str(step.role_answer(Role.ADMIN_USER, record.answers) or "")
-        if record.status in APPLIED
-        else ""
-    )
-    wanted = str(step.role_answer(Role.ADMIN_USER, plan.answers.values))
-    if not current or current == wanted:
-        return ""
-    return (
-        f"{wanted} would be added as a second admin: {current} stays an admin (its key and "
-        f"sudo are left as they are), and the wizard would log in as {wanted} from then on "
-        f"instead of {current}"
-    )
 
 
 @dataclass
@@ -252,30 +185,17 @@ class Session:
         if reason and claimed:
             self.reset = ResetSuspected(reason, claimed)
             self.host = dataclasses.replace(
-                self.host, admin_user="", steps=_unconfirmed(base.steps, claimed)
+                self.host, admin_user="", steps=unconfirmed(base.steps, claimed)
             )
             return
         self.host = dataclasses.replace(
-            self.host, steps=_verified_only_when_backed(self.host.steps, self.traces.manifest)
+            self.host, steps=verified_only_when_backed(self.host.steps, self.traces.manifest)
         )
 
     def _read_traces(self) -> ServerTraces:
         """One round trip: whether the server copy and runs exist, the manifest's paths."""
         with self.stats.phase("resume"):
-            output = self.remote.run(
-                sh(
-                    "[ -s {state} ] && echo @@COPY\n"
-                    "ls -A {runs} 2>/dev/null | grep -q . && echo @@RUNS\n"
-                    "echo @@MANIFEST\n"
-                    "[ -f {m} ] && sed -n 's/^[0-9a-f]*[ ][ *]//p' {m}\ntrue",
-                    state=SERVER_STATE,
-                    runs=f"{STATE_DIR}/runs",
-                    m=MANIFEST,
-                )
-            ).stdout
-        head, _, manifest = output.partition("@@MANIFEST\n")
-        paths = frozenset(line for line in manifest.splitlines() if line.startswith("/"))
-        return ServerTraces("@@COPY" in head, "@@RUNS" in head, paths)
+            return parse_traces(self.remote.run(traces_script()).stdout)
 
     def start_over(self) -> str:
         """Archive this machine's record of the server (and of the one it replaced), and
@@ -311,43 +231,25 @@ class Session:
         """Finish or undo runs a dropped connection or a killed wizard left behind.
 
         Only runs whose owner is gone: a run another wizard is staging or applying, or one
-        waiting for its guard's confirmation while its timer runs, is left to its owner.
+        waiting for its guard's confirmation while its timer runs, is left to end by itself.
         """
         with self.stats.phase("resume"):
             output = self.remote.run_script(recovery_script(run_ids)).stdout
-        for line in output.splitlines():
-            if line.startswith("@@LIVE "):
-                _, run_id, step_id, status = (line.split() + [""] * 4)[:4]
-                self.notices.append(
-                    f"run {run_id} ({step_id}) is still under way on the server ({status}): "
-                    "left to the wizard that started it"
+        for recovered in parse_recovery(output):
+            self.notices.append(recovered.notice)
+            if recovered.run_id:
+                self.store.record_run(
+                    self.host.key,
+                    recovered.run_id,
+                    recovered.step_id,
+                    recovered.status,
+                    "recovered on connect",
                 )
-                continue
-            if not line.startswith("@@RECOVERED "):
-                continue
-            _, run_id, step_id, before, after = (line.split() + [""] * 5)[:5]
-            if before == after:
-                self.notices.append(f"run {run_id} ({step_id}) had already ended: {after}")
-            else:
-                self.notices.append(
-                    f"run {run_id} ({step_id}) was interrupted while '{before}': undone "
-                    f"({after}); every file is back as it was. Apply the step again."
-                )
-            self.store.record_run(self.host.key, run_id, step_id, after, "recovered on connect")
 
     def _mark_drift(self) -> None:
-        drifted = set(self.facts.drifted_files)
-        steps = dict(self.host.steps)
-        for step_id, record in self.host.steps.items():
-            changed = sorted(drifted & set(record.files))
-            if changed and record.status in ("applied", "verified"):
-                steps[step_id] = dataclasses.replace(
-                    record,
-                    status="drifted",
-                    message="changed on the server since the wizard wrote it: "
-                    + ", ".join(changed),
-                )
-        self.host = dataclasses.replace(self.host, steps=steps)
+        self.host = dataclasses.replace(
+            self.host, steps=drifted(self.host.steps, self.facts.drifted_files)
+        )
 
     # ----------------------------------------------------------------- overview
     def overview(self) -> list[StepStatus]:
@@ -363,7 +265,7 @@ class Session:
     def next_step(self) -> Step | None:
         """The first step not yet verified, where a user continues."""
         for status in self.overview():
-            if status.record.status != "verified":
+            if status.record.status != StepState.VERIFIED:
                 return status.step
         return None
 
@@ -476,7 +378,7 @@ class Session:
                 outcome = self._confirm(plan, outcome, on_event)
         self.store.record_run(self.host.key, run_id, plan.step.id, outcome.status, outcome.failure)
         if not outcome.ok:
-            self._save_step(plan.step.id, status="failed", message=outcome.failure)
+            self._save_step(plan.step.id, status=StepState.FAILED, message=outcome.failure)
             raise explain_failure(outcome)
         # The step's packages are installed now: later steps of the run render from that
         # (fail2ban's postfix-auth jail once the mail step brought Postfix), as `plan` showed.
@@ -489,7 +391,7 @@ class Session:
         self.traces = ServerTraces(True, True, known | set(files))
         self._save_step(
             plan.step.id,
-            status="applied",
+            status=StepState.APPLIED,
             answers=plan.answers.public(),
             files=files,
             message="",
@@ -538,7 +440,9 @@ class Session:
             plan = self.plan(other_id)
             if plan.has_changes:
                 self._save_step(
-                    other_id, status="outdated", message=f"{reason}: apply {other_id} again"
+                    other_id,
+                    status=StepState.OUTDATED,
+                    message=f"{reason}: apply {other_id} again",
                 )
                 plans.append(plan)
         return plans
@@ -571,7 +475,7 @@ class Session:
         files = file_digests(plan.files)
         if record.status in APPLIED and record.files == files:
             return
-        status = record.status if record.status in APPLIED else "applied"
+        status = record.status if record.status in APPLIED else StepState.APPLIED
         self._record_manifest(files)
         self._save_step(plan.step.id, status=status, answers=plan.answers.public(), files=files)
 
@@ -653,33 +557,16 @@ class Session:
         assert transport is not None
         key = transport.get_remote_server_key()
         name = known_hosts_name(self.remote.target.host, port)
-        path = self.options.known_hosts
-        existing = path.read_text() if path.exists() else ""
-        line = f"{name} {key.get_name()} {key.get_base64()}"
-        if line not in existing.splitlines():
-            with path.open("a") as handle:
-                handle.write(line + "\n")
+        trust(self.options.known_hosts, name, [(key.get_name(), key.get_base64())])
 
     def _learn_host_keys(self, port: int) -> None:
         """Trust the server's ed25519 and RSA host keys for the confirming session, read over
         this session, whose host key was verified (as OpenSSH's UpdateHostKeys does): a step
         that stops offering the key this laptop knew (ssh-hardening drops ECDSA) must not
         make the guard's new session fail and undo the step."""
-        shown = self.remote.run(
-            sh("cat /etc/ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_rsa_key.pub 2>/dev/null")
-        ).stdout
+        shown = self.remote.run(host_keys_script()).stdout
         name = known_hosts_name(self.remote.target.host, port)
-        path = self.options.known_hosts
-        existing = path.read_text().splitlines() if path.exists() else []
-        new_lines = [
-            f"{name} {kind} {blob}"
-            for kind, blob in parse_host_keys(shown)
-            if f"{name} {kind} {blob}" not in existing
-        ]
-        if new_lines:
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            with path.open("a") as handle:
-                handle.write("".join(line + "\n" for line in new_lines))
+        trust(self.options.known_hosts, name, parse_host_keys(shown))
 
     # ----------------------------------------------------------------- verify
     def check_context(self) -> CheckContext:
@@ -723,7 +610,7 @@ class Session:
             step_results = by_step.setdefault(step_id, [])
             failed = [r for r in step_results if r.status == "fail"]
             record = self.host.step(step_id)
-            if record.status == "pending" and not failed:
+            if record.status == StepState.PENDING and not failed:
                 continue
             self._save_step(step_id, **self._verdict(record, failed, checked))
         self.reset = None  # verified step by step: the record now says what the checks found
@@ -764,25 +651,26 @@ class Session:
         """A step's new status after its checks: verified only with the checks' time and its
         files in the server's manifest; an unconfirmed step whose checks fail is not applied."""
         failures = "; ".join(r.summary for r in failed)
-        if failed and record.status == "unconfirmed":
+        if failed and record.status == StepState.UNCONFIRMED:
             return {
-                "status": "pending",
+                "status": StepState.PENDING,
                 "checked": 0.0,
                 "message": f"not on the server (its checks fail: {failures}): apply it again",
             }
         if failed:
-            return {"status": "failed-verify", "checked": 0.0, "message": failures}
+            return {"status": StepState.FAILED_VERIFY, "checked": 0.0, "message": failures}
         manifest = self.traces.manifest if self.traces else self._read_traces().manifest
         missing = sorted(set(record.files) - manifest)
         if missing:
-            status = "unconfirmed" if record.status == "unconfirmed" else "applied"
+            unconfirmed_before = record.status == StepState.UNCONFIRMED
+            status = StepState.UNCONFIRMED if unconfirmed_before else StepState.APPLIED
             return {
                 "status": status,
                 "checked": 0.0,
                 "message": f"its checks pass, but the server's manifest does not list "
                 f"{', '.join(missing)}: apply the step again to record them",
             }
-        return {"status": "verified", "checked": checked, "message": ""}
+        return {"status": StepState.VERIFIED, "checked": checked, "message": ""}
 
     # ----------------------------------------------------------------- records
     def _save_step(self, step_id: str, **changes: Any) -> None:
@@ -808,45 +696,6 @@ class Session:
     def close(self) -> None:
         """End the SSH session."""
         self.remote.close()
-
-
-# What a host key line from the server may be: the two types ssh-hardening keeps, plain base64.
-HOST_KEY_LINE = re.compile(r"(ssh-ed25519|ssh-rsa) ([A-Za-z0-9+/]+={0,2})(?: .*)?")
-
-
-def parse_host_keys(text: str) -> list[tuple[str, str]]:
-    """(type, base64) of each well-formed ed25519 or RSA public key line; anything else the
-    server printed is ignored."""
-    found = []
-    for line in text.splitlines():
-        match = HOST_KEY_LINE.fullmatch(line.strip())
-        if match:
-            found.append((match.group(1), match.group(2)))
-    return found
-
-
-def recovery_script(run_ids: Iterable[str]) -> Shell:
-    """For each unfinished run: left alone while its owner lives, else finished or undone."""
-    parts = [ALIVE_FUNCTION]
-    for run_id in run_ids:
-        paths = RunPaths(run_id)
-        parts.append(
-            sh(
-                "s=$(cat {status}); step=$(cat {step_file})\n"
-                'if vw_alive {run}; then echo @@LIVE {run} "$step $s"; else\n'
-                'case "$s" in\n'
-                "  started) sh {cleanup}; echo failed > {status};;\n"
-                "  writing|awaiting-confirm)\n{revert};;\n"
-                "esac\n"
-                'echo @@RECOVERED {run} "$step $s $(cat {status})"\nfi',
-                status=paths.status,
-                step_file=paths.step_file,
-                run=run_id,
-                cleanup=paths.cleanup,
-                revert=revert_now_script(paths, run_id),
-            )
-        )
-    return script(*parts)
 
 
 def _connect(
@@ -884,66 +733,6 @@ def _connect(
                 f"{admin}@{options.target.host}, or no user.",
             ) from None
         raise
-
-
-def _unconfirmed(steps: Mapping[str, StepRecord], claimed: Iterable[str]) -> dict[str, StepRecord]:
-    """The claimed steps of a record the server does not back, none applied or verified."""
-    result = dict(steps)
-    for step_id in claimed:
-        record = steps[step_id]
-        if record.status == "unconfirmed":
-            continue
-        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(record.updated))
-        result[step_id] = dataclasses.replace(
-            record,
-            status="unconfirmed",
-            checked=0.0,
-            message=f"this machine's record says it was applied ({when} UTC), the server does "
-            "not back it: verify it, or start over",
-        )
-    return result
-
-
-def _verified_only_when_backed(
-    steps: Mapping[str, StepRecord], manifest: frozenset[str]
-) -> dict[str, StepRecord]:
-    """ "verified" kept only with the time of its check and its files in the manifest."""
-    result = dict(steps)
-    for step_id, record in steps.items():
-        if record.status != "verified":
-            continue
-        missing = sorted(set(record.files) - manifest)
-        if not record.checked:
-            why = "no time of a check that verified it is recorded: verify it again"
-        elif missing:
-            why = (
-                f"the server's manifest does not list {', '.join(missing)}: not verified; "
-                "apply the step again"
-            )
-        else:
-            continue
-        result[step_id] = dataclasses.replace(record, status="applied", message=why)
-    return result
-
-
-def manifest_script(paths: Iterable[str]) -> Shell:
-    """Record the SHA-256 of these files in the server's manifest (replacing their lines)."""
-    paths = sorted(set(paths))
-    pattern = "  (" + "|".join(_regex(p) for p in paths) + ")$"
-    return sh(
-        "mkdir -p {state}; touch {m}\n"
-        "grep -v -E {pattern} {m} > {m}.tmp\n"
-        'for f in {paths}; do [ -f "$f" ] && sha256sum "$f"; done >> {m}.tmp\n'
-        "mv -f {m}.tmp {m}",
-        state=STATE_DIR,
-        m=MANIFEST,
-        pattern=pattern,
-        paths=paths,
-    )
-
-
-def _regex(path: str) -> str:
-    return "".join("\\" + ch if ch in ".[]()*+?{}|^$\\" else ch for ch in path)
 
 
 def _empty_facts() -> Facts:

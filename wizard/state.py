@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +35,44 @@ def default_state_path() -> Path:
     return platformdirs.user_state_path("vps-wizard") / "state.db"
 
 
+class StepState(StrEnum):
+    """Where a host is with a step: a step record's status."""
+
+    PENDING = "pending"
+    APPLIED = "applied"
+    VERIFIED = "verified"
+    FAILED = "failed"
+    # Applied, and a check failed since.
+    FAILED_VERIFY = "failed-verify"
+    # A file the step wrote was changed on the server by someone else.
+    DRIFTED = "drifted"
+    # Another step changed what this one must write (the firewall after a new port).
+    OUTDATED = "outdated"
+    # This machine's record claims it, the server does not back it (reinstalled, reset).
+    UNCONFIRMED = "unconfirmed"
+
+
+# The statuses of a step whose changes are on the server.
+APPLIED = frozenset(
+    {
+        StepState.APPLIED,
+        StepState.VERIFIED,
+        StepState.DRIFTED,
+        StepState.FAILED_VERIFY,
+        StepState.OUTDATED,
+    }
+)
+# What a record may claim that the server must back: the applied statuses, and the steps
+# already found unconfirmed (still not backed until verified or applied again).
+CLAIMS = APPLIED | {StepState.UNCONFIRMED}
+
+
 @dataclass(frozen=True)
 class StepRecord:
     """What the wizard knows of one step on one host."""
 
     step_id: str
-    status: str = "pending"
+    status: StepState = StepState.PENDING
     answers: Mapping[str, Any] = field(default_factory=dict)
     files: Mapping[str, str] = field(default_factory=dict)
     updated: float = 0.0
@@ -47,6 +80,11 @@ class StepRecord:
     # When the checks that found the step verified ran (0: never). "verified" without it
     # is not shown as verified.
     checked: float = 0.0
+
+    def __post_init__(self) -> None:
+        # Read back from the database, JSON or a test as text: a status it does not know is
+        # refused here (ValueError), never carried along.
+        object.__setattr__(self, "status", StepState(self.status))
 
 
 @dataclass(frozen=True)
@@ -86,18 +124,7 @@ def is_identity_key(key: str) -> bool:
     return key.startswith("SHA256:")
 
 
-STEP_STATUSES = frozenset(
-    {
-        "pending",
-        "applied",
-        "verified",
-        "failed",
-        "failed-verify",
-        "drifted",
-        "outdated",
-        "unconfirmed",
-    }
-)
+STEP_STATUSES = frozenset(StepState)
 """Every status a step record may have."""
 
 # Bounds of the server's copy: a few times what fifteen steps ever write, far below what

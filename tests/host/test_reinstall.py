@@ -19,8 +19,7 @@ import pytest
 
 from tests.host.harness import Wizard, apply_ok
 from wizard.errors import ConnectionFailed
-from wizard.session import APPLIED
-from wizard.state import StateStore
+from wizard.state import APPLIED, StateStore
 from wizard.testhost.machine import TestHost, boot
 from wizard.testhost.relay import DelayRelay
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from wizard.session import _unconfirmed, _verified_only_when_backed
+from wizard.resume import unconfirmed, verified_only_when_backed
 from wizard.state import HostRecord, StateStore, StepRecord
 
 KEY_A = "SHA256:" + "A" * 43
@@ -118,18 +118,18 @@ def test_verified_is_kept_only_with_its_check_time_and_its_files_in_the_manifest
     timed = StepRecord("base", "verified", {}, {"/etc/hosts": "1" * 64}, 100.0, "", 150.0)
     untimed = StepRecord("admin-user", "verified", {}, {}, 100.0)
     steps = {"base": timed, "admin-user": untimed}
-    kept = _verified_only_when_backed(steps, frozenset({"/etc/hosts"}))
+    kept = verified_only_when_backed(steps, frozenset({"/etc/hosts"}))
     assert kept["base"].status == "verified"
     assert kept["admin-user"].status == "applied"
     assert "no time of a check" in kept["admin-user"].message
-    missing = _verified_only_when_backed(steps, frozenset())
+    missing = verified_only_when_backed(steps, frozenset())
     assert missing["base"].status == "applied"
     assert "/etc/hosts" in missing["base"].message
 
 
-def test_claims_the_server_does_not_back_become_unconfirmed():
+def test_claims_the_server_does_not_back_becomeunconfirmed():
     steps = {"base": BASE, "firewall": StepRecord("firewall")}
-    shown = _unconfirmed(steps, ["base"])
+    shown = unconfirmed(steps, ["base"])
     assert shown["base"].status == "unconfirmed"
     assert shown["base"].checked == 0.0
     assert "verify it, or start over" in shown["base"].message

@@ -3,7 +3,7 @@ ed25519 and RSA public key lines are taken, whatever else the server prints."""
 
 from __future__ import annotations
 
-from wizard.session import parse_host_keys
+from wizard.hostkeys import parse_host_keys
 
 ED = "AAAAC3NzaC1lZDI1NTE5AAAAIO5hXoaPmAVTp1bqJRjwJXrOqF6o9BXAV7MGwmI4tnu5"
 
@@ -25,3 +25,17 @@ def test_anything_else_is_ignored():
         ]
     )
     assert parse_host_keys(hostile) == [("ssh-ed25519", ED)]
+
+
+def test_trust_adds_each_key_once_and_keeps_what_was_there(tmp_path):
+    from wizard.hostkeys import trust
+
+    known_hosts = tmp_path / "ssh" / "known_hosts"
+    trust(known_hosts, "[192.0.2.10]:2222", [("ssh-ed25519", ED), ("ssh-ed25519", ED)])
+    assert known_hosts.read_text() == f"[192.0.2.10]:2222 ssh-ed25519 {ED}\n"
+    assert oct(known_hosts.parent.stat().st_mode & 0o777) == "0o700"
+    trust(known_hosts, "[192.0.2.10]:2222", [("ssh-ed25519", ED), ("ssh-rsa", "AAAAB3NzaC1yc2E=")])
+    assert known_hosts.read_text().splitlines() == [
+        f"[192.0.2.10]:2222 ssh-ed25519 {ED}",
+        "[192.0.2.10]:2222 ssh-rsa AAAAB3NzaC1yc2E=",
+    ]

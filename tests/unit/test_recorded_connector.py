@@ -9,7 +9,7 @@ import pytest
 from tests.unit.recordings import answers, playback, recorded_facts, session
 from wizard.facts import facts_script
 from wizard.recorded import NotRecorded, RecordedRemote, Recording, script_key
-from wizard.session import recovery_script
+from wizard.resume import recovery_script
 from wizard.shell import heredoc, sh
 
 

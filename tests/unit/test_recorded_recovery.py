@@ -32,6 +32,6 @@ def test_a_run_whose_revert_timer_still_runs_is_left_to_its_wizard(tmp_path: Pat
     (run,) = recorded_facts("debian12-run-waiting").unfinished_runs
     assert opened.notices == [
         f"run {run} (ssh-hardening) is still under way on the server (awaiting-confirm): "
-        "left to the wizard that started it"
+        "it ends by itself (finished, or rolled back by its own timer)"
     ]
     assert opened.store.runs(opened.host.key) == []

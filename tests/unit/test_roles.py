@@ -13,7 +13,7 @@ from wizard.answers import Answers
 from wizard.catalog import Catalog, load_catalog
 from wizard.errors import WizardError
 from wizard.plan import Plan
-from wizard.session import second_admin, site_domain
+from wizard.roles import second_admin, site_domain
 from wizard.state import HostRecord, StepRecord
 from wizard.steps import Role
 

@@ -8,7 +8,7 @@ import pytest
 from wizard.answers import Answers
 from wizard.catalog import Catalog, load_catalog
 from wizard.plan import Plan
-from wizard.session import second_admin
+from wizard.roles import second_admin
 from wizard.state import HostRecord, StepRecord
 
 

@@ -36,7 +36,7 @@ from wizard.errors import WizardError
 from wizard.facts import Facts
 from wizard.plan import VALIDATE_PLACEHOLDERS, render_step
 from wizard.render import SHELL_TEMPLATE_SUFFIX, render_shell
-from wizard.session import site_domain
+from wizard.roles import site_domain
 from wizard.shell import quote
 from wizard.steps import Command, FileSpec, Step
 from wizard.validators import validator
