@@ -5,11 +5,14 @@ screens never import the connector; tests/unit/test_import_rules.py holds both r
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-from wizard.catalog import Catalog
 from wizard.cli import main as cli_main
-from wizard.session import ConnectOptions
-from wizard.state import StateStore
+
+if TYPE_CHECKING:
+    from wizard.catalog import Catalog
+    from wizard.endpoint import ConnectOptions
+    from wizard.state import StateStore
 
 
 def launch_tui(catalog: Catalog, store: StateStore, options: ConnectOptions | None) -> object:

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -22,14 +22,9 @@ from textual.filter import LineFilter
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from screens.apply import ApplyScreen
 from screens.applylog import ApplyLog, ApplyLogScreen
-from screens.confirm import ConfirmModal
 from screens.connect import ConnectScreen
-from screens.engine import RunPreview, Selection, SessionFactory, WizardSession, engine_preview
-from screens.error import ErrorModal
-from screens.help import HelpModal, screen_keys, screen_step
-from screens.hostkey import HostKeyModal
+from screens.engine import engine_preview, engine_session
 from screens.messages import (
     AnswersReady,
     AnswersRefused,
@@ -42,38 +37,30 @@ from screens.messages import (
 )
 from screens.overview import OverviewScreen
 from screens.questions import QuestionsScreen
-from screens.reset import ResetModal
 from screens.review import ReviewScreen
-from screens.review_all import ConfirmStepModal, Refused, ReviewAllScreen, RunPlan
+from screens.review_all import ReviewAllScreen
 from screens.settings import SETTINGS_FILE, TuiSettings
-from screens.skipped import skipped_files
 from screens.text import NoControlCharacters
-from screens.verify import VerifyScreen
-from wizard.catalog import Catalog
-from wizard.checks.base import CheckResult
 from wizard.endpoint import Stats
 from wizard.errors import AnswerError, HostKeyChanged, UnknownHostKey
-from wizard.plan import Plan
-from wizard.preview import PlannedStep
-from wizard.session import ConnectOptions, Session
-from wizard.state import StateStore
-from wizard.steps import Step
 from wizard.visible import visible
-from wizard.workflow import (
-    Adopted,
-    Applied,
-    Applying,
-    ApplyRolledBack,
-    ConfirmSecondAdmin,
-    Decision,
-    Event,
-    Review,
-    RunEnd,
-    Stopped,
-    Verified,
-    Verifying,
-    run_steps,
-)
+
+if TYPE_CHECKING:
+    # The first screen is drawn before the engine loads (it comes with the connection, in its
+    # worker): the engine's types are named here for the checker, its code imported where it
+    # runs, as are the screens that come later. tests/tui/test_startup_budget.py measures it.
+    from screens.apply import ApplyScreen
+    from screens.engine import RunPreview, Selection, SessionFactory, WizardSession
+    from screens.review_all import Refused, RunPlan
+    from screens.verify import VerifyScreen
+    from wizard.catalog import Catalog
+    from wizard.checks.base import CheckResult
+    from wizard.endpoint import ConnectOptions
+    from wizard.plan import Plan
+    from wizard.preview import PlannedStep
+    from wizard.state import StateStore
+    from wizard.steps import Step
+    from wizard.workflow import Applied, ApplyRolledBack, Decision, Event, Review, RunEnd
 
 QUIT_CONFIRM_SECONDS = 6.0
 # How often a run's worker, waiting for the user's answer, looks whether the app has quit.
@@ -114,7 +101,7 @@ class WizardApp(App[None]):
         catalog: Catalog,
         store: StateStore,
         options: ConnectOptions | None,
-        session_factory: SessionFactory = Session.open,
+        session_factory: SessionFactory = engine_session,
         run_preview: RunPreview = engine_preview,
     ) -> None:
         super().__init__()
@@ -194,6 +181,8 @@ class WizardApp(App[None]):
     # ------------------------------------------------------------------ help, focus, palette
     def action_help(self) -> None:
         """The help of the screen in front: its step's help and its keys."""
+        from screens.help import HelpModal, screen_keys, screen_step
+
         if isinstance(self.screen, HelpModal):
             return
         self.push_screen(HelpModal(screen_step(self.screen), screen_keys(self, self.screen)))
@@ -314,6 +303,8 @@ class WizardApp(App[None]):
 
     def show_error(self, title: str, error: BaseException, group: str) -> None:
         """Show the error modal and tell the screens waiting on `group` to stop waiting."""
+        from screens.error import ErrorModal
+
         self.push_screen(ErrorModal.from_exception(title, error))
         self._run = None
         for screen in self.screen_stack:
@@ -338,6 +329,8 @@ class WizardApp(App[None]):
 
     @on(HostKeyUnknown)
     def _host_key_unknown(self, event: HostKeyUnknown) -> None:
+        from screens.hostkey import HostKeyModal
+
         def answered(trust: bool | None) -> None:
             screen = self.find_screen(ConnectScreen)
             if trust:
@@ -354,6 +347,8 @@ class WizardApp(App[None]):
 
     @on(SessionOpened)
     def _session_opened(self, event: SessionOpened) -> None:
+        from screens.reset import ResetModal
+
         self.session = event.session
         self.switch_screen(OverviewScreen(event.session))
         if event.session.reset is not None:
@@ -426,6 +421,8 @@ class WizardApp(App[None]):
     def drive(self, selection: Selection, previewed: Sequence[PlannedStep] = ()) -> None:
         """Step through the engine's workflow: every question it asks becomes a screen, and
         this thread waits for the user's answer; what it reports goes to the screens."""
+        from wizard.workflow import RunEnd, run_steps
+
         self._phase = "session"
         workflow = run_steps(self.live_session, selection, previewed)
         answer: Any = None
@@ -445,6 +442,18 @@ class WizardApp(App[None]):
 
     def _on_run_event(self, event: Event) -> Any:
         """What the user answers to one event of the run (on the event loop, waited for)."""
+        from wizard.workflow import (
+            Adopted,
+            Applied,
+            Applying,
+            ApplyRolledBack,
+            ConfirmSecondAdmin,
+            Review,
+            Stopped,
+            Verified,
+            Verifying,
+        )
+
         match event:
             case Review():
                 return self._wait_for(self._review, event)
@@ -502,6 +511,9 @@ class WizardApp(App[None]):
 
     async def _review(self, answer: Future[Any], event: Review) -> None:
         """A plan with changes: in a reviewed run, y/n/stop; otherwise its review screen."""
+        from screens.review_all import ConfirmStepModal
+        from wizard.workflow import Decision
+
         form = self.find_screen(QuestionsScreen)
         if form is not None:
             form.set_busy(False)
@@ -540,6 +552,8 @@ class WizardApp(App[None]):
                 answer.set_result(left)
 
     def _confirm_second_admin(self, answer: Future[Any], warning: str) -> None:
+        from screens.confirm import ConfirmModal
+
         self.push_screen(
             ConfirmModal("A second admin", warning, "Add the second admin"),
             lambda yes: answer.set_result(bool(yes)),
@@ -547,6 +561,8 @@ class WizardApp(App[None]):
 
     async def _applying(self, plan: Plan) -> ApplyScreen:
         """The apply's screen over the overview."""
+        from screens.apply import ApplyScreen
+
         await self.pop_to_overview()
         screen = ApplyScreen(plan)
         self.last_apply = ApplyLog(plan.step.id, plan.summary())
@@ -560,6 +576,10 @@ class WizardApp(App[None]):
         screen.add_event(line)
 
     def _apply_ended(self, event: Applied | ApplyRolledBack) -> None:
+        from screens.apply import ApplyScreen
+        from screens.skipped import skipped_files
+        from wizard.workflow import ApplyRolledBack
+
         screen = self.find_screen(ApplyScreen)
         step_id = event.plan.step.id
         if isinstance(event, ApplyRolledBack):
@@ -584,6 +604,8 @@ class WizardApp(App[None]):
         self.notify(visible(plan.summary()), title="Nothing to change", markup=False)
 
     def _run_ended(self, end: RunEnd) -> None:
+        from wizard.workflow import RunEnd
+
         if self._run is not None and end is RunEnd.DONE:
             self.notify("Every step of the run was asked about.", title="Run finished")
         self._run = None
@@ -607,6 +629,8 @@ class WizardApp(App[None]):
     def preview_run(self) -> None:
         """The pending and outdated steps in catalog order, with the answers typed (kept as
         drafts) or their defaults, planned by the engine as one run before anything changes."""
+        from screens.review_all import Refused, RunPlan
+
         session = self.live_session
         waiting = [s for s in session.overview() if s.record.status in RUN_STATUSES]
         ids = {s.step.id for s in waiting}
@@ -657,6 +681,8 @@ class WizardApp(App[None]):
 
     async def _verifying(self, step_ids: list[str], heading: str) -> VerifyScreen:
         """The checks' screen over the overview."""
+        from screens.verify import VerifyScreen
+
         await self.pop_to_overview()
         screen = VerifyScreen(step_ids, heading, self.skipped)
         await self.push_screen(screen)
@@ -680,6 +706,8 @@ class WizardApp(App[None]):
         self._verified(event.results)
 
     def _verified(self, results: dict[str, list[CheckResult]]) -> None:
+        from screens.verify import VerifyScreen
+
         screen = self.find_screen(VerifyScreen)
         if screen is not None:
             screen.show_results(results)
@@ -708,6 +736,9 @@ def run_tui(catalog: Catalog, store: StateStore, options: ConnectOptions | None)
     try:
         app.run()
     finally:
-        if isinstance(app.session, Session):
-            app.session.close()
+        if app.session is not None:
+            from wizard.session import Session
+
+            if isinstance(app.session, Session):
+                app.session.close()
     return app.stats

@@ -9,19 +9,22 @@ anywhere).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
-from wizard.answers import Answers
-from wizard.apply import ApplyOutcome
-from wizard.catalog import Catalog
-from wizard.checks.base import CheckResult
-from wizard.endpoint import Stats
-from wizard.facts import Facts
-from wizard.plan import Plan
-from wizard.preview import PlannedStep, preview
-from wizard.session import ConnectOptions, ResetSuspected, Session, StepStatus
-from wizard.state import StateStore
-from wizard.steps import Step
+if TYPE_CHECKING:
+    # Types only: the app (and its first screen) imports this module, the engine loads when
+    # the connection is made (engine_session) or a run is planned (engine_preview).
+    from wizard.answers import Answers
+    from wizard.apply import ApplyOutcome
+    from wizard.catalog import Catalog
+    from wizard.checks.base import CheckResult
+    from wizard.endpoint import ConnectOptions, Stats
+    from wizard.facts import Facts
+    from wizard.plan import Plan
+    from wizard.preview import PlannedStep
+    from wizard.session import ResetSuspected, StepStatus
+    from wizard.state import StateStore
+    from wizard.steps import Step
 
 
 class WizardSession(Protocol):
@@ -86,19 +89,32 @@ class WizardSession(Protocol):
         ...
 
 
-SessionFactory = Callable[[Catalog, StateStore, ConnectOptions, Stats], WizardSession]
-"""How the app opens a session: `Session.open` in real use, a fake in tests."""
+SessionFactory: TypeAlias = "Callable[[Catalog, StateStore, ConnectOptions, Stats], WizardSession]"
+"""How the app opens a session: `engine_session` in real use, a fake in tests."""
 
 
-Selection = Sequence[tuple[str, Mapping[str, Any]]]
+Selection: TypeAlias = "Sequence[tuple[str, Mapping[str, Any]]]"
 """The steps of a run in order, each with its raw answers."""
 
-RunPreview = Callable[[WizardSession, Selection], list[PlannedStep]]
+RunPreview: TypeAlias = "Callable[[WizardSession, Selection], list[PlannedStep]]"
 """How the app plans a run before anything changes: `engine_preview` in real use."""
+
+
+def engine_session(
+    catalog: Catalog, store: StateStore, options: ConnectOptions, stats: Stats
+) -> WizardSession:
+    """`Session.open`, the engine imported here: in the connect worker, after the first
+    screen is drawn."""
+    from wizard.session import Session
+
+    return Session.open(catalog, store, options, stats)
 
 
 def engine_preview(session: WizardSession, selection: Selection) -> list[PlannedStep]:
     """The engine's preview of a run (wizard.preview), the same the CLI's plan and apply use."""
+    from wizard.preview import preview
+    from wizard.session import Session
+
     if not isinstance(session, Session):
         raise TypeError("the engine's preview plans a run on a real session only")
     return preview(session, selection)

@@ -6,18 +6,21 @@ handlers decide which screen shows it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from screens.engine import WizardSession
-from screens.review_all import RunPlan
-from wizard.apply import ApplyOutcome
-from wizard.checks.base import CheckResult
-from wizard.errors import AnswerError, ApplyFailed, UnknownHostKey
-from wizard.plan import Plan
-from wizard.session import ConnectOptions
-from wizard.steps import Step
+if TYPE_CHECKING:
+    # Types only: the first screen imports these messages, and the engine behind them loads
+    # while it connects (tests/tui/test_startup_budget.py).
+    from screens.engine import WizardSession
+    from screens.review_all import RunPlan
+    from wizard.apply import ApplyOutcome
+    from wizard.checks.base import CheckResult
+    from wizard.endpoint import ConnectOptions
+    from wizard.errors import AnswerError, ApplyFailed, UnknownHostKey
+    from wizard.plan import Plan
+    from wizard.steps import Step
 
 
 class SessionOpened(Message):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -11,13 +11,17 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Markdown, Static
+from textual.widgets import DataTable, Footer, Header, Static
 
-from screens.engine import WizardSession
 from screens.text import markdown_inline, shown
-from wizard.facts import Facts
-from wizard.session import StepStatus
-from wizard.steps import Step
+
+if TYPE_CHECKING:
+    # Types only: this screen's module loads with the app, before the first screen is drawn;
+    # the engine loads with the connection (tests/tui/test_startup_budget.py).
+    from screens.engine import WizardSession
+    from wizard.facts import Facts
+    from wizard.session import StepStatus
+    from wizard.steps import Step
 
 # How each status reads at a glance; the engine may add statuses, shown as they are.
 STATUS_STYLE: dict[str, tuple[str, str]] = {
@@ -108,6 +112,10 @@ class OverviewScreen(Screen[None]):
         self._title_width = TITLE_WIDTH
 
     def compose(self) -> ComposeResult:
+        # Textual's Markdown brings markdown-it and Pygments: loaded when the overview is
+        # shown, not with the app (the first screen comes before).
+        from textual.widgets import Markdown
+
         yield Header()
         yield Static("", id="host")
         yield Static("", id="notices")
@@ -189,6 +197,8 @@ class OverviewScreen(Screen[None]):
 
     @on(DataTable.RowHighlighted, "#steps")
     def _show_help(self) -> None:
+        from textual.widgets import Markdown
+
         status = self.highlighted()
         self.query_one("#help", Markdown).update(step_help(status) if status else "")
 

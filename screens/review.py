@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.console import Group
 from rich.text import Text
@@ -17,8 +17,12 @@ from textual.widgets import Button, DataTable, Footer, Header, Static
 from screens.skipped import SkipConfirmModal, skipped_files
 from screens.text import shown
 from screens.widgets.diff_view import DiffView
-from wizard.plan import FileChange, Plan
 from wizard.visible import visible
+
+if TYPE_CHECKING:
+    # Types only: this screen's module loads with the app, before the first screen is drawn;
+    # the engine loads with the connection (tests/tui/test_startup_budget.py).
+    from wizard.plan import FileChange, Plan
 
 COMMANDS_ROW = "::commands"
 """The table's last row, for the packages, services and commands (no file path starts so)."""

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import Group
 from rich.text import Text
@@ -19,8 +19,12 @@ from textual.widgets import Button, DataTable, Footer, Header, Label, Static
 from screens.review import badge, commands_text
 from screens.text import shown
 from screens.widgets.diff_view import DiffView
-from wizard.preview import PlannedStep
-from wizard.steps import Step
+
+if TYPE_CHECKING:
+    # Types only: this screen's module loads with the app, before the first screen is drawn;
+    # the engine loads with the connection (tests/tui/test_startup_budget.py).
+    from wizard.preview import PlannedStep
+    from wizard.steps import Step
 
 
 @dataclass(frozen=True)

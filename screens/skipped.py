@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -12,7 +12,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static
 
 from screens.text import shown
-from wizard.plan import Plan
+
+if TYPE_CHECKING:
+    # Types only: this screen's module loads with the app, before the first screen is drawn;
+    # the engine loads with the connection (tests/tui/test_startup_budget.py).
+    from wizard.plan import Plan
 
 
 def skipped_files(plan: Plan) -> tuple[str, ...]:

@@ -14,16 +14,8 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from wizard.answerfile import (
-    AnswersFile,
-    command_line_answers,
-    selected_steps,
-    validate_selection,
-)
-from wizard.catalog import Catalog, load_catalog
-from wizard.checks.base import CheckResult
 from wizard.cliparse import (
     COMMANDS as COMMAND_NAMES,
 )
@@ -44,25 +36,20 @@ from wizard.endpoint import (
     Target,
 )
 from wizard.errors import UnknownHostKey, WizardError
-from wizard.plan import Plan
-from wizard.preview import PlannedStep, preview
-from wizard.session import Session, second_admin
-from wizard.state import StateStore
-from wizard.steps import Role
 from wizard.visible import visible, visible_output
-from wizard.workflow import (
-    Adopted,
-    Applying,
-    ApplyRolledBack,
-    ConfirmSecondAdmin,
-    Decision,
-    Event,
-    Review,
-    RunEnd,
-    StepDone,
-    Verified,
-    run_steps,
-)
+
+if TYPE_CHECKING:
+    # The engine loads in the commands that use it: `vps-wizard HOST` draws its first screen
+    # before the session, the planner and the checks are imported (the TUI loads them while
+    # it connects); tests/tui/test_startup_budget.py holds the first screen to that.
+    from wizard.answerfile import AnswersFile
+    from wizard.catalog import Catalog
+    from wizard.checks.base import CheckResult
+    from wizard.plan import Plan
+    from wizard.preview import PlannedStep
+    from wizard.session import Session
+    from wizard.state import StateStore
+    from wizard.workflow import Event, StepDone
 
 ICONS = {"ok": "✔", "warn": "!", "fail": "✘"}
 
@@ -205,6 +192,9 @@ def run_command(argv: Sequence[str] | None, launch_tui: TuiLauncher | None) -> i
     try:
         raw = with_command(raw, parser)
         args = parser.parse_args(raw)
+        from wizard.catalog import load_catalog
+        from wizard.state import StateStore
+
         catalog = load_catalog()
         if args.command == "steps":
             return cmd_steps(catalog, args)
@@ -287,6 +277,8 @@ def connect_options(args: argparse.Namespace) -> ConnectOptions:
 def open_session(catalog: Catalog, store: StateStore, args: argparse.Namespace) -> Session:
     """Check the answers file and --step, then connect; an unknown host key is asked on a
     terminal, refused with --yes or no terminal."""
+    from wizard.session import Session
+
     run_answers(catalog, args)
     options = connect_options(args)
     stats = Stats()
@@ -360,6 +352,8 @@ def status_text(status: str, checked: float) -> str:
 
 def run_answers(catalog: Catalog, args: argparse.Namespace) -> AnswersFile:
     """The answers file and --step of this command, checked whole (no server needed)."""
+    from wizard.answerfile import command_line_answers
+
     return command_line_answers(catalog, getattr(args, "answers", None), getattr(args, "step", []))
 
 
@@ -368,6 +362,8 @@ def checked_selection(
 ) -> tuple[AnswersFile, list[str]]:
     """The answers and the steps to work on, every step's answers validated in full against
     the server's facts before the first one is planned or applied."""
+    from wizard.answerfile import selected_steps, validate_selection
+
     answers = run_answers(catalog, args)
     steps = selected_steps(catalog, args.step, answers)
     validate_selection(session, steps, answers)
@@ -430,6 +426,8 @@ def _preview(
     session: Session, catalog: Catalog, args: argparse.Namespace
 ) -> tuple[AnswersFile, list[PlannedStep]]:
     """The selected steps planned in order, each against what the earlier ones would leave."""
+    from wizard.preview import preview
+
     answers, steps = checked_selection(session, catalog, args)
     return answers, preview(session, [(s, answers.for_step(s)) for s in steps])
 
@@ -477,6 +475,8 @@ def print_command(run: str) -> None:
 
 def cmd_plan(session: Session, catalog: Catalog, args: argparse.Namespace) -> int:
     """Show what would change; exit 2 when anything would."""
+    from wizard.session import second_admin
+
     _, planned = _preview(session, catalog, args)
     if args.json:
         print(
@@ -524,6 +524,8 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 def cmd_apply(session: Session, catalog: Catalog, args: argparse.Namespace) -> int:
     """Plan, confirm, apply and verify each step in order (wizard.workflow); stop at the
     first failure."""
+    from wizard.workflow import RunEnd, StepDone, run_steps
+
     # What `plan` shows for the same answers: each step is held to it when its turn comes.
     answers, planned = _preview(session, catalog, args)
     selection = [
@@ -548,6 +550,16 @@ def cmd_apply(session: Session, catalog: Catalog, args: argparse.Namespace) -> i
 
 def _answer(event: Event, args: argparse.Namespace) -> Any:
     """What the terminal answers to one event of the run: print it, ask when it asks."""
+    from wizard.workflow import (
+        Adopted,
+        Applying,
+        ApplyRolledBack,
+        ConfirmSecondAdmin,
+        Decision,
+        Review,
+        Verified,
+    )
+
     quiet = bool(args.json)
     match event:
         case Review(plan=plan, cause="", second_admin=warning):
@@ -596,6 +608,8 @@ def step_json(done: StepDone) -> dict[str, Any]:
 
 def confirm_second_admin(plan: Plan) -> bool:
     """The explicit question before a second admin is added and becomes the wizard's login."""
+    from wizard.steps import Role
+
     wanted = plan.step.role_answer(Role.ADMIN_USER, plan.answers.values)
     return confirm(f"Add {wanted} as a second admin and log in as {wanted} from now on?")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import RenderableType
-from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -14,8 +14,12 @@ from textual.reactive import reactive
 from textual.widgets import Label, RichLog
 
 from screens.text import shown
-from wizard.plan import FileChange
 from wizard.visible import visible
+
+if TYPE_CHECKING:
+    # Types only: this screen's module loads with the app, before the first screen is drawn;
+    # the engine loads with the connection (tests/tui/test_startup_budget.py).
+    from wizard.plan import FileChange
 
 REMOVED = "red"
 ADDED = "green"
@@ -28,6 +32,8 @@ def unified(change: FileChange, secrets: Sequence[str]) -> RenderableType:
     diff = change.diff(secrets)
     if not diff.strip():
         return shown(f"{change.dest}: content unchanged", style="dim")
+    from rich.syntax import Syntax  # with Pygments: loaded at the first diff, not at start
+
     return Syntax(
         visible(diff), "diff", theme="ansi_dark", background_color="default", word_wrap=False
     )
