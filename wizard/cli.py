@@ -27,6 +27,7 @@ from wizard.cliparse import (
     subparser_defaults_suppressed,
     unknown_command,
 )
+from wizard.crashlog import write_crash_log
 from wizard.endpoint import (
     DEFAULT_GUARD_SECONDS,
     DEFAULT_KNOWN_HOSTS,
@@ -241,22 +242,6 @@ def with_command(raw: list[str], parser: argparse.ArgumentParser) -> list[str]:
     if not could_be_host(raw[index]):
         raise unknown_command(raw[index])
     return [*raw[:index], "tui", *raw[index:]]
-
-
-def write_crash_log(error: BaseException) -> Path:
-    """Write the traceback to the user's state directory (no secrets: they are not in it)."""
-    import traceback
-
-    import platformdirs
-
-    folder = platformdirs.user_state_path("vps-wizard")
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "crash.log"
-    with path.open("a") as handle:
-        handle.write(
-            time.strftime("%Y-%m-%d %H:%M:%S ") + "".join(traceback.format_exception(error))
-        )
-    return path
 
 
 def connect_options(args: argparse.Namespace) -> ConnectOptions:

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from wizard.connector import Connector
+from wizard.crashlog import write_crash_log
+from wizard.errors import WizardError
 from wizard.facts import Facts
 from wizard.remote import Credentials, Remote, Target
 from wizard.shell import Shell, sh
@@ -143,11 +145,7 @@ def run_one(context: CheckContext, check_id: str, params: Mapping[str, Any]) -> 
         try:
             result = function(context, params)
         except Exception as error:  # a check must report, not crash the verify
-            result = fail(
-                check_id,
-                f"the check could not run: {error}",
-                hint="see the message; the server may be unreachable or a tool missing",
-            )
+            result = _could_not_run(check_id, error)
     return CheckResult(
         result.check_id,
         result.status,
@@ -155,6 +153,34 @@ def run_one(context: CheckContext, check_id: str, params: Mapping[str, Any]) -> 
         result.evidence,
         result.hint,
         time.monotonic() - started,
+    )
+
+
+# Where errors come from that the server or the network cause, not a bug of the check.
+_OUTSIDE_MODULES = ("dns.", "paramiko.")
+
+
+def _could_not_run(check_id: str, error: Exception) -> CheckResult:
+    """A check that raised: what the server or the network did, said as such; anything else
+    is a bug of the check, its traceback kept in the crash log and the log named."""
+    module = type(error).__module__ or ""
+    if isinstance(error, WizardError):
+        return fail(
+            check_id,
+            f"the check could not run: {error.message}",
+            hint=error.hint or "the server may be unreachable or a tool missing",
+        )
+    if isinstance(error, OSError) or module.startswith(_OUTSIDE_MODULES):
+        return fail(
+            check_id,
+            f"the check could not run: {type(error).__name__}: {error}",
+            hint="the server or the network did not answer as expected; run verify again",
+        )
+    log = write_crash_log(error, f"check {check_id}")
+    return fail(
+        check_id,
+        f"the check could not run: {type(error).__name__}: {error}",
+        hint=f"this is a bug in the check; its traceback is in {log}",
     )
 
 
