@@ -17,7 +17,7 @@ from wizard.answers import Answers, answer_as_text, check_refusals, validate_ans
 from wizard.apply import ApplyOutcome, apply_plan, explain_failure
 from wizard.catalog import Catalog
 from wizard.checks import load_checks
-from wizard.checks.base import CheckContext, CheckResult, run_checks
+from wizard.checks.base import CheckContext, CheckResult, CheckStatus, run_checks
 from wizard.checks.command import render_check_params
 from wizard.checks.paramtypes import param_failure
 from wizard.choices import offered_catalog
@@ -608,7 +608,7 @@ class Session:
             by_step.setdefault(owner, []).append(result)
         for step_id in dict.fromkeys(step_ids):
             step_results = by_step.setdefault(step_id, [])
-            failed = [r for r in step_results if r.status == "fail"]
+            failed = [r for r in step_results if r.status is CheckStatus.FAIL]
             record = self.host.step(step_id)
             if record.status == StepState.PENDING and not failed:
                 continue

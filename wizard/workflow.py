@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from wizard.apply import ApplyOutcome
-from wizard.checks.base import CheckResult
+from wizard.checks.base import CheckResult, CheckStatus
 from wizard.errors import ApplyFailed
 from wizard.plan import Plan
 from wizard.preview import PlannedStep, refuse_unlike
@@ -159,7 +159,7 @@ Workflow = Generator[Event, Any, RunEnd]
 
 def any_failed(results: Sequence[CheckResult]) -> bool:
     """True when a check failed (a warning does not stop a run)."""
-    return any(result.status == "fail" for result in results)
+    return any(result.status is CheckStatus.FAIL for result in results)
 
 
 class RunSession(Protocol):
