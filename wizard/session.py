@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wizard.answers import Answers, answer_as_text, check_refusals, validate_answers
+from wizard.answers import Answers, check_refusals, validate_answers
 from wizard.apply import ApplyOutcome, apply_plan, explain_failure
 from wizard.catalog import Catalog
 from wizard.checks import load_checks
@@ -21,18 +21,17 @@ from wizard.checks.base import CheckContext, CheckResult, CheckStatus, run_check
 from wizard.checks.command import render_check_params
 from wizard.checks.paramtypes import param_failure
 from wizard.choices import offered_catalog
+from wizard.confirm import confirm_from_new_session
 from wizard.connector import Connector
 from wizard.endpoint import ConnectOptions, Stats, Target
 from wizard.errors import AnswerError, ConnectionFailed, WizardError
 from wizard.facts import SERVER_STATE, STATE_DIR, Facts, gather_facts
-from wizard.guard import confirm_script, revert_now_script
-from wizard.hostkeys import host_keys_script, parse_host_keys, trust
-from wizard.journal import RunPaths, new_run_id
+from wizard.followups import outdated_by
+from wizard.journal import new_run_id
 from wizard.localkeys import local_public_key
 from wizard.manifest import file_digests, manifest_script
 from wizard.plan import Plan, make_plan
-from wizard.remote import Remote, _resolve, known_hosts_name
-from wizard.render import evaluate, render_string
+from wizard.remote import Remote, _resolve
 from wizard.resume import (
     ResetSuspected,
     ServerTraces,
@@ -44,7 +43,7 @@ from wizard.resume import (
     unconfirmed,
     verified_only_when_backed,
 )
-from wizard.roles import second_admin, site_domain
+from wizard.roles import second_admin
 from wizard.runlock import ApplyBusy
 from wizard.shell import heredoc, sh
 from wizard.state import (
@@ -56,7 +55,9 @@ from wizard.state import (
     StepState,
     merge_server_copy,
 )
+from wizard.stepcontext import default_answers, open_ports, ports_of, template_context
 from wizard.steps import Role, Step
+from wizard.verdict import verdict
 
 # Packages and services whose presence other steps' templates ask about.
 WATCHED_PACKAGES = ("postfix", "nginx", "apache2", "bind9", "dovecot-core", "mariadb-server")
@@ -271,65 +272,21 @@ class Session:
 
     # ----------------------------------------------------------------- answers
     def context(self, step: Step, answers: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """What templates, defaults and check parameters see."""
-        steps = {sid: dict(rec.answers) for sid, rec in self.host.steps.items() if rec.answers}
-        if answers is not None:
-            steps[step.id] = dict(answers)
-        return {
-            "answers": dict(answers or {}),
-            "facts": self.facts.as_template_context(),
-            "steps": steps,
-            "local": {"ssh_pubkey": local_public_key(self.options.credentials.key_filename)},
-            "open_ports": self.open_ports(step, answers or {}),
-            "site_domain": site_domain(self.catalog, steps),
-        }
+        """What templates, defaults and check parameters see (wizard.stepcontext)."""
+        local_key = local_public_key(self.options.credentials.key_filename)
+        return template_context(self.catalog, self.host, self.facts, local_key, step, answers)
 
     def open_ports(self, step: Step, answers: Mapping[str, Any]) -> tuple[str, ...]:
-        """The ports the firewall must let in: SSH as sshd serves it now, the steps', extras."""
-        ports = [f"{self.facts.ssh_port}/tcp"]
-        for other in self.catalog.steps:
-            record = self.host.step(other.id)
-            if other.id != step.id and record.status not in APPLIED:
-                continue
-            other_answers = answers if other.id == step.id else record.answers
-            ports += self.ports_of(other, other_answers)
-        extra = self.catalog.provider(Role.EXTRA_PORTS)
-        if extra is not None:
-            given = answers if extra.id == step.id else self.host.step(extra.id).answers
-            ports += list(extra.role_answer(Role.EXTRA_PORTS, given) or ())
-        return tuple(dict.fromkeys(ports))
+        """The ports the firewall must let in with these answers of the step."""
+        return open_ports(self.catalog, self.host, self.facts, step, answers)
 
     def ports_of(self, step: Step, answers: Mapping[str, Any]) -> list[str]:
-        """The ports a step declares, rendered with its answers ("2222/tcp"); none when its
-        answers do not render them (a step never applied)."""
-        try:
-            context = {"answers": answers, "facts": self.facts.as_template_context()}
-            return [render_string(step, port, context) for port in step.ports]
-        except WizardError:
-            return []
+        """The ports a step declares, rendered with its answers."""
+        return ports_of(step, answers, self.facts)
 
     def default_answers(self, step: Step) -> dict[str, Any]:
         """Raw answers to start the form with: the last ones given, else the step's defaults."""
-        previous = self.host.step(step.id).answers
-        context = self.context(step)
-        defaults: dict[str, Any] = {}
-        for question in step.questions:
-            if question.secret:
-                defaults[question.name] = ""
-            elif question.name in previous:
-                value = previous[question.name]
-                # A list or table as the text its parser reads back (a form shows it).
-                defaults[question.name] = (
-                    answer_as_text(question, value) if isinstance(value, list) else value
-                )
-            elif question.default is not None:
-                value = evaluate(step, question.default, context)
-                if isinstance(value, list | tuple):
-                    value = answer_as_text(question, value)
-                defaults[question.name] = "" if value is None else value
-            else:
-                defaults[question.name] = ""
-        return defaults
+        return default_answers(step, self.host.step(step.id).answers, self.context(step))
 
     def validate(self, step: Step, raw: Mapping[str, Any]) -> Answers:
         """Type-check the answers, then the rules that need the server's facts."""
@@ -448,20 +405,8 @@ class Session:
         return plans
 
     def outdated_by(self, step_id: str) -> dict[str, tuple[str, bool]]:
-        """The applied steps whose input this step changes, each with the reason and whether
-        it is a package it installs (the facts then need reading again)."""
-        step = self.catalog.get(step_id)
-        reasons: dict[str, tuple[str, bool]] = {}
-        for other in self.catalog.steps:
-            if other.id == step_id or self.host.step(other.id).status not in APPLIED:
-                continue
-            installed = sorted(set(step.packages) & set(other.depends_on_packages))
-            if step.ports and other.depends_on_ports:
-                ports = self.ports_of(step, self.host.step(step_id).answers)
-                reasons[other.id] = (f"{step_id} needs {', '.join(ports)}", False)
-            elif installed:
-                reasons[other.id] = (f"{step_id} installed {', '.join(installed)}", True)
-        return reasons
+        """The applied steps whose input this step changes (wizard.followups)."""
+        return outdated_by(self.catalog, self.host, self.facts, step_id)
 
     def adopt(self, plan: Plan) -> None:
         """The server already matches the plan: record the step as applied with these answers.
@@ -497,76 +442,31 @@ class Session:
             return answer
         return self.facts.ssh_port
 
-    def _confirm(self, plan: Plan, outcome: ApplyOutcome, on_event: Callable[[str], None]):
-        """Open a brand-new session as the admin; only it may disarm the revert."""
-        paths = RunPaths(outcome.run_id)
-        user = self.host.admin_user or self.remote.user
-        port = self.remote.target.port or 22
+    def _confirm(
+        self, plan: Plan, outcome: ApplyOutcome, on_event: Callable[[str], None]
+    ) -> ApplyOutcome:
+        """Open a brand-new session as the admin on sshd's port after the change; only it may
+        disarm the revert (wizard.confirm). Confirmed, the wizard goes on with that session."""
         new_sshd_port = self.sshd_port_after(plan)
-        if new_sshd_port != self.facts.ssh_port:
-            # sshd moved: reach it on its new port (a NAT in front would need the user's help).
-            port = new_sshd_port
-        if port != (self.remote.target.port or 22):
-            self._trust_current_key_on(port)
-        self._learn_host_keys(port)
-        credentials = dataclasses.replace(self.options.credentials, password=None)
-        on_event(f"opening a new SSH session as {user} on port {port} to confirm")
-        try:
-            fresh = Remote.connect(
-                Target(self.remote.target.host, user, port),
-                credentials,
-                self.options.known_hosts,
-                stats=self.stats,
-            )
-            confirmed = (
-                "@@CONFIRMED" in fresh.run_script(confirm_script(paths, outcome.run_id)).stdout
-            )
-        except WizardError as error:
-            confirmed, reason = False, error.message.rstrip(".")
-        else:
-            reason = "" if confirmed else f"sudo did not work for {user} in the new session"
-        if confirmed:
-            on_event("confirmed from a new session: the revert is disarmed")
-            self.remote.close()
-            self.remote = fresh
-            self.host = dataclasses.replace(self.host, port=port, login_user=user)
-            self.facts = dataclasses.replace(self.facts, ssh_port=new_sshd_port)
-            return dataclasses.replace(outcome, status="done")
-        on_event(f"the new session failed ({reason}): reverting")
-        try:
-            self.remote.run_script(revert_now_script(paths, outcome.run_id))
-            status = "reverted"
-            detail = "The previous configuration was put back at once."
-        except WizardError:
-            status = "awaiting-confirm"
-            detail = (
-                f"This session is gone too; the server puts the previous configuration back "
-                f"by itself within {self.options.guard_seconds} s."
-            )
-        return dataclasses.replace(
+        # sshd moved: reach it on its new port (a NAT in front would need the user's help).
+        port = new_sshd_port if new_sshd_port != self.facts.ssh_port else self.remote.target.port
+        confirmation = confirm_from_new_session(
+            self.remote,
+            self.options,
+            self.stats,
+            self.host.admin_user or self.remote.user,
+            port or 22,
             outcome,
-            status=status if status == "reverted" else "failed",
-            failure=f"a new SSH session could not log in after the change: {reason}. {detail}",
+            on_event,
         )
-
-    def _trust_current_key_on(self, port: int) -> None:
-        """The same host key, already verified on this session, is trusted on the new port."""
-        # Only a live SSH session has a host key to hand on (a recorded one never gets here).
-        assert isinstance(self.remote, Remote)
-        transport = self.remote._client.get_transport()
-        assert transport is not None
-        key = transport.get_remote_server_key()
-        name = known_hosts_name(self.remote.target.host, port)
-        trust(self.options.known_hosts, name, [(key.get_name(), key.get_base64())])
-
-    def _learn_host_keys(self, port: int) -> None:
-        """Trust the server's ed25519 and RSA host keys for the confirming session, read over
-        this session, whose host key was verified (as OpenSSH's UpdateHostKeys does): a step
-        that stops offering the key this laptop knew (ssh-hardening drops ECDSA) must not
-        make the guard's new session fail and undo the step."""
-        shown = self.remote.run(host_keys_script()).stdout
-        name = known_hosts_name(self.remote.target.host, port)
-        trust(self.options.known_hosts, name, parse_host_keys(shown))
+        if confirmation.session is not None:
+            self.remote.close()
+            self.remote = confirmation.session
+            self.host = dataclasses.replace(
+                self.host, port=confirmation.port, login_user=confirmation.user
+            )
+            self.facts = dataclasses.replace(self.facts, ssh_port=new_sshd_port)
+        return confirmation.outcome
 
     # ----------------------------------------------------------------- verify
     def check_context(self) -> CheckContext:
@@ -648,29 +548,9 @@ class Session:
     def _verdict(
         self, record: StepRecord, failed: list[CheckResult], checked: float
     ) -> dict[str, Any]:
-        """A step's new status after its checks: verified only with the checks' time and its
-        files in the server's manifest; an unconfirmed step whose checks fail is not applied."""
-        failures = "; ".join(r.summary for r in failed)
-        if failed and record.status == StepState.UNCONFIRMED:
-            return {
-                "status": StepState.PENDING,
-                "checked": 0.0,
-                "message": f"not on the server (its checks fail: {failures}): apply it again",
-            }
-        if failed:
-            return {"status": StepState.FAILED_VERIFY, "checked": 0.0, "message": failures}
+        """A step's new status after its checks (wizard.verdict)."""
         manifest = self.traces.manifest if self.traces else self._read_traces().manifest
-        missing = sorted(set(record.files) - manifest)
-        if missing:
-            unconfirmed_before = record.status == StepState.UNCONFIRMED
-            status = StepState.UNCONFIRMED if unconfirmed_before else StepState.APPLIED
-            return {
-                "status": status,
-                "checked": 0.0,
-                "message": f"its checks pass, but the server's manifest does not list "
-                f"{', '.join(missing)}: apply the step again to record them",
-            }
-        return {"status": StepState.VERIFIED, "checked": checked, "message": ""}
+        return verdict(record, failed, checked, manifest)
 
     # ----------------------------------------------------------------- records
     def _save_step(self, step_id: str, **changes: Any) -> None:
