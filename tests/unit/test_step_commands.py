@@ -80,6 +80,8 @@ FULL: dict[str, dict[str, Any]] = {
         "allow_ping": True,
     },
     "fail2ban": {"ignore": "198.51.100.0/24, 2001:db8:1::/64", "bantime": "1h", "maxretry": "5"},
+    "kernel-hardening": {"bbr": True, "tcp_buffers": "16MiB"},
+    "entropy": {"haveged": True},
     "web": {"server": "nginx", "php_version": "8.2", "memory_limit": "256M", "upload_max": "32M"},
     "database": {"buffer_pool": "256M"},
     "vhost": {
@@ -161,6 +163,8 @@ ANSWER_SETS: Mapping[str, dict[str, dict[str, Any]]] = {
             **_NO_OPTIONALS,
             "base": {"timezone": "UTC", "locale": "C.UTF-8", "upgrade": False, "auto_reboot": True},
             "ssh-hardening": {"port": 22, "allow_x11": False, "allow_tcp_forwarding": False},
+            "kernel-hardening": {"bbr": False, "tcp_buffers": "kernel"},
+            "entropy": {"haveged": False},
             "web": {"server": "apache"},
             "tls": {
                 "source": "self-signed",

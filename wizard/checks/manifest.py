@@ -221,6 +221,13 @@ _DECLS = (
             _opt("preload", BOOL, "whether preload was chosen"),
         ),
     ),
+    # kernel
+    CheckDecl(
+        "kernel.sysctl",
+        "kernel",
+        "Each key of a sysctl drop-in holds its value now and at boot (or the host holds it).",
+        (Param("file", TEXT, "the drop-in's path in /etc/sysctl.d"),),
+    ),
     # mail
     CheckDecl(
         "mail.starttls",
