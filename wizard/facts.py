@@ -97,7 +97,10 @@ echo "hostname=$(hostname)"
 echo "fqdn=$(hostname -f 2>/dev/null)"
 words() {{ tr '\\n' ' '; }}
 addresses() {{ ip -o "-$1" addr show scope global 2>/dev/null | awk '{{print $4}}' | cut -d/ -f1; }}
-echo "timezone=$(timedatectl show -p Timezone --value 2>/dev/null || cat /etc/timezone)"
+# The zone /etc/localtime links to, as timedatectl shows it without waking timedated (0.1 s).
+tz=$(readlink /etc/localtime 2>/dev/null); tz=${{tz#*/zoneinfo/}}
+[ -n "$tz" ] || tz=$(cat /etc/timezone 2>/dev/null)
+echo "timezone=$tz"
 echo "ipv4=$(addresses 4 | words)"
 echo "ipv6=$(addresses 6 | words)"
 echo "client=${{1%% *}}"
