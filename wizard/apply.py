@@ -465,11 +465,16 @@ def _service_lines(plan: Plan) -> list[Shell]:
                 why=f"enabling {service} failed",
             )
         )
-    for service, action in handlers.items():
+    if handlers:
+        # vw_children (before each handler), vw_settled and vw_renewed (after them all).
+        lines.append(SETTLED)
+    for index, (service, action) in enumerate(handlers.items()):
         handler = sh(
+            "vw_before_{n}=$(vw_children {service})\n"
             "log {what}\n"
             'out=$({command} 2>&1) || rollback {why} "$out $('
             'journalctl -u {service} -n 5 --no-pager 2>/dev/null | tail -n 5)"',
+            n=index,
             what=f"{action} {service}",
             command=handler_command(service, action),
             service=service,
@@ -484,9 +489,17 @@ def _service_lines(plan: Plan) -> list[Shell]:
         lines.append(handler)
     if handlers:
         # The checks that follow must see the services as the handlers left them: wait until
-        # systemd reports each one settled (see SETTLED), not a fixed time.
-        lines.append(SETTLED)
-        lines += [sh("vw_settled {service}", service=service) for service in handlers]
+        # systemd reports each one settled, and a daemon whose reload only signals its master
+        # (nginx, Apache) has no worker of the old configuration left (see SETTLED), not a
+        # fixed time.
+        lines += [
+            sh(
+                'vw_settled {service} && vw_renewed {service} "${{vw_before_{n}:-}}"',
+                service=service,
+                n=index,
+            )
+            for index, service in enumerate(handlers)
+        ]
     return lines
 
 
@@ -497,6 +510,7 @@ def _service_lines(plan: Plan) -> list[Shell]:
 # status already judged it. systemctl show's values are words without spaces, read by awk.
 SETTLE_POLLS = 750
 SETTLE_POLL_S = 0.02
+RENEW_POLLS = 50
 SETTLED = sh(
     """\
 vw_settled() {{
@@ -517,10 +531,36 @@ vw_settled() {{
     n=$((n + 1)); sleep {poll}
   done
   log "$1 did not settle within {limit} s"
+}}
+# The child processes of the unit's main process (a master's workers), one a line.
+vw_children() {{
+  p=$(systemctl show -p MainPID --value -- "$1" 2>/dev/null)
+  [ "${{p:-0}}" -gt 0 ] 2>/dev/null || return 0
+  cat /proc/"$p"/task/*/children 2>/dev/null | tr ' ' '\n' | grep -E '^[0-9]+$'
+  true
+}}
+# `vw_renewed UNIT BEFORE`: a reload that only signals the master (nginx, Apache graceful)
+# returns while the workers of the old configuration still take connections (nginx answers an
+# unknown name with 444 there): wait until none of BEFORE (the children before the handler)
+# is left. A unit whose children outlive a reload (sshd's sessions) waits at most
+# {renew_limit} s, as long as the fixed pause this replaces.
+vw_renewed() {{
+  [ -n "$2" ] || return 0
+  n=0
+  while [ $n -lt {renew_polls} ]; do
+    left=""
+    for c in $(vw_children "$1"); do
+      case " $(echo $2) " in *" $c "*) left=1;; esac
+    done
+    [ -n "$left" ] || return 0
+    n=$((n + 1)); sleep {poll}
+  done
 }}""",
     polls=SETTLE_POLLS,
     poll=SETTLE_POLL_S,
     limit=int(SETTLE_POLLS * SETTLE_POLL_S),
+    renew_polls=RENEW_POLLS,
+    renew_limit=RENEW_POLLS * SETTLE_POLL_S,
 )
 
 

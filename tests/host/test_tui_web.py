@@ -7,7 +7,14 @@ import pytest
 
 from tests.host.acme import DOMAIN, PEBBLE, QUICK, start_acme_ca
 from tests.host.harness import DAY_ONE_STEPS, apply_ok
-from tests.host.pilot import highlighted_step, make_app, overview_ready, run_step, wait_until
+from tests.host.pilot import (
+    highlighted_step,
+    make_app,
+    overview_ready,
+    run_step,
+    select_step,
+    wait_until,
+)
 
 pytestmark = pytest.mark.host
 
@@ -21,11 +28,15 @@ async def test_web_database_vhost_tls_hsts_by_keyboard(fresh_testhost, wizard_fa
     app = make_app(wizard, None)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: overview_ready(app), 30)
-        assert highlighted_step(app) == "web"
+        # The cursor is on the first step not applied: kernel-hardening, the series' order.
+        assert highlighted_step(app) == "kernel-hardening"
+        await select_step(pilot, app, "web")
         # Port 80 makes the firewall outdated: its review follows, and both are checked.
         await run_step(pilot, app, "web", {})
         assert app.screen.statuses["firewall"].record.status == "verified"
+        await select_step(pilot, app, "database")
         await run_step(pilot, app, "database", {})
+        await select_step(pilot, app, "vhost")
         await run_step(pilot, app, "vhost", {"domain": DOMAIN})
         tls = {
             "acme_server": "https://localhost:14000/dir",
@@ -33,8 +44,10 @@ async def test_web_database_vhost_tls_hsts_by_keyboard(fresh_testhost, wizard_fa
             "acme_ca_bundle": f"{PEBBLE}/tls-ca.pem",
             "ca_file": f"{PEBBLE}/root.pem",
         }
+        await select_step(pilot, app, "tls")
         await run_step(pilot, app, "tls", tls)
         assert app.screen.statuses["firewall"].record.status == "verified"
+        await select_step(pilot, app, "hsts")
         await run_step(pilot, app, "hsts", {})
         statuses = {s.step.id: s.record.status for s in app.screen.statuses.values()}
         await pilot.press("q")
