@@ -69,7 +69,9 @@ def test_a_lower_max_sessions_is_found_and_respected(
 ) -> None:
     fresh_testhost.exec(
         "echo 'MaxSessions 3' > /etc/ssh/sshd_config.d/10-test-sessions.conf"
-        " && systemctl reload ssh"
+        # A restart returns once sshd listens again (Type=notify); a reload returns at the
+        # signal, and sshd's re-exec then briefly refuses connections (a CI flake).
+        " && systemctl restart ssh"
     )
     fresh_testhost.wait_for_ssh()
     remote = connect(fresh_testhost, tmp_path)
