@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 from wizard.connector import Connector
 from wizard.errors import ApplyFailed, WizardError
-from wizard.facts import MANIFEST, STATE_DIR
+from wizard.facts import MANIFEST
 from wizard.guard import arm_revert_lines, revert_unit
 from wizard.journal import RunPaths
-from wizard.manifest import lines_of
+from wizard.manifest import manifest_script
 from wizard.plan import FileChange, Plan, guard_test, mask
 from wizard.runlock import ALIVE_FUNCTION, LOCK_FILE, MUTEX_FILE, ApplyBusy
 from wizard.runstatus import FINAL, RunStatus, case_pattern
@@ -568,18 +568,7 @@ def _manifest_lines(plan: Plan) -> Shell:
     """Record the SHA-256 of every file of the step the user approved (those it wrote and those
     already as wanted), so the next connect can tell drift and a verify finds them all listed:
     the session needs no command of its own for it after an apply."""
-    dests = sorted({c.dest for c in plan.files if c.approved})
-    pattern = lines_of(dests)
-    return sh(
-        "mkdir -p {state}; touch {m}\n"
-        "grep -v -E {pattern} {m} > {m}.tmp\n"
-        'for f in {dests}; do [ -f "$f" ] && printf "%s\\n" "$f"; done | '
-        "xargs -r -d '\\n' sha256sum >> {m}.tmp && mv -f {m}.tmp {m}",
-        state=STATE_DIR,
-        m=MANIFEST,
-        pattern=pattern,
-        dests=dests,
-    )
+    return manifest_script(c.dest for c in plan.files if c.approved)
 
 
 def _command_lines(plan: Plan, stage: str, on_error: str) -> list[Shell]:

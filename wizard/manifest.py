@@ -33,13 +33,14 @@ def path_regex(path: str) -> str:
 
 
 def manifest_script(paths: Iterable[str]) -> Shell:
-    """Record the SHA-256 of these files in the server's manifest (replacing their lines)."""
+    """Record the SHA-256 of these files in the server's manifest (replacing their lines), one
+    sha256sum for them all; the manifest is replaced only once every digest is written."""
     paths = sorted(set(paths))
     return sh(
         "mkdir -p {state}; touch {m}\n"
         "grep -v -E {pattern} {m} > {m}.tmp\n"
-        'for f in {paths}; do [ -f "$f" ] && sha256sum "$f"; done >> {m}.tmp\n'
-        "mv -f {m}.tmp {m}",
+        'for f in {paths}; do [ -f "$f" ] && printf "%s\\n" "$f"; done | '
+        "xargs -r -d '\\n' sha256sum >> {m}.tmp && mv -f {m}.tmp {m}",
         state=STATE_DIR,
         m=MANIFEST,
         pattern=lines_of(paths),
