@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -69,12 +70,14 @@ def upload(sftp: paramiko.SFTPClient, files: dict[str, bytes]) -> None:
 
 def apply_script(dests: list[str]) -> str:
     """Put each changed file in place, validate, reload when something changed, verify."""
-    words = " ".join(dests)
+    # Paths and the suffix are data: quoted, as the engine quotes (the floor must not lean on it).
+    words = shlex.join(dests)
+    staged = '"$f"' + shlex.quote(STAGED)
     return (
         "set -e; changed=0\n"
         f"for f in {words}; do\n"
-        f'  if cmp -s "$f{STAGED}" "$f"; then rm -f "$f{STAGED}"; '
-        f'else mv -f "$f{STAGED}" "$f"; changed=$((changed + 1)); fi\n'
+        f'  if cmp -s {staged} "$f"; then rm -f {staged}; '
+        f'else mv -f {staged} "$f"; changed=$((changed + 1)); fi\n'
         "done\n"
         "nginx -t -q\n"
         '[ "$changed" = 0 ] || systemctl reload nginx\n'
