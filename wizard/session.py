@@ -55,7 +55,7 @@ from wizard.state import (
     StepState,
     merge_server_copy,
 )
-from wizard.stepcontext import default_answers, open_ports, ports_of, template_context
+from wizard.stepcontext import default_answers, template_context
 from wizard.steps import Role, Step
 from wizard.verdict import verdict
 
@@ -275,14 +275,6 @@ class Session:
         """What templates, defaults and check parameters see (wizard.stepcontext)."""
         local_key = local_public_key(self.options.credentials.key_filename)
         return template_context(self.catalog, self.host, self.facts, local_key, step, answers)
-
-    def open_ports(self, step: Step, answers: Mapping[str, Any]) -> tuple[str, ...]:
-        """The ports the firewall must let in with these answers of the step."""
-        return open_ports(self.catalog, self.host, self.facts, step, answers)
-
-    def ports_of(self, step: Step, answers: Mapping[str, Any]) -> list[str]:
-        """The ports a step declares, rendered with its answers."""
-        return ports_of(step, answers, self.facts)
 
     def default_answers(self, step: Step) -> dict[str, Any]:
         """Raw answers to start the form with: the last ones given, else the step's defaults."""
