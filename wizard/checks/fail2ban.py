@@ -70,11 +70,49 @@ def judge_jails(expected: Sequence[str], output: str, exit_code: int) -> CheckRe
     return ok(cid, f"jails running: {', '.join(expected)}", evidence)
 
 
+# fail2ban answers `status` before it has read its jails: right after a (re)start the list is
+# empty for a second or two. Ask again, for at most JAIL_WAIT_S, while a jail we expect is
+# missing; a jail that never comes up still fails, once the wait is over.
+JAIL_POLLS = 40
+JAIL_POLL_S = 0.25
+JAIL_WAIT_S = JAIL_POLLS * JAIL_POLL_S
+
+
+def jails_script(expected: Sequence[str], polls: int = JAIL_POLLS) -> Shell:
+    """`fail2ban-client status` once every expected jail runs, or after `polls` tries
+    (JAIL_WAIT_S); its output in the STATUS section and its exit code in RC."""
+    return script(
+        # set -f: the jail names are split on blanks below, never expanded as globs.
+        sh("set -f; want={want}; i=0", want=" ".join(expected)),
+        sh(
+            """\
+while :; do
+  out=$(fail2ban-client status 2>&1); rc=$?
+  [ $rc -eq 127 ] && break
+  list=" $(printf '%s\\n' "$out" | sed -n 's/.*Jail list:[[:space:]]*//p' | tr ',' ' ') "
+  missing=''
+  for j in $want; do case "$list" in *" $j "*) ;; *) missing=1;; esac; done
+  [ -z "$missing" ] && [ $rc -eq 0 ] && break
+  [ $i -ge {polls} ] && break
+  i=$((i + 1)); sleep {poll}
+done""",
+            polls=polls,
+            poll=JAIL_POLL_S,
+        ),
+        marker("STATUS"),
+        code("""printf '%s\\n' "$out\""""),
+        marker("RC"),
+        code('echo "$rc"'),
+    )
+
+
 @check("fail2ban.jails")
 def jails_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """fail2ban runs the expected jails."""
-    result = ctx.remote.run(code("fail2ban-client status 2>&1"), timeout=30)
-    return judge_jails([str(j) for j in params.get("jails") or ()], result.stdout, result.exit_code)
+    expected = [str(j) for j in params.get("jails") or ()]
+    timeout = 30 + JAIL_WAIT_S
+    sections = split_sections(ctx.remote.run(jails_script(expected), timeout=timeout).stdout)
+    return judge_jails(expected, sections.get("STATUS", ""), exit_code(sections.get("RC", "")))
 
 
 # ----------------------------------------------------------------------------- fail2ban.ignoreip
@@ -155,10 +193,23 @@ WAIT_FOR_UNBAN = code(
 )
 
 
-def trial_ban_script(jail: str, address: str) -> Shell:
-    """Ban, list the ruleset, unban, list again; the unban runs whatever the ban did."""
+# Two verifies of one server at once (two admins, or one check run three times in parallel)
+# would ban and unban the same address in each other's way: one copy's unban empties the other
+# copy's ruleset before it looks. The trial takes this lock; the lock ends with the channel.
+TEST_BAN_LOCK = "/run/vps-wizard-test-ban.lock"
+TEST_BAN_LOCK_WAIT_S = 40
+
+
+def trial_ban_script(jail: str, address: str, lock: str = TEST_BAN_LOCK) -> Shell:
+    """Ban, list the ruleset, unban, list again; the unban runs whatever the ban did. One trial
+    at a time per server."""
     return script(
         sh("jail={jail}; addr={address}", jail=jail, address=address),
+        sh(
+            "exec 9>>{lock}; flock -w {wait} 9 2>/dev/null || true",
+            lock=lock,
+            wait=TEST_BAN_LOCK_WAIT_S,
+        ),
         marker("BAN"),
         code('fail2ban-client set "$jail" banip "$addr" 2>&1'),
         code("rc=$?"),
@@ -253,7 +304,8 @@ def trial_ban_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult
     refused = refuse_test_address(address)
     if refused:
         return refused
-    output = ctx.remote.run(trial_ban_script(jail, address), timeout=60).stdout
+    timeout = 60 + TEST_BAN_LOCK_WAIT_S
+    output = ctx.remote.run(trial_ban_script(jail, address), timeout=timeout).stdout
     return judge_test_ban(jail, address, split_sections(output))
 
 
