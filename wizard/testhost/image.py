@@ -56,6 +56,19 @@ STEP_PACKAGES = (
     "dovecot-lmtpd",
     "opendkim",
     "opendkim-tools",
+    # waf: ModSecurity for nginx and Apache, and the OWASP Core Rule Set.
+    "libnginx-mod-http-modsecurity",
+    "libapache2-mod-security2",
+    "modsecurity-crs",
+    # backups: restic to an SFTP target, rsync for the series' pull.
+    "restic",
+    "rsync",
+    # maintenance: services that map a deleted library; lossless image optimisation.
+    "needrestart",
+    "jpegoptim",
+    "optipng",
+    # wordpress: the distribution's package.
+    "wordpress",
 )
 # The other releases are tested on day one: the steps whose files differ between releases.
 DAY_ONE_PACKAGES = ("nftables", "fail2ban", "python3-systemd", "unattended-upgrades", "postfix")
