@@ -53,6 +53,9 @@ class Facts:
     # The PHP versions apt can install (php<version>-fpm in its cache), oldest first: the web
     # step offers only these. Empty when apt's lists are empty (never updated).
     php_versions: tuple[str, ...] = ()
+    # The TCP congestion controls the kernel can use: those it lists now and those a module of
+    # the running kernel adds when asked (tcp_bbr loads when the sysctl names bbr).
+    congestion_controls: tuple[str, ...] = ()
 
     @property
     def primary_ipv4(self) -> str:
@@ -82,6 +85,7 @@ class Facts:
             "packages": self.packages,
             "sshd": self.sshd,
             "php_versions": self.php_versions,
+            "congestion_controls": self.congestion_controls,
         }
 
 
@@ -112,6 +116,9 @@ echo "php_versions=$(apt-cache pkgnames php 2>/dev/null \\
   | sed -n 's/^php\\([0-9][0-9.]*\\)-fpm$/\\1/p' | words)"
 echo "unfinished=$(grep -l -s -E {unfinished} {runs}/*/status \\
   | awk -F/ '{{print $(NF-1)}}' | words)"
+echo "congestion=$(cat /proc/sys/net/ipv4/tcp_available_congestion_control 2>/dev/null) $(\
+  ls "/lib/modules/$(uname -r)/kernel/net/ipv4" 2>/dev/null \
+  | sed -n 's/^tcp_\\([a-z0-9]*\\)[.]ko.*$/\\1/p' | words)"
 for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
   [ -f "$f" ] && echo "apt_source=$(printf %s "$f" | base64 -w0) $(head -c 65536 "$f" | base64 -w0)"
 done
@@ -208,7 +215,18 @@ def parse_facts(output: str) -> Facts:
         apt_sources=parse_sources(_apt_source_files(head)),
         sshd=parse_sshd_facts(sshd_text.splitlines()),
         php_versions=php_versions(values.get("php_versions", "")),
+        congestion_controls=congestion_controls(values.get("congestion", "")),
     )
+
+
+def congestion_controls(listed: str) -> tuple[str, ...]:
+    """The names the script listed, each once, in order; only lower-case words (a template
+    compares them, nothing runs them). tcp_diag is the one tcp_ module that is no congestion
+    control (it serves `ss`)."""
+    names = [
+        name for name in listed.split() if re.fullmatch(r"[a-z0-9_]+", name) and name != "diag"
+    ]
+    return tuple(dict.fromkeys(names))
 
 
 def php_versions(listed: str) -> tuple[str, ...]:

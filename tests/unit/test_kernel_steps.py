@@ -5,6 +5,7 @@ proposed only on a kernel before 5.6."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from types import SimpleNamespace
 
@@ -13,6 +14,7 @@ import pytest
 from wizard.catalog import load_catalog
 from wizard.checks.base import CheckStatus
 from wizard.checks.kernel import judge_sysctl, settings, sysctl_script
+from wizard.facts import congestion_controls, facts_script
 from wizard.render import evaluate, render_template
 
 CATALOG = load_catalog()
@@ -144,3 +146,40 @@ def test_both_steps_come_after_fail2ban_and_before_web() -> None:
     assert ids.index("fail2ban") < ids.index("kernel-hardening") < ids.index("entropy")
     assert ids.index("entropy") < ids.index("web")
     assert KERNEL.requires == ("base",) and ENTROPY.requires == ("base",)
+
+
+@pytest.mark.parametrize(
+    ("listed", "proposed"),
+    [
+        ("reno cubic bbr", True),
+        # Not loaded yet, but its module is installed: setting the sysctl loads it.
+        ("reno cubic bbr htcp", True),
+        ("reno cubic", False),
+        ("", False),
+    ],
+)
+def test_bbr_is_proposed_only_when_the_kernel_has_it(listed: str, proposed: bool) -> None:
+    facts = SimpleNamespace(congestion_controls=congestion_controls(listed))
+    default = KERNEL.question("bbr").default or ""
+    assert evaluate(KERNEL, default, {"facts": facts}) is proposed
+
+
+def test_the_facts_list_the_loaded_and_the_loadable_congestion_controls(tmp_path) -> None:
+    # The facts script's own line, run by a shell against a stand-in /proc and /lib/modules.
+    script = str(facts_script([]))
+    found = re.search(r'^echo ("congestion=.*?words\)")$', script, re.MULTILINE | re.DOTALL)
+    assert found, script
+    line = found.group(1)
+    modules = tmp_path / "lib/modules/6.1.0-18-amd64/kernel/net/ipv4"
+    modules.mkdir(parents=True)
+    (modules / "tcp_bbr.ko.xz").write_bytes(b"")
+    (modules / "tcp_htcp.ko").write_bytes(b"")
+    (modules / "tcp_diag.ko").write_bytes(b"")
+    proc = tmp_path / "available"
+    proc.write_text("reno cubic\n")
+    shell = "words() { tr '\\n' ' '; }\nuname() { echo 6.1.0-18-amd64; }\necho " + line.replace(
+        "/proc/sys/net/ipv4/tcp_available_congestion_control", str(proc)
+    ).replace("/lib/modules/", f"{tmp_path}/lib/modules/")
+    out = subprocess.run(["sh", "-c", shell], capture_output=True, text=True, check=True).stdout
+    value = out.strip().partition("=")[2]
+    assert congestion_controls(value) == ("reno", "cubic", "bbr", "htcp")
