@@ -1,4 +1,5 @@
-"""A yes-or-no question the engine asks during a run (a second admin), safe by default."""
+"""A yes-or-no question asked before something happens, safe by default: the second admin the
+engine asks about during a run, and an apply that skips files (screens/skipped.py)."""
 
 from __future__ import annotations
 
@@ -15,19 +16,25 @@ from screens.text import shown
 
 
 class ConfirmModal(ModalScreen[bool]):
-    """Dismisses True only on an explicit yes; escape, n and the focused button say no."""
+    """Dismisses True only on an explicit yes; escape, n and the focused button say no.
 
-    CSS_PATH = "skipped.tcss"
+    A subclass that means something else by no ("back to the review") names it in its own
+    BINDINGS and passes the same words as `no_label`."""
+
+    CSS_PATH = "confirm.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,n", "answer(False)", "No, stop here"),
         Binding("y", "answer(True)", "Yes"),
     ]
 
-    def __init__(self, title: str, meaning: str, yes_label: str) -> None:
+    def __init__(
+        self, title: str, meaning: str, yes_label: str, no_label: str = "No, stop here"
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.meaning = meaning
         self.yes_label = yes_label
+        self.no_label = no_label
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -35,7 +42,7 @@ class ConfirmModal(ModalScreen[bool]):
             yield Static(shown(self.meaning), id="meaning")
             with Horizontal(id="buttons"):
                 yield Button(f"{self.yes_label} (y)", id="yes", variant="warning", compact=True)
-                yield Button("No, stop here (n)", id="no", variant="primary", compact=True)
+                yield Button(f"{self.no_label} (n)", id="no", variant="primary", compact=True)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on
-from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Label, Static
 
-from screens.text import shown
+from screens.confirm import ConfirmModal
 
 if TYPE_CHECKING:
     # Types only: this screen's module loads with the app, before the first screen is drawn;
@@ -67,36 +62,18 @@ def skip_hint(step_id: str, skipped: tuple[str, ...]) -> str:
     )
 
 
-class SkipConfirmModal(ModalScreen[bool]):
+class SkipConfirmModal(ConfirmModal):
     """Asks before an apply that skips files; dismisses True to apply, False to go back."""
 
-    CSS_PATH = "skipped.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,n", "answer(False)", "Back to the review"),
         Binding("y", "answer(True)", "Apply anyway"),
     ]
 
     def __init__(self, plan: Plan) -> None:
-        super().__init__()
-        self.plan = plan
-
-    def compose(self) -> ComposeResult:
-        count = len(skipped_files(self.plan))
-        with Vertical(id="dialog"):
-            yield Label(f"Apply {self.plan.step.id} with {count} file(s) skipped?", id="title")
-            yield Static(shown(skip_meaning(self.plan)), id="meaning")
-            with Horizontal(id="buttons"):
-                yield Button("Apply anyway", id="yes", variant="warning", compact=True)
-                yield Button("Back to the review", id="no", variant="primary", compact=True)
-        yield Footer()
-
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id == "yes")
-
-    def action_answer(self, apply: bool) -> None:
-        """Dismiss with the user's choice."""
-        self.dismiss(apply)
+        super().__init__(
+            f"Apply {plan.step.id} with {len(skipped_files(plan))} file(s) skipped?",
+            skip_meaning(plan),
+            "Apply anyway",
+            "Back to the review",
+        )
