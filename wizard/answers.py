@@ -800,10 +800,12 @@ def _unasked_value(question: Question, raw: Any) -> AnswerValue:
 def check_refusals(step: Step, context: Mapping[str, Any]) -> None:
     """Refuse answers that contradict each other or another step's: the step's `[[refuse]]`
     rules, evaluated as templates see the answers (`answers`, `steps`); the first rule that
-    holds is an AnswerError at its question, `step.question: reason`, as a form shows it."""
+    holds is an AnswerError at its question, `step.question: reason`, as a form shows it. The
+    reason is a text template over the same context, so it can name the value refused."""
     # Jinja is loaded where a rule is evaluated, not when the forms import this module.
-    from wizard.render import evaluate
+    from wizard.render import evaluate, render_string
 
     for refusal in step.refusals:
         if evaluate(step, refusal.when, context):
-            raise AnswerError(f"{step.id}.{refusal.question}: {refusal.reason}", refusal.hint)
+            reason = render_string(step, refusal.reason, context)
+            raise AnswerError(f"{step.id}.{refusal.question}: {reason}", refusal.hint)

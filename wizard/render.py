@@ -22,9 +22,9 @@ from typing import Any
 import jinja2
 import platformdirs
 
+from wizard import netmatch, sshdconfig
 from wizard.errors import WizardError
 from wizard.shell import Shell, ShellContextError, quote, substitute
-from wizard.sshdconfig import template_globals
 from wizard.steps import Step
 
 SHELL_TEMPLATE_SUFFIX = ".sh.j2"
@@ -81,7 +81,8 @@ def _environment(source_dir: str, for_shell: bool) -> jinja2.Environment:
         finalize=_shell_finalize if for_shell else None,
     )
     # Pure functions over the facts (server text is their data, never code).
-    env.globals.update(template_globals())
+    env.globals.update(sshdconfig.template_globals())
+    env.globals.update(netmatch.template_globals())
     return env
 
 

@@ -24,7 +24,7 @@ from wizard.choices import offered_catalog
 from wizard.confirm import confirm_from_new_session
 from wizard.connector import Connector
 from wizard.endpoint import ConnectOptions, Stats, Target
-from wizard.errors import AnswerError, ConnectionFailed, WizardError
+from wizard.errors import ConnectionFailed, WizardError
 from wizard.facts import SERVER_STATE, STATE_DIR, Facts, gather_facts
 from wizard.followups import outdated_by
 from wizard.journal import new_run_id
@@ -285,18 +285,6 @@ class Session:
         merged = {**self.default_answers(step), **raw}
         answers = validate_answers(step, merged)
         check_refusals(step, self.context(step, answers.values))
-        blocked = answers.values.get("blocked", ())
-        client = self.facts.client_address
-        if client and blocked:
-            import ipaddress
-
-            for network in blocked:  # type: ignore[union-attr]
-                if ipaddress.ip_address(client) in ipaddress.ip_network(network):
-                    raise AnswerError(
-                        f"firewall.blocked: {network} contains {client}, the address you are "
-                        "connected from",
-                        "blocking it would lock you out; remove it from the list",
-                    )
         return answers
 
     # ----------------------------------------------------------------- plan and apply

@@ -336,7 +336,12 @@ REFUSE = Section(
             "a Jinja expression over `answers` and `steps`: true refuses the answer",
             required=True,
         ),
-        _f("reason", TEXT, "why it is refused", required=True),
+        _f(
+            "reason",
+            TEXT,
+            "why it is refused: a text template over the same values as `when`, so it can name what it refuses",
+            required=True,
+        ),
         _f("hint", TEXT, "what to do instead"),
     ),
     Refusal,
