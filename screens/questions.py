@@ -16,7 +16,8 @@ from textual.widgets import Button, Footer, Header, Input, Select, Static, Switc
 
 from screens.messages import WorkFailed
 from screens.widgets.form_field import Check, FormField
-from wizard.answers import asked, parse_answer, parse_bool
+from screens.widgets.many_input import MANY_TYPES, many_input
+from wizard.answers import answer_as_text, asked, parse_answer, parse_bool
 from wizard.errors import AnswerError, WizardError
 from wizard.steps import Question, Step
 
@@ -34,16 +35,6 @@ def answer_check(question: Question) -> Check:
     return check
 
 
-def answer_text(value: Any) -> str:
-    """A raw answer as the field shows it: a list as its items joined with ", " (the way the
-    list parsers read it back), never Python's repr of a tuple."""
-    if value is None:
-        return ""
-    if isinstance(value, list | tuple):
-        return ", ".join(str(item) for item in value)
-    return str(value)
-
-
 def control_for(question: Question, default: Any) -> Widget:
     """The widget that fits the question's type: Switch for yes/no, Select for choices."""
     widget_id = f"q-{question.name}"
@@ -59,8 +50,10 @@ def control_for(question: Question, default: Any) -> Widget:
             return Select(options, value=default, allow_blank=False, id=widget_id, compact=True)
         # A stale or missing default: start blank and let the check say what to choose.
         return Select(options, id=widget_id, compact=True)
+    if question.type in MANY_TYPES:
+        return many_input(question, default, widget_id)
     return Input(
-        answer_text(default),
+        answer_as_text(question, default),
         password=question.secret or question.type == "secret",
         id=widget_id,
         compact=True,
@@ -188,7 +181,7 @@ class QuestionsScreen(Screen[None]):
                 return False
         if question.type == "choice":
             return default if default in question.choices else ""
-        return answer_text(default)
+        return answer_as_text(question, default)
 
     def _update_next(self) -> None:
         refused = [f for f in self.shown_fields if not f.valid]

@@ -88,6 +88,9 @@ async def test_the_data_only_steps_form_shows_text_hides_the_unasked_and_gives_v
         form = app.form
         assert form.field("operators").query_one(Input).value == "alice, bob"
         assert form.field("commands").query_one(Input).value == "JOURNAL, /usr/bin/journalctl, "
+        # The form's own fields say how to type a list and a table.
+        assert form.field("commands").query_one(Input).placeholder.startswith("name, path")
+        assert form.field("operators").query_one(Input).placeholder.endswith(", …")
         assert not form.field("log_file").display  # asked only when log is on
         answers = validate_answers(step, form.raw_answers)
         assert answers.values["operators"] == ("alice", "bob")
