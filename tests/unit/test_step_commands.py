@@ -132,6 +132,18 @@ FULL: dict[str, dict[str, Any]] = {
         "dmarc_reports": "",
     },
     "dane": {"ttl": "300"},
+    "backups": {
+        "target_host": "backup.example.net",
+        "target_port": 2222,
+        "target_user": "vpsbackup",
+        "target_path": "/srv/backups/vps",
+        "target_host_key": f"ssh-ed25519 {KEY_BLOB} root@backup",
+        "paths": "/etc, /root, /var/www",
+        "time": "03:30",
+        "keep_daily": 7,
+        "keep_weekly": 4,
+        "keep_monthly": 12,
+    },
 }
 
 
@@ -152,6 +164,12 @@ _NO_OPTIONALS = {
         "parent_resolver": "",
     },
     "mail-auth": {"spf_include": "", "dmarc_reports": ""},
+    "backups": {
+        "target_host": "2001:db8::5",
+        "target_port": 22,
+        "keep_weekly": 0,
+        "keep_monthly": 0,
+    },
 }
 
 ANSWER_SETS: Mapping[str, dict[str, dict[str, Any]]] = {
@@ -209,6 +227,7 @@ HOSTILE_ANSWERS: Mapping[str, tuple[tuple[str, str], ...]] = {
         ("mail", "password"),
         ("mail-auth", "dmarc_reports"),
         ("admin-user", "public_key"),
+        ("backups", "target_host_key"),
     ),
     "apache-self-signed-bare": (("admin-user", "public_key"),),
     "nginx-existing": (("tls", "email"), ("mail", "password"), ("admin-user", "public_key")),
