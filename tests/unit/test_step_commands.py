@@ -144,6 +144,12 @@ FULL: dict[str, dict[str, Any]] = {
         "keep_weekly": 4,
         "keep_monthly": 12,
     },
+    "wordpress": {
+        "db_name": "wp_site",
+        "db_user": "wp_user",
+        "table_prefix": "wp_",
+        "xmlrpc": "blocked",
+    },
 }
 
 
@@ -191,6 +197,7 @@ ANSWER_SETS: Mapping[str, dict[str, dict[str, Any]]] = {
                 "compress_https": False,
             },
             "hsts": {"preload": False},
+            "wordpress": {"xmlrpc": "open"},
             "mail": {
                 "mailboxes": "postmaster",
                 "cert_source": "self-signed",

@@ -487,6 +487,37 @@ _DECLS = (
         "From outside, http://FQDN/ is not the distribution's welcome page.",
         (_HOST,),
     ),
+    # wordpress
+    CheckDecl(
+        "wordpress.https",
+        "wordpress",
+        "From outside, wp-admin/install.php over HTTPS is WordPress's page, made by PHP-FPM.",
+        (_HOST,),
+    ),
+    CheckDecl(
+        "wordpress.db_grants",
+        "wordpress",
+        "The WordPress database user's grants (SHOW GRANTS) name its own database only.",
+        (
+            Param("user", TEXT, "the MariaDB user WordPress logs in as"),
+            Param("database", TEXT, "its database"),
+        ),
+    ),
+    CheckDecl(
+        "wordpress.code_readonly",
+        "wordpress",
+        "As PHP-FPM's user, nothing outside wp-content/uploads is writable (find -writable).",
+        (
+            Param("root", TEXT, "the site's web root (its links to the code)"),
+            Param("php_version", TEXT, "the PHP version whose FPM pools say the user"),
+        ),
+    ),
+    CheckDecl(
+        "wordpress.xmlrpc",
+        "wordpress",
+        "From outside, xmlrpc.php answers 403 when blocked, WordPress's answer when open.",
+        (_HOST, Param("blocked", BOOL, "whether XML-RPC was answered blocked")),
+    ),
 )
 
 MANIFEST: Mapping[str, CheckDecl] = {decl.id: decl for decl in _DECLS}

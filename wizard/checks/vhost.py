@@ -263,10 +263,11 @@ def permissions_script(root: str, owner: str) -> Shell:
     return script(
         marker("TOP"),
         sh("stat -c '%a %U %G %n' {root} {public} 2>&1", root=root, public=public),
-        # Writable by group or others, another owner, or another group: wrong.
+        # Writable by group or others, another owner, or another group: wrong. A symbolic
+        # link's own mode means nothing (access goes by its target's): only its owner counts.
         marker("WRONG"),
         sh(
-            "find {public} -xdev -mindepth 1 \\( -perm /022 -o ! -user {owner} "
+            "find {public} -xdev -mindepth 1 \\( ! -type l -perm /022 -o ! -user {owner} "
             "-o ! -group {group} \\) -printf '%m %u:%g %p\\n' 2>&1 | head -n {shown}",
             public=public,
             owner=owner,
@@ -276,8 +277,8 @@ def permissions_script(root: str, owner: str) -> Shell:
         # Readable by others: harmless inside a 2750 tree, but not what the step set.
         marker("OPEN"),
         sh(
-            "find {public} -xdev -mindepth 1 -perm /007 -printf '%m %u:%g %p\\n' 2>/dev/null "
-            "| head -n {shown}",
+            "find {public} -xdev -mindepth 1 ! -type l -perm /007 -printf '%m %u:%g %p\\n' "
+            "2>/dev/null | head -n {shown}",
             public=public,
             shown=SHOWN_ENTRIES,
         ),
