@@ -28,15 +28,23 @@ SESSION_SLOTS = range(16, 32)
 FRESH_SLOTS = range(64, 128)
 
 
-def boot_free(prefix: str, slots: range, distro: Distro = DEBIAN12) -> TestHost:
-    """Boot a machine in the first slot not held by a live process, starting at this worker's."""
+def boot_free(
+    prefix: str, slots: range, distro: Distro = DEBIAN12, provider_ipv6: bool = False
+) -> TestHost:
+    """Boot a machine in the first slot not held by a live process, starting at this worker's
+    (`provider_ipv6`: a global IPv6 prefix on its link, eth0 managed by systemd-networkd)."""
     if os.geteuid() != 0:
         pytest.skip("the test host needs root (systemd-nspawn, network namespaces)")
     start = _worker_index() % len(slots)
     for offset in range(len(slots)):
         index = slots[(start + offset) % len(slots)]
         try:
-            return boot(name=f"{prefix}{index}", subnet_index=index, distro=distro)
+            return boot(
+                name=f"{prefix}{index}",
+                subnet_index=index,
+                distro=distro,
+                provider_ipv6=provider_ipv6,
+            )
         except HostBusy:
             continue
     raise HostBusy(f"all test host slots {prefix}{slots.start}..{slots.stop - 1} are in use")

@@ -15,6 +15,13 @@ Each machine gets:
   that the wizard may rewrite, and a root password (`ROOT_PASSWORD`); sshd keeps Debian's
   default `PermitRootLogin prohibit-password`, a test that needs the password path enables it.
 
+Opt-in, for the tests of the ipv6 step (`boot(..., provider_ipv6=True)`): the link also carries
+a ULA /64, fd77:7e57:<N>::/64, whose ::1 is on the host side (the provider's router: reachable
+from the test process) and whose ::2 is left for the wizard to configure; and the machine's eth0
+is managed by systemd-networkd from /etc/systemd/network/10-eth0.network holding its IPv4
+address, the file a provider's image carries (the image itself enables no network manager: the
+host side configures eth0 from outside, which no real server does).
+
 Everything here needs root.
 """
 
@@ -33,7 +40,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -54,6 +61,10 @@ CONTAINER_ENV = {
     "LANG": "C.UTF-8",
     "TERM": "dumb",
 }
+# The link's IPv6 prefix of an opt-in machine: ULA (RFC 4193), never routed anywhere; the
+# /64 is per subnet index so that parallel machines never share one.
+IPV6_PREFIX = "fd77:7e57:{index}::/64"
+NETWORK_FILE = "/etc/systemd/network/10-eth0.network"
 # Interface names are limited to 15 characters and the host veth is called "vpsw-<name>".
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,9}$")
 
@@ -104,6 +115,11 @@ class TestHost:
     workdir: Path
     image: Path
     _runtime: _Runtime = field(repr=False, compare=False)
+    # With provider_ipv6: the router's address on the host side, and the one the machine may
+    # take (unconfigured at boot), with the prefix length; empty otherwise.
+    ipv6_gateway: str = ""
+    ipv6_address: str = ""
+    ipv6_prefix_length: int = 0
 
     @property
     def proxy_url(self) -> str:
@@ -222,10 +238,15 @@ def write_known_hosts(host: TestHost, path: Path, also: Iterable[tuple[str, int]
 
 
 def boot(
-    name: str = "vw1", subnet_index: int = 1, distro: image.Distro = image.DEBIAN12
+    name: str = "vw1",
+    subnet_index: int = 1,
+    distro: image.Distro = image.DEBIAN12,
+    provider_ipv6: bool = False,
 ) -> TestHost:
     """Boot a pristine machine `name` of the release `distro` at 10.254.<subnet_index>.2 and
-    wait until it is usable.
+    wait until it is usable. With `provider_ipv6`, the link carries a global (ULA) IPv6 prefix
+    whose router is the host side, and systemd-networkd manages the machine's eth0 (see the
+    module's docstring).
 
     Usable means: `systemctl is-system-running --wait` says running (or degraded) and sshd
     answers with its banner on port 22. Leftovers of a crashed earlier run with the same name
@@ -243,17 +264,25 @@ def boot(
     runtime = _Runtime()
     try:
         host = _claim(name, net, rootfs, runtime)
+        if provider_ipv6:
+            host = _with_ipv6(host, subnet_index)
     except BaseException:
         _release_locks(runtime)
         raise
     atexit.register(host.stop)
     try:
-        _setup_network(name, host.gateway, host.address)
+        _setup_network(name, host.gateway, host.address, broadcast=bool(host.ipv6_gateway))
+        if host.ipv6_gateway:
+            # nodad: the router's address is usable at once, not after duplicate detection.
+            router = f"{host.ipv6_gateway}/{host.ipv6_prefix_length}"
+            _ip("-6", "addr", "add", router, "dev", host.netns, "nodad")
         runtime.proxy = _start_proxy(host.workdir, host.gateway, net)
         runtime.nspawn = _start_nspawn(host)
         runtime.init_pid = _wait_for_init(host)
         _provision(host)
         _wait_until_ready(host, time.monotonic() + BOOT_TIMEOUT_S)
+        if host.ipv6_gateway:
+            _provision_networkd(host, net)
     except BaseException:
         host.stop()
         raise
@@ -414,14 +443,28 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def _setup_network(name: str, gateway: str, address: str) -> None:
-    """Namespace plus veth: host side vpsw-<name> with gateway/30, machine side eth0."""
+def _setup_network(name: str, gateway: str, address: str, broadcast: bool = False) -> None:
+    """Namespace plus veth: host side vpsw-<name> with gateway/30, machine side eth0.
+
+    `broadcast`: the machine's address with its broadcast address, exactly as systemd-networkd
+    adds it; networkd 252 then adopts it, where it fails (ERANGE from this kernel) to update one
+    added without.
+    """
     netns = _netns(name)
     _ip("netns", "add", netns)
     _ip("link", "add", netns, "type", "veth", "peer", "name", "eth0", "netns", netns)
     _ip("addr", "add", f"{gateway}/30", "dev", netns)
     _ip("link", "set", netns, "up")
-    _ip("-n", netns, "addr", "add", f"{address}/30", "dev", "eth0")
+    _ip(
+        "-n",
+        netns,
+        "addr",
+        "add",
+        f"{address}/30",
+        *(["brd", "+"] if broadcast else []),
+        "dev",
+        "eth0",
+    )
     _ip("-n", netns, "link", "set", "eth0", "up")
     _ip("-n", netns, "link", "set", "lo", "up")
 
@@ -547,6 +590,38 @@ def _provision(host: TestHost) -> None:
     host.exec(
         f"echo 'root:{host.root_password}' | chpasswd\n"
         f"echo 'Acquire::http::Proxy \"{host.proxy_url}\";' > /etc/apt/apt.conf.d/01proxy\n"
+    )
+
+
+def _with_ipv6(host: TestHost, subnet_index: int) -> TestHost:
+    """The host with its link's IPv6 router (::1) and the address left for the machine (::2)."""
+    prefix = ipaddress.IPv6Network(IPV6_PREFIX.format(index=subnet_index))
+    return replace(
+        host,
+        ipv6_gateway=str(prefix.network_address + 1),
+        ipv6_address=str(prefix.network_address + 2),
+        ipv6_prefix_length=prefix.prefixlen,
+    )
+
+
+def _provision_networkd(host: TestHost, net: ipaddress.IPv4Network) -> None:
+    """eth0 as a provider's image configures it: systemd-networkd, from a .network file that
+    holds the IPv4 address the host side gave it (networkd drops the addresses its file does
+    not name when it reconfigures a link: the session rides on this one), no router
+    advertisements (the provider's values are static). Started once systemd answers (it is
+    not up on its bus while booting), and waited for."""
+    host.exec(
+        f"cat > {NETWORK_FILE} <<'EOF'\n"
+        "[Match]\n"
+        "Name=eth0\n"
+        "\n"
+        "[Network]\n"
+        f"Address={host.address}/{net.prefixlen}\n"
+        "IPv6AcceptRA=no\n"
+        "EOF\n"
+        "systemctl enable --now systemd-networkd.service\n"
+        # Until networkd has configured eth0 (it fails there if it cannot adopt the address).
+        "/lib/systemd/systemd-networkd-wait-online --interface=eth0 --timeout=20\n"
     )
 
 
