@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from wizard.aptsources import AptEntry, parse_sources, security_source_to_add
 from wizard.connector import Connector
+from wizard.netfacts import NETWORK_SCRIPT, Network, parse_network
 from wizard.runstatus import UNFINISHED, line_regex
 from wizard.shell import Shell, sh
 from wizard.sshdconfig import parse_sshd_facts
@@ -56,6 +57,8 @@ class Facts:
     # The TCP congestion controls the kernel can use: those it lists now and those a module of
     # the running kernel adds when asked (tcp_bbr loads when the sysctl names bbr).
     congestion_controls: tuple[str, ...] = ()
+    # The interface the session rides on, what configures it, its IPv6 (wizard.netfacts).
+    network: Network = field(default_factory=Network)
 
     @property
     def primary_ipv4(self) -> str:
@@ -86,6 +89,7 @@ class Facts:
             "sshd": self.sshd,
             "php_versions": self.php_versions,
             "congestion_controls": self.congestion_controls,
+            "network": self.network.as_template_context(),
         }
 
 
@@ -119,6 +123,7 @@ echo "unfinished=$(grep -l -s -E {unfinished} {runs}/*/status \\
 echo "congestion=$(cat /proc/sys/net/ipv4/tcp_available_congestion_control 2>/dev/null) $(\
   ls "/lib/modules/$(uname -r)/kernel/net/ipv4" 2>/dev/null \
   | sed -n 's/^tcp_\\([a-z0-9]*\\)[.]ko.*$/\\1/p' | words)"
+{network}
 for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
   [ -f "$f" ] && echo "apt_source=$(printf %s "$f" | base64 -w0) $(head -c 65536 "$f" | base64 -w0)"
 done
@@ -145,6 +150,7 @@ true
         unfinished=line_regex(*UNFINISHED),
         state=SERVER_STATE,
         manifest=MANIFEST,
+        network=NETWORK_SCRIPT,
     )
 
 
@@ -216,6 +222,7 @@ def parse_facts(output: str) -> Facts:
         sshd=parse_sshd_facts(sshd_text.splitlines()),
         php_versions=php_versions(values.get("php_versions", "")),
         congestion_controls=congestion_controls(values.get("congestion", "")),
+        network=parse_network(values),
     )
 
 
