@@ -1,5 +1,5 @@
 """What steps tell each other through the roles their answers fill (wizard.steps.Role): the
-site's domain, and the admin the wizard logs in as."""
+site's domain, the server's IPv6 address, and the admin the wizard logs in as."""
 
 from __future__ import annotations
 
@@ -22,6 +22,15 @@ def site_domain(catalog: Catalog, steps: Mapping[str, Mapping[str, Any]]) -> str
     named = catalog.provider(Role.HOST_NAME)
     fqdn = str(named.role_answer(Role.HOST_NAME, steps.get(named.id, {})) or "") if named else ""
     return fqdn.split(".", 1)[1] if fqdn.count(".") > 1 else ""
+
+
+def ipv6_address(catalog: Catalog, steps: Mapping[str, Mapping[str, Any]]) -> str:
+    """The server's public IPv6 address as the step providing ipv6_address answered it (the
+    zone's AAAA records propose it), empty when none did."""
+    step = catalog.provider(Role.IPV6_ADDRESS)
+    if step is None or step.id not in steps:
+        return ""
+    return str(step.role_answer(Role.IPV6_ADDRESS, steps[step.id]) or "")
 
 
 def second_admin(host: HostRecord, plan: Plan) -> str:

@@ -11,7 +11,7 @@ from wizard.catalog import Catalog
 from wizard.errors import WizardError
 from wizard.facts import Facts
 from wizard.render import evaluate, render_string
-from wizard.roles import site_domain
+from wizard.roles import ipv6_address, site_domain
 from wizard.state import APPLIED, HostRecord
 from wizard.steps import Role, Step
 
@@ -63,6 +63,7 @@ def template_context(
         "local": {"ssh_pubkey": local_key},
         "open_ports": open_ports(catalog, host, facts, step, answers or {}),
         "site_domain": site_domain(catalog, steps),
+        "ipv6_address": ipv6_address(catalog, steps),
     }
 
 

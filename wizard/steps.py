@@ -24,6 +24,8 @@ class Role(StrEnum):
     SITE_DOMAIN = "site_domain"
     # The server's fully qualified name (its domain is the site's until one is given).
     HOST_NAME = "host_name"
+    # The server's public IPv6 address (no prefix length): the zone's AAAA records.
+    IPV6_ADDRESS = "ipv6_address"
 
 
 # "regenerate": systemd's generators run again (daemon-reload), then the unit restarts if it is

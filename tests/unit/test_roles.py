@@ -13,7 +13,7 @@ from wizard.answers import Answers
 from wizard.catalog import Catalog, load_catalog
 from wizard.errors import WizardError
 from wizard.plan import Plan
-from wizard.roles import second_admin, site_domain
+from wizard.roles import ipv6_address, second_admin, site_domain
 from wizard.state import HostRecord, StepRecord
 from wizard.steps import Role
 
@@ -41,6 +41,7 @@ def test_every_role_is_provided_by_one_shipped_step(catalog):
         Role.EXTRA_PORTS: "firewall",
         Role.SITE_DOMAIN: "vhost",
         Role.HOST_NAME: "base",
+        Role.IPV6_ADDRESS: "ipv6",
     }
 
 
@@ -49,6 +50,13 @@ def test_the_site_domain_comes_from_the_provider_else_the_servers_name(catalog):
     steps = {"base": {"fqdn": "vps.example.org"}, "vhost": {"domain": "shop.example"}}
     assert site_domain(catalog, steps) == "shop.example"
     assert site_domain(catalog, {}) == ""
+
+
+def test_the_ipv6_address_comes_from_the_step_that_provides_it(catalog):
+    assert ipv6_address(catalog, {"ipv6": {"address": "2001:db8::2", "prefix_length": 64}}) == (
+        "2001:db8::2"
+    )
+    assert ipv6_address(catalog, {"base": {"fqdn": "vps.example.org"}}) == ""
 
 
 def test_a_user_step_providing_the_admin_is_read_by_role(tmp_path: Path):

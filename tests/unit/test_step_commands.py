@@ -34,6 +34,7 @@ from wizard.answers import AnswerError, parse_answer, validate_answers
 from wizard.catalog import load_catalog
 from wizard.errors import WizardError
 from wizard.facts import Facts
+from wizard.netfacts import Network
 from wizard.plan import VALIDATE_PLACEHOLDERS, render_step
 from wizard.render import SHELL_TEMPLATE_SUFFIX, render_shell
 from wizard.roles import site_domain
@@ -82,6 +83,13 @@ FULL: dict[str, dict[str, Any]] = {
     "fail2ban": {"ignore": "198.51.100.0/24, 2001:db8:1::/64", "bantime": "1h", "maxretry": "5"},
     "kernel-hardening": {"bbr": True, "tcp_buffers": "16MiB"},
     "entropy": {"haveged": True},
+    "ipv6": {
+        "manager": "systemd-networkd",
+        "interface": "eth0",
+        "address": "2001:db8:1234::2",
+        "prefix_length": 64,
+        "gateway": "fe80::1",
+    },
     "web": {"server": "nginx", "php_version": "8.2", "memory_limit": "256M", "upload_max": "32M"},
     "database": {"buffer_pool": "256M"},
     "vhost": {
@@ -189,6 +197,7 @@ ANSWER_SETS: Mapping[str, dict[str, dict[str, Any]]] = {
             "ssh-hardening": {"port": 22, "allow_x11": False, "allow_tcp_forwarding": False},
             "kernel-hardening": {"bbr": False, "tcp_buffers": "kernel"},
             "entropy": {"haveged": False},
+            "ipv6": {"manager": "netplan", "interface": "ens3", "prefix_length": 128},
             "web": {"server": "apache"},
             "tls": {
                 "source": "self-signed",
@@ -223,6 +232,7 @@ ANSWER_SETS: Mapping[str, dict[str, dict[str, Any]]] = {
         {
             **_NO_OPTIONALS,
             "web": {"server": "apache", "php_version": "8.4"},
+            "ipv6": {"manager": "ifupdown", "gateway": "2001:db8:1234::1"},
             "tls": {"acme_ca_bundle": "", "ca_file": ""},
         }
     ),
@@ -257,6 +267,7 @@ FACTS = Facts(
     ssh_port=22,
     login_user="root",
     packages=frozenset({"openssh-server", "postfix", "bind9"}),
+    network=Network("eth0", "systemd-networkd", "/etc/systemd/network/10-eth0.network"),
 )
 OPEN_PORTS = ("22/tcp", "80/tcp", "443/tcp", "53/tcp", "53/udp", "25/tcp", "587/tcp", "993/tcp")
 

@@ -221,6 +221,16 @@ _DECLS = (
             _opt("preload", BOOL, "whether preload was chosen"),
         ),
     ),
+    # ipv6
+    CheckDecl(
+        "ipv6.services",
+        "ipv6",
+        "From outside, each TCP port answers on the IPv6 address as on IPv4, and no other.",
+        (
+            Param("address", TEXT, "the server's IPv6 address"),
+            _opt("open", TEXT_LIST, "the ports the firewall opens, like 22/tcp"),
+        ),
+    ),
     # kernel
     CheckDecl(
         "kernel.sysctl",
