@@ -517,7 +517,9 @@ def cmd_apply(session: Session, catalog: Catalog, args: argparse.Namespace) -> i
         (step_id, answers.for_step(step_id))
         for step_id in dict.fromkeys(item.plan.step.id for item in planned if not item.reason)
     ]
-    workflow = run_steps(session, selection, planned)
+    # Previewed just now from this session: the steps nothing before them changes are not
+    # planned again.
+    workflow = run_steps(session, selection, planned, current=True)
     report: list[dict[str, Any]] = []
     answer: Any = None
     try:

@@ -184,25 +184,35 @@ def run_steps(
     session: RunSession,
     selection: Sequence[tuple[str, Mapping[str, Any]]],
     previewed: Sequence[PlannedStep] = (),
+    current: bool = False,
 ) -> Workflow:
     """Go through the selected steps in order, each with its raw answers.
 
     With `previewed` (the run's preview, shown to the user before), each step and follow-up
     is held to what it showed: one that would now write something else stops the run
-    (WizardError) before it is reviewed. Errors the engine raises (refused answers, a missing
-    required step) end the workflow as exceptions.
+    (WizardError) before it is reviewed. `current` says the preview was made just before
+    the run from this session, with nothing done in between (the CLI's `apply`): the steps
+    no earlier step of the run changes are then taken as previewed, not planned again.
+    Errors the engine raises (refused answers, a missing required step) end the workflow as
+    exceptions.
     """
     # What the preview showed, by step and the step whose apply made it a follow-up.
     shown = {(item.plan.step.id, item.cause): item for item in previewed}
     for number, (step_id, raw) in enumerate(selection, start=1):
         position = f"step {number} of {len(selection)}" if len(selection) > 1 else ""
         started = time.monotonic()
-        plan = session.plan(step_id, raw)
         item = shown.get((step_id, ""))
-        if previewed:
-            if item is None:
-                continue  # the preview left it out (it waits for a step not in the run)
-            refuse_unlike(item, plan)
+        if previewed and item is None:
+            continue  # the preview left it out (it waits for a step not in the run)
+        if current and item is not None and not item.after:
+            # Made just now from this session, and nothing before it in the run changed the
+            # server: the preview's plan is this step's plan (one round trip less; the apply
+            # still refuses a file changed since it was read).
+            plan = item.plan
+        else:
+            plan = session.plan(step_id, raw)
+            if item is not None:
+                refuse_unlike(item, plan)
         if not plan.has_changes:
             session.adopt(plan)
             yield Adopted(plan)
