@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from wizard.checks.base import CheckResult, fail, ok, warn
 from wizard.probes.http import HttpAnswer
-from wizard.probes.tls import Handshake
 from wizard.probes.tlsscan import (
     PROFILE_GROUPS,
     PROFILE_SUITES12,
@@ -17,6 +17,11 @@ from wizard.probes.tlsscan import (
     Accepted,
     judge_profile,
 )
+
+if TYPE_CHECKING:
+    # wizard.probes.tls imports cryptography's x509 (0.1 s): loaded by the checks that
+    # shake hands, not by every web check that only shares these verdicts.
+    from wizard.probes.tls import Handshake
 
 # No TCP connection at all (a timeout, a refused connection): nothing about TLS is known, and
 # the usual cause is the firewall, which lets a step's port in only once it is applied again.
@@ -68,6 +73,8 @@ class VersionTally:
 
 def tally_versions(seen: Mapping[str, Handshake]) -> VersionTally:
     """Which versions the server accepted, against TLS 1.0/1.1 off and 1.2/1.3 on."""
+    from wizard.probes.tls import Handshake
+
     lines, wrong, untested, unconnected = [], [], [], []
     for label, wanted in WANTED.items():
         attempt = seen.get(label, Handshake(error="not tried", local=True))
