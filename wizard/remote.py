@@ -1,9 +1,15 @@
 """One SSH session to the server: connect with strict host keys, run scripts.
 
 Round trips are counted per phase as the link sees them, so `--stats` can show where time
-goes: the handshake's, and three per command (its channel, its exec, its answer).
+goes: the handshake's, three for a command on a channel of its own (its channel, its exec, its
+answer), one for a command on the session's pipe (its answer).
 Scripts travel on stdin to a fixed bootstrap, never on the command line, so nothing of them
 shows up in the server's process list; the bootstrap runs a script only once it arrived whole.
+
+The pipe: the session's commands one after another go through one channel whose bootstrap
+runs script after script (PIPE_LOOP), so a command costs one round trip instead of three (a
+channel open and an exec reply each wait a latency). Commands started while the pipe is busy
+(the checks, in parallel) get a channel of their own, as before.
 """
 
 from __future__ import annotations
@@ -13,6 +19,9 @@ import contextlib
 import getpass
 import hashlib
 import logging
+import re
+import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +44,33 @@ if TYPE_CHECKING:
 # paramiko (with cryptography) is imported where a connection is made, not at start-up:
 # it is a third of the time before the first screen.
 
+# An ssh_config line that makes paramiko run a command (`Match exec`) or read other files.
+_NEEDS_INVOKE = re.compile(r"^\s*(match\b.*\bexec\b|include\b)", re.IGNORECASE | re.MULTILINE)
+
+
+def _import_paramiko() -> None:
+    """Import paramiko without invoke when ~/.ssh/config cannot need it.
+
+    paramiko.config imports invoke (and with it asyncio, unittest.mock, yaml: about 0.1 s,
+    a third of paramiko's import) only to run the commands of `Match exec` lines, and records
+    the ImportError when it is missing. Without such a line (or an Include, which may hold
+    one) invoke is kept out of that one import; with one, paramiko imports it as usual."""
+    if "paramiko" in sys.modules or "invoke" in sys.modules:
+        return
+    config = Path("~/.ssh/config").expanduser()
+    try:
+        text = config.read_text(errors="replace") if config.is_file() else ""
+    except OSError:
+        text = "include"  # unreadable here: leave it all to paramiko
+    if _NEEDS_INVOKE.search(text):
+        return
+    sys.modules["invoke"] = None  # type: ignore[assignment]  # `import invoke` raises
+    try:
+        import paramiko  # noqa: F401
+    finally:
+        del sys.modules["invoke"]
+
+
 CONNECT_TIMEOUT = 15.0
 # sshd's MaxSessions is 10 by default; checks open channels in parallel below that.
 MAX_CHANNELS = 8
@@ -48,6 +84,8 @@ CHANNEL_WAIT = 120.0
 # bootstrap says ready.
 CONNECT_ROUND_TRIPS = 5
 COMMAND_ROUND_TRIPS = 3
+# A command on the pipe once it is open: the script goes out, the answer comes back.
+PIPE_ROUND_TRIPS = 1
 
 # The bootstrap every script runs through: $1 is the script's length in bytes, $2 its
 # SHA-256, $3 the login's $SSH_CONNECTION (sudo drops it from the environment). It reads
@@ -63,6 +101,24 @@ BOOTSTRAP = (
     '[ "$(printf %s "$s" | sha256sum | cut -d " " -f 1)" = "$2" ] && '
     'printf %s "$s" | sh -n || { echo "@@VW-INCOMPLETE: nothing was run" >&2; exit 125; }; '
     'shift 2; eval "$s"'
+)
+# The pipe's bootstrap: the same checks for every script, framed by a line `LENGTH SHA256
+# NONCE` on stdin. Each script runs in a subshell (its exit, umask, traps and variables end
+# with it) with stdin from /dev/null (it never reads the next script) and $1 the login's
+# $SSH_CONNECTION, as with BOOTSTRAP; then `@@VW-END-NONCE STATUS` ends its stdout and
+# `@@VW-END-NONCE` its stderr. The nonce is new for every script: no output of an earlier one
+# can end a later one. A script cut short by a dropped link ends the loop with nothing run.
+END_MARK = "@@VW-END-"
+PIPE_LOOP = (
+    'printf "@@VW-READY\\n" >&2; c="$1"; '
+    'while IFS=" " read -r n d m; do '
+    's=$(head -c "$n"; echo .); s=${s%.}; '
+    'if [ "$(printf %s "$s" | wc -c)" -eq "$n" ] && '
+    '[ "$(printf %s "$s" | sha256sum | cut -d " " -f 1)" = "$d" ] && '
+    'printf %s "$s" | sh -n; then ( set -- "$c"; eval "$s" ) </dev/null; r=$?; '
+    'else echo "@@VW-INCOMPLETE: nothing was run" >&2; '
+    '[ "$(printf %s "$s" | wc -c)" -eq "$n" ] || exit 125; r=125; fi; '
+    'printf "@@VW-END-%s %s\\n" "$m" "$r"; printf "@@VW-END-%s\\n" "$m" >&2; done'
 )
 
 
@@ -115,6 +171,7 @@ class _StrictPolicy:
 
 def _resolve(target: Target) -> tuple[str, int, str, list[str], str | None]:
     """Apply ~/.ssh/config: real host name, port, user, identity files, ProxyJump."""
+    _import_paramiko()
     import paramiko
 
     config = paramiko.SSHConfig()
@@ -178,6 +235,10 @@ class Remote:
         self.max_channels = MAX_CHANNELS
         self._open_channels = 0
         self._slots = threading.Condition()
+        # The pipe (see the module's docstring): its channel once open, held by one command
+        # at a time; a command that finds it busy opens a channel of its own.
+        self._pipe: paramiko.Channel | None = None
+        self._pipe_busy = threading.Lock()
 
     @classmethod
     def connect(
@@ -192,6 +253,7 @@ class Remote:
 
         Raises UnknownHostKey (ask the user), HostKeyChanged or ConnectionFailed.
         """
+        _import_paramiko()
         import paramiko
 
         # paramiko logs a refused channel open (which _channel_slot retries) as a warning;
@@ -263,16 +325,20 @@ class Remote:
         """True when the session itself is root, so no sudo is needed."""
         return self.user == "root"
 
-    def _exec_line(self, script: Shell, sudo: bool) -> tuple[Shell, bool]:
-        """The command that starts the bootstrap (as root through sudo when asked), and
-        whether sudo may ask for the password first."""
-        data = script.encode()
-        boot = sh(
-            'sh -c {boot} vps-wizard {length} {digest} "$SSH_CONNECTION"',
-            boot=BOOTSTRAP,
-            length=len(data),
-            digest=hashlib.sha256(data).hexdigest(),
-        )
+    def _exec_line(self, bootstrap: str, script: Shell | None, sudo: bool) -> tuple[Shell, bool]:
+        """The command that starts a bootstrap (as root through sudo when asked), and whether
+        sudo may ask for the password first. BOOTSTRAP is given the script's length and
+        digest; PIPE_LOOP (no script) reads them before each script."""
+        if script is None:
+            boot = sh('sh -c {boot} vps-wizard "$SSH_CONNECTION"', boot=bootstrap)
+        else:
+            data = script.encode()
+            boot = sh(
+                'sh -c {boot} vps-wizard {length} {digest} "$SSH_CONNECTION"',
+                boot=bootstrap,
+                length=len(data),
+                digest=hashlib.sha256(data).hexdigest(),
+            )
         if not sudo or self.is_root:
             return boot, False
         if self.credentials.sudo_password is not None:
@@ -286,39 +352,37 @@ class Remote:
         timeout: float | None = 600,
         on_line: Callable[[str], None] | None = None,
     ) -> Result:
-        """Run a shell script or command (one channel, three round trips). `on_line` receives
-        stdout lines.
+        """Run a shell script or command: on the pipe when it is free (one round trip, three
+        when it opens), else on a channel of its own (three). `on_line` receives stdout lines.
 
         The script travels on stdin to a small bootstrap that runs it only once all of it
         arrived, checked by length and SHA-256 and parsed whole (`sh -n`): a cut link runs
         nothing. The sudo password, when there is one, is written only after sudo's own
         prompt was seen, and only sudo reads it; the bootstrap starts after sudo is done.
         """
-        import paramiko
-
         if not isinstance(command, Shell):
             raise TypeError("Remote.run takes Shell: build commands with wizard.shell.sh()")
-        line, may_prompt = self._exec_line(command, sudo)
-        data = command.encode()
-        bucket = self.stats.bucket()
-        bucket.round_trips += COMMAND_ROUND_TRIPS + (1 if may_prompt else 0)
-        bucket.channels += 1
-        bucket.commands += 1
-        bucket.bytes_sent += len(data) + len(line)
+        # The pipe runs as root (through sudo when the login is not root); a command asked
+        # to run as the login user itself goes on a channel of its own.
+        if (sudo or self.is_root) and self._pipe_busy.acquire(blocking=False):
+            try:
+                code, stdout, stderr = self._guarded(
+                    lambda: self._on_pipe(command, timeout, on_line)
+                )
+            finally:
+                self._pipe_busy.release()
+        else:
+            code, stdout, stderr = self._guarded(
+                lambda: self._on_channel(command, sudo, timeout, on_line)
+            )
+        return self._result(code, stdout, stderr)
+
+    def _guarded(self, run: Callable[[], tuple[int, bytes, bytes]]) -> tuple[int, bytes, bytes]:
+        """A command's exit status and output; a dropped link is said as such."""
+        import paramiko
+
         try:
-            with self._channel_slot() as channel:
-                channel.settimeout(timeout)
-                channel.exec_command(line)
-                early_stderr, ready = self._await_ready(channel) if may_prompt else (b"", True)
-                reader = _StderrReader(channel)
-                # sudo refused (after its prompt): the bootstrap never started, and its
-                # reason is on stderr; there is nobody to send the script to.
-                if ready:
-                    channel.sendall(data)
-                channel.shutdown_write()
-                stdout = self._drain(channel, on_line)
-                stderr = early_stderr + reader.join()
-                code = channel.recv_exit_status()
+            code, stdout, stderr = run()
         except (OSError, EOFError, paramiko.SSHException, AttributeError) as error:
             raise ConnectionLost(
                 f"the connection to {self.target.host} dropped during a command "
@@ -332,7 +396,11 @@ class Remote:
                 "Run the wizard again: it reads the server's journal and finishes or undoes the "
                 "interrupted step.",
             )
-        bucket.bytes_received += len(stdout) + len(stderr)
+        return code, stdout, stderr
+
+    def _result(self, code: int, stdout: bytes, stderr: bytes) -> Result:
+        """The command's Result, or the error its output means (sudo, a cut script)."""
+        self.stats.bucket().bytes_received += len(stdout) + len(stderr)
         stderr = stderr.replace(READY_MARK, b"", 1)
         out, err = stdout.decode(errors="replace"), stderr.decode(errors="replace")
         if code != 0 and "sudo:" in err and "password" in err:
@@ -347,14 +415,111 @@ class Remote:
             )
         return Result(code, out, err)
 
+    def _on_channel(
+        self,
+        command: Shell,
+        sudo: bool,
+        timeout: float | None,
+        on_line: Callable[[str], None] | None,
+    ) -> tuple[int, bytes, bytes]:
+        """One command on a channel of its own: open, exec, script, answer, close."""
+        line, may_prompt = self._exec_line(BOOTSTRAP, command, sudo)
+        data = command.encode()
+        bucket = self.stats.bucket()
+        bucket.round_trips += COMMAND_ROUND_TRIPS + (1 if may_prompt else 0)
+        bucket.channels += 1
+        bucket.commands += 1
+        bucket.bytes_sent += len(data) + len(line)
+        with self._channel_slot() as channel:
+            channel.settimeout(timeout)
+            channel.exec_command(line)
+            early_stderr, ready = self._await_ready(channel) if may_prompt else (b"", True)
+            reader = _StderrReader(channel)
+            # sudo refused (after its prompt): the bootstrap never started, and its
+            # reason is on stderr; there is nobody to send the script to.
+            if ready:
+                channel.sendall(data)
+            channel.shutdown_write()
+            stdout = self._drain(channel, on_line)
+            stderr = early_stderr + reader.join()
+            return channel.recv_exit_status(), stdout, stderr
+
+    def _on_pipe(
+        self, command: Shell, timeout: float | None, on_line: Callable[[str], None] | None
+    ) -> tuple[int, bytes, bytes]:
+        """One command on the pipe, opening it first when there is none. The pipe is closed
+        when anything goes wrong on it (the next command opens a new one)."""
+        data = command.encode()
+        nonce = secrets.token_hex(8)
+        frame = f"{len(data)} {hashlib.sha256(data).hexdigest()} {nonce}\n".encode()
+        bucket = self.stats.bucket()
+        bucket.commands += 1
+        bucket.bytes_sent += len(frame) + len(data)
+        early_stderr = b""
+        try:
+            if self._pipe is None or self._pipe.closed or self._pipe.exit_status_ready():
+                self._close_pipe()
+                line, may_prompt = self._exec_line(PIPE_LOOP, None, True)
+                bucket.round_trips += COMMAND_ROUND_TRIPS + (1 if may_prompt else 0)
+                bucket.channels += 1
+                bucket.bytes_sent += len(line)
+                self._pipe = channel = self._open_channel()
+                channel.settimeout(timeout)
+                channel.exec_command(line)
+                if may_prompt:
+                    early_stderr, ready = self._await_ready(channel)
+                    if not ready:
+                        # sudo refused: the loop never started, its reason is on stderr.
+                        self._pipe = None
+                        try:
+                            channel.shutdown_write()
+                            stdout = self._drain(channel, None)
+                            stderr = early_stderr + _StderrReader(channel).join()
+                            return channel.recv_exit_status(), stdout, stderr
+                        finally:
+                            self._release_channel(channel)
+            else:
+                channel = self._pipe
+                bucket.round_trips += PIPE_ROUND_TRIPS
+                channel.settimeout(timeout)
+            end = (END_MARK + nonce).encode()
+            reader = _StderrReader(channel, end + b"\n")
+            channel.sendall(frame + data)
+            stdout, code = _drain_until(channel, end, on_line)
+            stderr = early_stderr + reader.join()
+            if code is None:
+                # The loop ended (the script came cut, or sudo ended it): what it said last.
+                status = channel.recv_exit_status()
+                self._close_pipe()
+                return status, stdout, stderr
+            return code, stdout, stderr
+        except BaseException:
+            self._close_pipe()
+            raise
+
+    def _close_pipe(self) -> None:
+        """Close the pipe's channel, if any (its loop ends with it)."""
+        channel, self._pipe = self._pipe, None
+        if channel is not None:
+            self._release_channel(channel)
+
     run_script = run
 
     @contextlib.contextmanager
     def _channel_slot(self) -> Iterator[paramiko.Channel]:
+        """A session channel for one command, closed after it (see _open_channel)."""
+        channel = self._open_channel()
+        try:
+            yield channel
+        finally:
+            self._release_channel(channel)
+
+    def _open_channel(self) -> paramiko.Channel:
         """A session channel, at most `max_channels` open at once: sshd refuses more than its
         MaxSessions (10 by default) on one connection. When the server refuses one anyway (a
         lower MaxSessions, or channels it has not finished closing), the limit goes down to
-        what it accepted and the open waits for a slot to free up."""
+        what it accepted and the open waits for a slot to free up. Given back with
+        _release_channel."""
         import paramiko
 
         deadline = time.monotonic() + CHANNEL_WAIT
@@ -371,8 +536,7 @@ class Remote:
             try:
                 transport = self._client.get_transport()
                 assert transport is not None
-                channel = transport.open_session(timeout=CONNECT_TIMEOUT)
-                break
+                return transport.open_session(timeout=CONNECT_TIMEOUT)
             except paramiko.SSHException:
                 # A refusal is a ChannelException only for the thread that fetches paramiko's
                 # one saved exception; others refused at the same time get a bare
@@ -399,10 +563,12 @@ class Remote:
                     self._open_channels -= 1
                     self._slots.notify_all()
                 raise
+
+    def _release_channel(self, channel: paramiko.Channel) -> None:
+        """Close a channel from _open_channel and free its slot."""
         try:
-            yield channel
-        finally:
             channel.close()
+        finally:
             with self._slots:
                 self._open_channels -= 1
                 self._slots.notify_all()
@@ -454,25 +620,76 @@ class Remote:
 
     def close(self) -> None:
         """End the session."""
+        self._close_pipe()
         self._client.close()
 
 
 class _StderrReader:
-    """Reads a channel's stderr in a thread, so a chatty command never stalls its stdout."""
+    """Reads a channel's stderr in a thread, so a chatty command never stalls its stdout; on
+    the pipe, up to the end mark of the command (which is left out)."""
 
-    def __init__(self, channel: paramiko.Channel) -> None:
+    def __init__(self, channel: paramiko.Channel, end: bytes = b"") -> None:
         self._chunks: list[bytes] = []
+        self._end = end
         self._thread = threading.Thread(target=self._read, args=(channel,), daemon=True)
         self._thread.start()
 
     def _read(self, channel: paramiko.Channel) -> None:
+        tail = b""
         try:
             while chunk := channel.recv_stderr(65536):
                 self._chunks.append(chunk)
+                if self._end:
+                    # The end mark may come split over two chunks.
+                    tail = (tail + chunk)[-(len(self._end) + len(chunk)) :]
+                    if tail.endswith(self._end):
+                        return
         except Exception:  # the stdout side reports a dropped link
             return
 
     def join(self) -> bytes:
-        """Everything stderr carried, once the channel closed it."""
+        """Everything stderr carried, once the channel closed it (or the end mark came)."""
         self._thread.join()
-        return b"".join(self._chunks)
+        data = b"".join(self._chunks)
+        if self._end and data.endswith(self._end):
+            data = data[: -len(self._end)]
+        return data
+
+
+def _drain_until(
+    channel: paramiko.Channel, end: bytes, on_line: Callable[[str], None] | None
+) -> tuple[bytes, int | None]:
+    """A pipe command's stdout up to `end` (its end mark) and the exit status after it; None
+    for the status when the channel closed first. Lines go to `on_line` as they arrive."""
+    received = bytearray()
+    passed = 0  # what on_line has had, as an offset into received
+    at = -1
+    while True:
+        chunk = channel.recv(65536)
+        if not chunk:
+            break
+        searched = max(0, len(received) - len(end))
+        received += chunk
+        at = received.find(end, searched)
+        if at >= 0:
+            while received.find(b"\n", at) < 0:
+                more = channel.recv(4096)
+                if not more:
+                    raise EOFError("channel closed in the end mark")
+                received += more
+            break
+        if on_line:
+            last = received.rfind(b"\n", passed)
+            if last >= 0:
+                for line in bytes(received[passed:last]).split(b"\n"):
+                    on_line(line.decode(errors="replace"))
+                passed = last + 1
+    stop = at if at >= 0 else len(received)
+    if on_line and passed < stop:
+        # The last line may lack its newline: it is passed on all the same, as _drain does.
+        for line in bytes(received[passed:stop]).removesuffix(b"\n").split(b"\n"):
+            on_line(line.decode(errors="replace"))
+    if at < 0:
+        return bytes(received), None
+    status = received[at + len(end) : received.find(b"\n", at)].strip()
+    return bytes(received[:at]), int(status)

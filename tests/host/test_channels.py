@@ -21,6 +21,7 @@ from tests.host.harness import DAY_ONE_STEPS, Wizard
 from wizard.remote import (
     COMMAND_ROUND_TRIPS,
     CONNECT_ROUND_TRIPS,
+    PIPE_ROUND_TRIPS,
     Credentials,
     Remote,
     Result,
@@ -143,8 +144,8 @@ def test_verify_of_many_checks_at_once_has_no_refused_channel(
 
 
 def test_stats_count_the_round_trips_the_link_sees(testhost: TestHost, tmp_path: Path) -> None:
-    """--stats counts what a slow link makes the wizard wait for: the handshake, and for each
-    command its channel, its exec request's reply and its answer, not one per command."""
+    """--stats counts what a slow link makes the wizard wait for: the handshake, the pipe's
+    channel and its exec request's reply once, and each command's answer."""
     with CountingRelay(testhost.address, testhost.port, delay_s=0.05) as relay:
         assert relay.address is not None
         host, port = relay.address
@@ -158,8 +159,40 @@ def test_stats_count_the_round_trips_the_link_sees(testhost: TestHost, tmp_path:
         finally:
             remote.close()
         counted = remote.stats.total_round_trips()
-        assert remote.stats.total_channels() == 3
+        # One channel for the three commands in a row: the session's pipe.
+        assert remote.stats.total_channels() == 1
         # The relay counts each connection and each time the client talks after hearing from
         # the server; the channel close it sends last may add one.
         assert abs(counted - relay.round_trips) <= 1, (counted, relay.round_trips)
-        assert counted == CONNECT_ROUND_TRIPS + 3 * COMMAND_ROUND_TRIPS
+        assert counted == CONNECT_ROUND_TRIPS + COMMAND_ROUND_TRIPS + 2 * PIPE_ROUND_TRIPS
+
+
+def test_commands_in_a_row_share_the_pipe_and_keep_their_own_results(
+    testhost: TestHost, tmp_path: Path
+) -> None:
+    """Script after script on one channel of a real sshd: each its own output, stderr and
+    status; one started while the pipe is busy gets a channel of its own; a dropped pipe
+    is replaced by the next command."""
+    remote = connect(testhost, tmp_path)
+    try:
+        results = [
+            remote.run(code('echo "$1" | wc -w; echo err >&2; exit 4')),
+            remote.run(code("printf %s last-line-without-newline")),
+        ]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            slow = pool.submit(remote.run, code("sleep 1; echo slow"))
+            time.sleep(0.3)
+            quick = pool.submit(remote.run, code("echo quick"))
+            both = [slow.result(), quick.result()]
+        remote._pipe.close()  # type: ignore[union-attr]  # as a dropped channel would be
+        after = remote.run(code("echo again"))
+    finally:
+        remote.close()
+    assert [(r.exit_code, r.stdout, r.stderr) for r in results] == [
+        (4, "4\n", "err\n"),
+        (0, "last-line-without-newline", ""),
+    ]
+    assert [r.stdout for r in both] == ["slow\n", "quick\n"]
+    assert after.stdout == "again\n"
+    # The pipe, a channel for the command that found it busy, a new pipe after the drop.
+    assert remote.stats.total_channels() == 3
