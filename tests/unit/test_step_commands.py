@@ -110,6 +110,7 @@ FULL: dict[str, dict[str, Any]] = {
         "compress_https": True,
     },
     "hsts": {"max_age": "63072000", "preload": True},
+    "waf": {"mode": "blocking", "paranoia": 2, "threshold": 10, "exclusions": "942100, 920350"},
     "dns-zone": {
         "domain": "example.org",
         "ipv4": "192.0.2.1",
@@ -169,6 +170,7 @@ _NO_OPTIONALS = {
     "firewall": {"extra_ports": "", "blocked": "", "allow_ping": False},
     "fail2ban": {"ignore": ""},
     "vhost": {"canonical": "bare", "owner": "alice", "trusted_proxies": "", "csp": ""},
+    "waf": {"exclusions": ""},
     "dns-zone": {
         "ipv6": "",
         "secondaries": "",

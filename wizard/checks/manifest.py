@@ -464,6 +464,29 @@ _DECLS = (
             Param("owner", TEXT, "the user owning the site's files"),
         ),
     ),
+    # waf
+    CheckDecl(
+        "waf.blocks",
+        "waf",
+        "From outside, an SQL injection and a path traversal get 403 (detection only: a warning).",
+        (
+            _HOST,
+            _opt("mode", TEXT, "blocking or detection (the step's answer)"),
+            _opt("exclusions", TEXT_LIST, "the ids of the rules the step removes"),
+        ),
+    ),
+    CheckDecl(
+        "waf.passes",
+        "waf",
+        "From outside, an ordinary page and a form post get 200 (no false positive).",
+        (_HOST, Param("root", TEXT, "the site's web root, where the one-time form page goes")),
+    ),
+    CheckDecl(
+        "waf.audit_log",
+        "waf",
+        "A path traversal sent from outside is recorded in the audit log on the server.",
+        (_HOST, _opt("mode", TEXT, "blocking or detection (the step's answer)")),
+    ),
     # web
     CheckDecl(
         "web.service",

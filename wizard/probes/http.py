@@ -14,7 +14,7 @@ import socket
 import ssl
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 HTTP_TIMEOUT = 5.0
 BODY_LIMIT = 65536  # enough for any page a check looks at; a huge page is not read whole
@@ -27,10 +27,11 @@ UNKNOWN_NAME = "unknown-name.vps-wizard.invalid"
 class HttpAnswer:
     """What one HTTP request from the outside got: a response, or why there was none.
 
-    `where` reads "GET <url> at <address>:<port>". `error` is "" for a response, else one of
-    "filtered" (no answer: a firewall drops it), "refused" (nothing listens), "closed"
-    (connected, then closed without a response: nginx's 444), "malformed" (an answer that is
-    not HTTP) or "unreachable" (no route, or no TLS handshake), with `detail` saying more.
+    `where` reads "GET <url> at <address>:<port>" (POST for a form). `error` is "" for a
+    response, else one of "filtered" (no answer: a firewall drops it), "refused" (nothing
+    listens), "closed" (connected, then closed without a response: nginx's 444), "malformed"
+    (an answer that is not HTTP) or "unreachable" (no route, or no TLS handshake), with
+    `detail` saying more.
     """
 
     where: str
@@ -45,7 +46,7 @@ class HttpAnswer:
     @property
     def url(self) -> str:
         """The URL that was asked for."""
-        return self.where.removeprefix("GET ").split(" at ", 1)[0]
+        return self.where.split(" ", 1)[-1].split(" at ", 1)[0]
 
     @property
     def text(self) -> str:
@@ -88,16 +89,19 @@ def http_get(
     timeout: float = HTTP_TIMEOUT,
     https: bool = False,
     extra_headers: Mapping[str, str] | None = None,
+    form: Mapping[str, str] | None = None,
 ) -> HttpAnswer:
     """GET http://host/path from `address` (redirects are not followed: they are evidence).
 
     With `https`, over TLS with `host` as SNI and the certificate not verified (the tls checks
     judge it), on port 443 unless another is given. `extra_headers` go with the request
-    (Accept-Encoding, to see whether the server compresses); the body is kept as sent.
+    (Accept-Encoding, to see whether the server compresses); the body is kept as sent. With
+    `form`, a POST of those fields, URL-encoded as a browser sends a form.
     """
     if https and port == 80:
         port = 443
-    where = f"GET {'https' if https else 'http'}://{host}{path} at {address}:{port}"
+    method = "POST" if form is not None else "GET"
+    where = f"{method} {'https' if https else 'http'}://{host}{path} at {address}:{port}"
     connection = http.client.HTTPConnection(
         f"[{address}]" if ":" in address else address, port, timeout=timeout
     )
@@ -109,7 +113,10 @@ def http_get(
             raw = socket.create_connection((address, port), timeout=timeout)
             connection.sock = context.wrap_socket(raw, server_hostname=host)
         headers = {"Host": host, "User-Agent": "vps-wizard-check", "Accept": "*/*"}
-        connection.request("GET", path, headers={**headers, **(extra_headers or {})})
+        payload = urlencode(form).encode() if form is not None else None
+        if payload is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        connection.request(method, path, payload, headers={**headers, **(extra_headers or {})})
         response = connection.getresponse()
         body = response.read(BODY_LIMIT)
         lines = tuple(response.getheaders())
