@@ -58,8 +58,10 @@ class PhaseStats:
     """Round trips, channels, commands, bytes and seconds spent in one phase.
 
     `round_trips` is what the link sees, each one a wait of one latency: the SSH handshake's
-    (wizard.remote.CONNECT_ROUND_TRIPS) and, for every command, opening its channel, the
-    exec request's reply and the script's answer (wizard.remote.COMMAND_ROUND_TRIPS).
+    (wizard.remote.CONNECT_ROUND_TRIPS), for a command on a channel of its own (or the one
+    that opens the session's pipe) its channel's open, the exec request's reply and the
+    script's answer (wizard.remote.COMMAND_ROUND_TRIPS), for a command on the open pipe its
+    answer only (wizard.remote.PIPE_ROUND_TRIPS). `channels` counts the channels opened.
     """
 
     round_trips: int = 0
@@ -97,7 +99,7 @@ class Stats:
         return sum(p.round_trips for p in self.phases.values())
 
     def total_channels(self) -> int:
-        """All channels opened so far (one per command)."""
+        """All channels opened so far (the pipe's, and one per command that found it busy)."""
         return sum(p.channels for p in self.phases.values())
 
     def as_dict(self) -> dict[str, dict[str, float]]:
