@@ -15,6 +15,12 @@ from dataclasses import dataclass, field
 
 from wizard.aptsources import AptEntry, parse_sources, security_source_to_add
 from wizard.connector import Connector
+from wizard.deletedlibs import (
+    DELETED_MAPS_SCRIPT,
+    DeletedMap,
+    parse_deleted_maps,
+    services_to_restart,
+)
 from wizard.netfacts import NETWORK_SCRIPT, Network, parse_network
 from wizard.runstatus import UNFINISHED, line_regex
 from wizard.shell import Shell, sh
@@ -54,6 +60,9 @@ class Facts:
     # The PHP versions apt can install (php<version>-fpm in its cache), oldest first: the web
     # step offers only these. Empty when apt's lists are empty (never updated).
     php_versions: tuple[str, ...] = ()
+    # Processes still mapping a library an upgrade deleted (wizard.deletedlibs): the
+    # maintenance step restarts the services among them on the user's yes.
+    deleted_maps: tuple[DeletedMap, ...] = ()
     # The TCP congestion controls the kernel can use: those it lists now and those a module of
     # the running kernel adds when asked (tcp_bbr loads when the sysctl names bbr).
     congestion_controls: tuple[str, ...] = ()
@@ -88,6 +97,7 @@ class Facts:
             "packages": self.packages,
             "sshd": self.sshd,
             "php_versions": self.php_versions,
+            "stale_services": services_to_restart(self.deleted_maps),
             "congestion_controls": self.congestion_controls,
             "network": self.network.as_template_context(),
         }
@@ -124,6 +134,7 @@ echo "congestion=$(cat /proc/sys/net/ipv4/tcp_available_congestion_control 2>/de
   ls "/lib/modules/$(uname -r)/kernel/net/ipv4" 2>/dev/null \
   | sed -n 's/^tcp_\\([a-z0-9]*\\)[.]ko.*$/\\1/p' | words)"
 {network}
+{deleted} | sed 's/^/deleted_map=/'
 for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
   [ -f "$f" ] && echo "apt_source=$(printf %s "$f" | base64 -w0) $(head -c 65536 "$f" | base64 -w0)"
 done
@@ -151,6 +162,7 @@ true
         state=SERVER_STATE,
         manifest=MANIFEST,
         network=NETWORK_SCRIPT,
+        deleted=DELETED_MAPS_SCRIPT,
     )
 
 
@@ -221,6 +233,11 @@ def parse_facts(output: str) -> Facts:
         apt_sources=parse_sources(_apt_source_files(head)),
         sshd=parse_sshd_facts(sshd_text.splitlines()),
         php_versions=php_versions(values.get("php_versions", "")),
+        deleted_maps=parse_deleted_maps(
+            line.removeprefix("deleted_map=")
+            for line in head.splitlines()
+            if line.startswith("deleted_map=")
+        ),
         congestion_controls=congestion_controls(values.get("congestion", "")),
         network=parse_network(values),
     )

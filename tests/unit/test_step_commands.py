@@ -32,6 +32,7 @@ import pytest
 
 from wizard.answers import AnswerError, parse_answer, validate_answers
 from wizard.catalog import load_catalog
+from wizard.deletedlibs import DeletedMap
 from wizard.errors import WizardError
 from wizard.facts import Facts
 from wizard.netfacts import Network
@@ -159,6 +160,13 @@ FULL: dict[str, dict[str, Any]] = {
         "table_prefix": "wp_",
         "xmlrpc": "blocked",
     },
+    "maintenance": {
+        "restart": True,
+        "disk_max": 90,
+        "inodes_max": 85,
+        "web_permissions": True,
+        "images": True,
+    },
 }
 
 
@@ -209,6 +217,7 @@ ANSWER_SETS: Mapping[str, dict[str, dict[str, Any]]] = {
             },
             "hsts": {"preload": False},
             "wordpress": {"xmlrpc": "open"},
+            "maintenance": {"restart": False, "web_permissions": False, "images": False},
             "mail": {
                 "mailboxes": "postmaster",
                 "cert_source": "self-signed",
@@ -270,6 +279,10 @@ FACTS = Facts(
     login_user="root",
     packages=frozenset({"openssh-server", "postfix", "bind9"}),
     network=Network("eth0", "systemd-networkd", "/etc/systemd/network/10-eth0.network"),
+    # PHP-FPM on a deleted libssl: the maintenance step's restart command has a unit to name.
+    deleted_maps=(
+        DeletedMap(812, "php8.2-fpm.service", "/usr/lib/x86_64-linux-gnu/libssl.so.3", "php"),
+    ),
 )
 OPEN_PORTS = ("22/tcp", "80/tcp", "443/tcp", "53/tcp", "53/udp", "25/tcp", "587/tcp", "993/tcp")
 

@@ -238,6 +238,30 @@ _DECLS = (
         "Each key of a sysctl drop-in holds its value now and at boot (or the host holds it).",
         (Param("file", TEXT, "the drop-in's path in /etc/sysctl.d"),),
     ),
+    # maintenance
+    CheckDecl(
+        "maintenance.deleted_libraries",
+        "maintenance",
+        "No running service maps a library an upgrade has deleted (/proc/*/maps).",
+    ),
+    CheckDecl(
+        "maintenance.usage",
+        "maintenance",
+        "Disk and inode use of every real filesystem at most the thresholds (df).",
+        (
+            Param("disk_max", INTEGER, "the highest disk use allowed, in percent"),
+            Param("inodes_max", INTEGER, "the highest inode use allowed, in percent"),
+        ),
+    ),
+    CheckDecl(
+        "maintenance.web_root",
+        "maintenance",
+        "Every directory of the web root 2750, every file 0640, the site owner's and www-data's.",
+        (
+            Param("root", TEXT, "the web root's path, empty for none (nothing to check)"),
+            Param("owner", TEXT, "the user owning the site's files"),
+        ),
+    ),
     # mail
     CheckDecl(
         "mail.starttls",
