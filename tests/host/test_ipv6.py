@@ -24,7 +24,8 @@ from tests.host.pilot import make_app, overview_ready, run_step, select_step, wa
 
 pytestmark = pytest.mark.host
 STEP = "ipv6"
-DROP_IN = "/etc/systemd/network/10-eth0.network.d/60-vps-wizard-ipv6.conf"
+NETWORK_FILE = "/etc/systemd/network/10-eth0.network"
+DROP_IN = f"{NETWORK_FILE}.d/60-vps-wizard-ipv6.conf"
 FIRST_STEPS = ("base", "admin-user", "ssh-hardening", "firewall")
 BASE = """\
 [base]
@@ -143,6 +144,14 @@ def test_each_check_fails_on_a_host_broken_by_hand_and_an_apply_repairs(laptop):
     assert boot["status"] == "ok", boot  # networkd still holds it for the next boot
     assert outside["status"] == "fail", outside
     assert "22/tcp is open on IPv4 but" in outside["summary"], outside
+    # networkd's file no longer naming the IPv4 address: applying would remove it with the
+    # session; the apply stops before, saying what to do, and the address stays.
+    host.exec(f"cp {NETWORK_FILE} /root/eth0.network && sed -i /^Address=10/d {NETWORK_FILE}")
+    refused = cli(laptop, "apply")
+    assert refused.returncode != 0, refused.stdout
+    assert f"does not name its IPv4 address {host.address}/30" in refused.stdout + refused.stderr
+    assert f"inet {host.address}/30" in host.exec("ip -4 -o addr show dev eth0").stdout
+    host.exec(f"mv /root/eth0.network {NETWORK_FILE}")
     repaired = cli(laptop, "apply")
     assert repaired.returncode == 0, repaired.stdout + repaired.stderr
     assert_all_ok(laptop)
