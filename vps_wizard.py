@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from wizard.state import StateStore
 
 
-def launch_tui(catalog: Catalog, store: StateStore, options: ConnectOptions | None) -> object:
+def launch_tui(
+    catalog: Catalog | None, store: StateStore, options: ConnectOptions | None
+) -> object:
     """Open the TUI; Textual is imported only here, so headless commands start without it."""
     from screens.app import run_tui
 

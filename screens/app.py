@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -22,7 +23,6 @@ from textual.filter import LineFilter
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from screens.applylog import ApplyLog, ApplyLogScreen
 from screens.connect import ConnectScreen
 from screens.engine import engine_preview, engine_session
 from screens.messages import (
@@ -35,23 +35,25 @@ from screens.messages import (
     VerifyEnded,
     WorkFailed,
 )
-from screens.overview import OverviewScreen
-from screens.questions import QuestionsScreen
-from screens.review import ReviewScreen
-from screens.review_all import ReviewAllScreen
 from screens.settings import SETTINGS_FILE, TuiSettings
 from screens.text import NoControlCharacters
 from wizard.endpoint import Stats
-from wizard.errors import AnswerError, HostKeyChanged, UnknownHostKey
+from wizard.errors import AnswerError, HostKeyChanged, UnknownHostKey, WizardError
 from wizard.visible import visible
 
 if TYPE_CHECKING:
-    # The first screen is drawn before the engine loads (it comes with the connection, in its
-    # worker): the engine's types are named here for the checker, its code imported where it
-    # runs, as are the screens that come later. tests/tui/test_startup_budget.py measures it.
+    # The first screen is drawn before the engine and the step catalog load (they come after
+    # it, in a worker): the engine's types are named here for the checker, its code imported
+    # where it runs, as are the screens that come later, whose messages the app handles by
+    # their handler names (on_overview_screen_step_chosen, ...) rather than with @on, which
+    # would need their classes. tests/tui/test_startup_budget.py measures it.
     from screens.apply import ApplyScreen
+    from screens.applylog import ApplyLog
     from screens.engine import RunPreview, Selection, SessionFactory, WizardSession
-    from screens.review_all import Refused, RunPlan
+    from screens.overview import OverviewScreen
+    from screens.questions import QuestionsScreen
+    from screens.review import ReviewScreen
+    from screens.review_all import Refused, ReviewAllScreen, RunPlan
     from screens.verify import VerifyScreen
     from wizard.catalog import Catalog
     from wizard.checks.base import CheckResult
@@ -98,14 +100,17 @@ class WizardApp(App[None]):
 
     def __init__(
         self,
-        catalog: Catalog,
+        catalog: Catalog | None,
         store: StateStore,
         options: ConnectOptions | None,
         session_factory: SessionFactory = engine_session,
         run_preview: RunPreview = engine_preview,
     ) -> None:
         super().__init__()
-        self.catalog = catalog
+        # None: the shipped and the user's steps, read and checked after the first screen is
+        # drawn and before any connection (a refused step file is an error screen).
+        self._catalog = catalog
+        self._catalog_lock = threading.Lock()
         self.store = store
         self.options = options
         self.session_factory = session_factory
@@ -216,6 +221,8 @@ class WizardApp(App[None]):
         yield from super().get_system_commands(screen)
         if self.session is None or self._work_running():
             return
+        from screens.review import ReviewScreen
+
         if isinstance(screen, ReviewScreen):
             yield SystemCommand(
                 "Toggle side by side",
@@ -265,6 +272,8 @@ class WizardApp(App[None]):
 
     def action_show_apply_log(self) -> None:
         """The last apply's log, opened again."""
+        from screens.applylog import ApplyLogScreen
+
         if self.last_apply is None:
             self.notify("No apply yet in this session.")
             return
@@ -279,6 +288,23 @@ class WizardApp(App[None]):
         with contextlib.suppress(Exception):
             if self.is_running:
                 self.call_from_thread(callback, *args)
+
+    @property
+    def catalog(self) -> Catalog:
+        """The step catalog (loaded by the connect worker before anything connects)."""
+        if self._catalog is None:
+            raise RuntimeError("no catalog: the app has not connected yet")
+        return self._catalog
+
+    def load_catalog(self) -> Catalog:
+        """The catalog given, else the shipped and the user's steps, read and checked; a
+        refused step file raises its WizardError, and is read again at the next try."""
+        with self._catalog_lock:
+            if self._catalog is None:
+                from wizard.catalog import load_catalog
+
+                self._catalog = load_catalog()
+            return self._catalog
 
     @property
     def live_session(self) -> WizardSession:
@@ -319,9 +345,15 @@ class WizardApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="connect", description="connect")
     def connect(self, options: ConnectOptions) -> None:
-        """Open the session; an unknown host key becomes a question, not an error."""
+        """Check the steps, then open the session; an unknown host key becomes a question, not
+        an error. A step file refused stops it before anything connects."""
         try:
-            session = self.session_factory(self.catalog, self.store, options, self.stats)
+            catalog = self.load_catalog()
+        except WizardError as error:
+            self.call_from_thread(self.show_error, "A step definition is refused", error, "connect")
+            return
+        try:
+            session = self.session_factory(catalog, self.store, options, self.stats)
         except UnknownHostKey as error:
             self.post_message(HostKeyUnknown(error, options))
             return
@@ -347,6 +379,7 @@ class WizardApp(App[None]):
 
     @on(SessionOpened)
     def _session_opened(self, event: SessionOpened) -> None:
+        from screens.overview import OverviewScreen
         from screens.reset import ResetModal
 
         self.session = event.session
@@ -373,8 +406,7 @@ class WizardApp(App[None]):
         self.post_message(SessionOpened(session))
 
     # ------------------------------------------------------------------ questions and plan
-    @on(OverviewScreen.StepChosen)
-    def _step_chosen(self, event: OverviewScreen.StepChosen) -> None:
+    def on_overview_screen_step_chosen(self, event: OverviewScreen.StepChosen) -> None:
         self.load_answers(event.step)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="session", description="answers")
@@ -384,6 +416,8 @@ class WizardApp(App[None]):
 
     @on(AnswersReady)
     def _answers_ready(self, event: AnswersReady) -> None:
+        from screens.questions import QuestionsScreen
+
         if event.step.questions:
             draft = self.settings.draft(self.host_name, event.step.id)
             self.push_screen(QuestionsScreen(event.step, event.defaults, draft))
@@ -395,15 +429,13 @@ class WizardApp(App[None]):
         else:
             self.make_plan(event.step, {})
 
-    @on(QuestionsScreen.Edited)
-    def _answers_edited(self, event: QuestionsScreen.Edited) -> None:
+    def on_questions_screen_edited(self, event: QuestionsScreen.Edited) -> None:
         if event.changed:
             self.settings.keep_draft(self.host_name, event.step.id, event.changed)
         else:
             self.settings.drop_draft(self.host_name, event.step.id)
 
-    @on(QuestionsScreen.Submitted)
-    def _answers_submitted(self, event: QuestionsScreen.Submitted) -> None:
+    def on_questions_screen_submitted(self, event: QuestionsScreen.Submitted) -> None:
         self.make_plan(event.step, event.raw)
 
     def make_plan(self, step: Step, raw: dict[str, Any]) -> None:
@@ -412,6 +444,8 @@ class WizardApp(App[None]):
 
     @on(AnswersRefused)
     def _answers_refused(self, event: AnswersRefused) -> None:
+        from screens.questions import QuestionsScreen
+
         form = self.find_screen(QuestionsScreen)
         if form is None or form.step.id != event.step.id or not form.refuse(event.error):
             self.show_error("The answers were refused", event.error, "session")
@@ -511,6 +545,8 @@ class WizardApp(App[None]):
 
     async def _review(self, answer: Future[Any], event: Review) -> None:
         """A plan with changes: in a reviewed run, y/n/stop; otherwise its review screen."""
+        from screens.questions import QuestionsScreen
+        from screens.review import ReviewScreen
         from screens.review_all import ConfirmStepModal
         from wizard.workflow import Decision
 
@@ -535,8 +571,7 @@ class WizardApp(App[None]):
         self._reviewing = (screen, answer, Decision.SKIP if event.cause else Decision.STOP)
         await self.push_screen(screen)
 
-    @on(ReviewScreen.ApplyChosen)
-    async def _apply_chosen(self, event: ReviewScreen.ApplyChosen) -> None:
+    async def on_review_screen_apply_chosen(self, event: ReviewScreen.ApplyChosen) -> None:
         if self._reviewing is not None:
             _, answer, _ = self._reviewing
             self._reviewing = None
@@ -562,6 +597,7 @@ class WizardApp(App[None]):
     async def _applying(self, plan: Plan) -> ApplyScreen:
         """The apply's screen over the overview."""
         from screens.apply import ApplyScreen
+        from screens.applylog import ApplyLog
 
         await self.pop_to_overview()
         screen = ApplyScreen(plan)
@@ -598,6 +634,8 @@ class WizardApp(App[None]):
 
     def _adopted(self, plan: Plan) -> None:
         """The server already matched: the step is recorded as applied."""
+        from screens.questions import QuestionsScreen
+
         form = self.find_screen(QuestionsScreen)
         if form is not None:
             form.set_busy(False)
@@ -660,23 +698,24 @@ class WizardApp(App[None]):
 
     @on(RunPreviewed)
     async def _run_previewed(self, event: RunPreviewed) -> None:
+        from screens.review_all import ReviewAllScreen
+
         await self.pop_to_overview()
         await self.push_screen(ReviewAllScreen(event.run))
 
-    @on(ReviewAllScreen.OpenStep)
-    async def _run_open_step(self, event: ReviewAllScreen.OpenStep) -> None:
+    async def on_review_all_screen_open_step(self, event: ReviewAllScreen.OpenStep) -> None:
         await self.go_to_step(event.step)
 
-    @on(ReviewAllScreen.ApplyAllChosen)
-    async def _apply_all_chosen(self, event: ReviewAllScreen.ApplyAllChosen) -> None:
+    async def on_review_all_screen_apply_all_chosen(
+        self, event: ReviewAllScreen.ApplyAllChosen
+    ) -> None:
         run = event.run
         self._run = run
         await self.pop_to_overview()
         self.drive([(step_id, run.answers.get(step_id, {})) for step_id in run.steps], run.planned)
 
     # ------------------------------------------------------------------ verify
-    @on(OverviewScreen.VerifyChosen)
-    async def _verify_chosen(self, event: OverviewScreen.VerifyChosen) -> None:
+    async def on_overview_screen_verify_chosen(self, event: OverviewScreen.VerifyChosen) -> None:
         await self.start_verify([event.step.id], f"{event.step.title}: checks")
 
     async def _verifying(self, step_ids: list[str], heading: str) -> VerifyScreen:
@@ -719,6 +758,8 @@ class WizardApp(App[None]):
 
     async def pop_to_overview(self) -> None:
         """Close every screen above the overview (it reloads the statuses when shown)."""
+        from screens.overview import OverviewScreen
+
         while len(self.screen_stack) > 1 and not isinstance(self.screen, OverviewScreen):
             await self.pop_screen()
 
@@ -730,8 +771,9 @@ class WizardApp(App[None]):
         return None
 
 
-def run_tui(catalog: Catalog, store: StateStore, options: ConnectOptions | None) -> Stats:
-    """Run the wizard's TUI until the user quits; returns the round-trip counters."""
+def run_tui(catalog: Catalog | None, store: StateStore, options: ConnectOptions | None) -> Stats:
+    """Run the wizard's TUI until the user quits; returns the round-trip counters. Without a
+    catalog, the app reads the steps after drawing its first screen, before it connects."""
     app = WizardApp(catalog, store, options)
     try:
         app.run()

