@@ -43,7 +43,8 @@ def test_the_installer_made_by_php_is_ok() -> None:
 
 def test_the_already_installed_page_is_ok_too() -> None:
     body = b"<title>WordPress &rsaquo; Installation</title><h1>Already Installed</h1>"
-    assert judge_https(HOST, page(200, body)).status is CheckStatus.OK
+    result = judge_https(HOST, page(200, body))
+    assert result.status is CheckStatus.OK and "already installed" in result.summary
 
 
 @pytest.mark.parametrize(

@@ -91,7 +91,8 @@ def judge_https(host: str, answer: HttpAnswer) -> CheckResult:
             f"{RERUN}: it links WordPress into the web root; the site's error log "
             "(/var/log/nginx/<domain>.error.log) says more",
         )
-    page = "its installer" if "Installation" in title else "its page (already installed)"
+    # The installer's title stays once it is done; its text then says so.
+    page = "already installed" if "Already Installed" in text else "its installer"
     return ok(cid, f"{host} runs WordPress through PHP-FPM over HTTPS: {page}", evidence)
 
 
