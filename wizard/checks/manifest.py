@@ -221,6 +221,17 @@ _DECLS = (
             _opt("preload", BOOL, "whether preload was chosen"),
         ),
     ),
+    # backups
+    CheckDecl(
+        "backups.latest",
+        "backups",
+        "The latest backup is recent and holds every path asked (and the database dumps).",
+        (
+            Param("paths", TEXT_LIST, "the paths every backup must hold"),
+            _opt("max_age_hours", INTEGER, "the age in hours above which a backup is too old"),
+            _opt("user", TEXT, "the user the backups log in as on the backup host"),
+        ),
+    ),
     # ipv6
     CheckDecl(
         "ipv6.services",
@@ -588,14 +599,3 @@ def areas_of(check_ids: Iterable[str]) -> tuple[str, ...]:
     """The area modules registering these checks (unknown ids are the catalog's to refuse)."""
     wanted = {MANIFEST[cid].area for cid in check_ids if cid in MANIFEST}
     return tuple(area for area in AREAS if area in wanted)
-    # backups
-    CheckDecl(
-        "backups.latest",
-        "backups",
-        "The latest backup is recent and holds every path asked (and the database dumps).",
-        (
-            Param("paths", TEXT_LIST, "the paths every backup must hold"),
-            _opt("max_age_hours", INTEGER, "the age in hours above which a backup is too old"),
-            _opt("user", TEXT, "the user the backups log in as on the backup host"),
-        ),
-    ),
