@@ -15,7 +15,13 @@ import pytest
 
 from wizard.catalog import load_catalog
 from wizard.checks.base import CheckStatus
-from wizard.checks.maintenance import judge_deleted, judge_usage, judge_web_root, parse_df
+from wizard.checks.maintenance import (
+    DIRECTORIES_ONLY,
+    judge_deleted,
+    judge_usage,
+    judge_web_root,
+    parse_df,
+)
 from wizard.deletedlibs import (
     DELETED_MAPS_SCRIPT,
     DeletedMap,
@@ -236,3 +242,22 @@ def test_the_step_s_checks_skip_the_web_root_without_vhost() -> None:
     assert evaluate(STEP, check.params["root"], context) == ""
     context["steps"] = {"vhost": {"domain": "example.net", "owner": "site"}}
     assert evaluate(STEP, check.params["root"], context) == "/var/www/example.net"
+
+
+def test_file_mounts_are_left_out_of_the_usage(tmp_path: Path) -> None:
+    """A file a container's manager binds in shows the host's disk: only directories count."""
+    bound = tmp_path / "os-release"
+    bound.write_text("ID=debian\n")
+    df = (
+        "Filesystem Type 1024-blocks Used Available Capacity Mounted on\n"
+        f"overlay overlay 100 5 95 5% {tmp_path}\n"
+        f"/dev/vda ext4 100 96 4 96% {bound}\n"
+    )
+    shown = subprocess.run(
+        ["sh", "-c", f"{DIRECTORIES_ONLY}\ndirectories_only"],
+        input=df,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert [(u.mount, u.percent) for u in parse_df(shown)] == [(str(tmp_path), 5)]

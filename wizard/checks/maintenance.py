@@ -124,6 +124,14 @@ PSEUDO = frozenset(
 )
 
 
+# df's header, then the filesystems mounted on a directory: a file a container's manager binds
+# in (nspawn's /run/host/os-release, Docker's /etc/hosts) shows the host's disk, not this one.
+DIRECTORIES_ONLY = code(
+    'directories_only() { IFS= read -r h; printf "%s\\n" "$h"; '
+    'while IFS= read -r l; do if [ -d "${l#*% }" ]; then printf "%s\\n" "$l"; fi; done; }'
+)
+
+
 @dataclass(frozen=True)
 class Usage:
     """One filesystem's use as `df -PT` (or `df -PTi`) prints it."""
@@ -199,7 +207,14 @@ def judge_usage(disk_text: str, inode_text: str, disk_max: int, inodes_max: int)
 def usage_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     """Disk and inode use of every real filesystem at most the thresholds."""
     sections = run_sections(
-        ctx, script(marker("DISK"), code("df -PT"), marker("INODES"), code("df -PTi; true"))
+        ctx,
+        script(
+            DIRECTORIES_ONLY,
+            marker("DISK"),
+            code("df -PT | directories_only"),
+            marker("INODES"),
+            code("df -PTi | directories_only; true"),
+        ),
     )
     return judge_usage(
         sections.get("DISK", ""),
