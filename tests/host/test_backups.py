@@ -52,12 +52,16 @@ SQL = (
     "CREATE DATABASE shop; CREATE TABLE shop.items (id INT PRIMARY KEY, name VARCHAR(40)) "
     "ENGINE=InnoDB; INSERT INTO shop.items VALUES (1, 'kettle'), (2, 'teapot'), (3, 'cup')"
 )
+INSTALL_RSYNC = "DEBIAN_FRONTEND=noninteractive apt-get install -y -q rsync >/dev/null"
 PREPARE_SERVER = (
     "DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=240 install -y -q "
     "mariadb-server >/dev/null && "
     f'mariadb -e "{SQL}" && mkdir -p /var/www/site/public && '
     f"echo '<p>the shop</p>' > {SITE_FILE}"
 )
+PULL_KEYS = "/var/lib/vps-wizard-pull/.ssh/authorized_keys"
+# rsync's remote shell on the backup host for the pull, and the server as it reaches it.
+PULL_SSH = "'ssh -i /root/.ssh/pull -p 2222 -o StrictHostKeyChecking=accept-new' vps-wizard-pull@{}"
 BASE = """\
 [base]
 fqdn = "test.example.net"
@@ -92,14 +96,22 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     with ThreadPoolExecutor(2) as pool:
         booting = [pool.submit(boot_free, prefix, FRESH_SLOTS) for prefix in ("vbs", "vbt")]
         server, target = (future.result() for future in booting)
+    # The server reaches the backup host at its own gateway, and the backup host the server (for
+    # the pull) at its gateway: the server sees the pull coming from its gateway's address.
     relay = DelayRelay(target.address, 22, 0.0, listen_host=server.gateway, listen_port=RELAY_PORT)
+    back = DelayRelay(server.address, 22, 0.0, listen_host=target.gateway, listen_port=RELAY_PORT)
     try:
         relay.start()
+        back.start()
         target.exec(
             f"useradd --create-home --shell /bin/sh {BACKUP_USER} && "
-            f"install -d -o {BACKUP_USER} -g {BACKUP_USER} -m 0700 /srv/backups"
+            f"install -d -o {BACKUP_USER} -g {BACKUP_USER} -m 0700 /srv/backups && "
+            "ssh-keygen -q -t ed25519 -N '' -f /root/.ssh/pull"
         )
         host_key = target.exec("cat /etc/ssh/ssh_host_ed25519_key.pub").stdout.strip()
+        pull_key = target.exec("cat /root/.ssh/pull.pub").stdout.strip()
+        rsync = threading.Thread(target=target.exec, args=(INSTALL_RSYNC,), kwargs={"timeout": 240})
+        rsync.start()
         mariadb = threading.Thread(
             target=server.exec, args=(PREPARE_SERVER,), kwargs={"timeout": 240}
         )
@@ -117,14 +129,19 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
             "keep_daily": 7,
             "keep_weekly": 4,
             "keep_monthly": 12,
+            "pull": False,
+            "pull_key": pull_key,
+            "pull_from": server.gateway,
         }
         base = wizard.home / "base.toml"
         base.write_text(BASE)
         apply_ok(wizard, f"root@{server.address}", ["base"], answers=base)
         mariadb.join()
+        rsync.join()
         assert server.exec("mariadb -N -e 'SELECT COUNT(*) FROM shop.items'").stdout == "3\n"
         yield Pair(wizard, target, answers)
     finally:
+        back.stop()
         relay.stop()
         target.stop()
         server.stop()
@@ -174,7 +191,8 @@ def install_key_from_evidence(pair: Pair, evidence: str) -> str:
 
 async def test_backups_step_by_keyboard_then_the_first_backup(pair):
     app = make_app(pair.wizard, None)
-    typed = {k: ", ".join(v) if isinstance(v, list) else str(v) for k, v in pair.answers.items()}
+    asked = {k: v for k, v in pair.answers.items() if not k.startswith("pull")}
+    typed = {k: ", ".join(v) if isinstance(v, list) else str(v) for k, v in asked.items()}
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: overview_ready(app), 30)
         await select_step(pilot, app, STEP)
@@ -204,7 +222,7 @@ async def test_backups_step_by_keyboard_then_the_first_backup(pair):
 def test_cli_apply_is_a_no_op_backups_restore_and_checks_fail_when_broken(pair, tmp_path):
     server = pair.server
     answers = tmp_path / "answers.toml"
-    answers.write_text(answers_toml(pair.answers))
+    answers.write_text(answers_toml({**pair.answers, "pull": True}))
     first = cli(pair, "apply", answers)
     if first.returncode != 0:  # this test alone: the first apply, the key not on the target yet
         assert "✘ backups.latest: restic could not read the backups" in first.stdout, first.stdout
@@ -217,8 +235,9 @@ def test_cli_apply_is_a_no_op_backups_restore_and_checks_fail_when_broken(pair, 
     assert plan.returncode == 0 and f"{STEP}: nothing to change" in plan.stdout, plan.stdout
 
     checked = results(pair)
-    assert [r["status"] for r in checked] == ["ok", "ok", "ok"], checked
-    latest, timer, restore = checked
+    assert [r["status"] for r in checked] == ["ok", "ok", "ok", "ok"], checked
+    latest, timer, restore, pull = checked
+    assert f"may pull /var/www read-only with rsync, from {server.gateway} only" in pull["summary"]
     assert "holds all 4 paths with the database dumps" in latest["summary"], latest
     assert "/var/backups/vps-wizard-db" in latest["evidence"]
     assert re.search(
@@ -259,6 +278,15 @@ def test_cli_apply_is_a_no_op_backups_restore_and_checks_fail_when_broken(pair, 
     rows = server.exec("mariadb -N -e 'SELECT id, name FROM shop.items ORDER BY id'").stdout
     assert rows == "1\tkettle\n2\tteapot\n3\tcup\n", rows
 
+    # The series' pull: the backup host copies the web roots with rsync, and cannot write.
+    pull_from = PULL_SSH.format(pair.target.gateway)
+    pulled = pair.target.exec(
+        f"rsync -a -e {pull_from}: /srv/pull/ && cat /srv/pull/site/public/index.html"
+    )
+    assert pulled.stdout == original, pulled
+    write = pair.target.exec(f"rsync /etc/hostname -e {pull_from}:x", check=False)
+    assert write.returncode != 0 and "read-only" in write.stderr, write
+
     # Broken by hand, each check fails with its evidence.
     server.exec("systemctl stop vps-wizard-backup.timer")
     timer = results(pair)[1]
@@ -266,7 +294,7 @@ def test_cli_apply_is_a_no_op_backups_restore_and_checks_fail_when_broken(pair, 
     server.exec("systemctl start vps-wizard-backup.timer")
 
     server.exec(f"cp -p {PASSWORD} /root/password.kept && echo wrong > {PASSWORD}")
-    latest, _, restore = results(pair)
+    latest, _, restore, _ = results(pair)
     assert latest["status"] == "fail", latest
     assert "password on this server does not open the repository" in latest["summary"]
     assert restore["status"] == "fail" and "wrong password" in restore["evidence"], restore
@@ -284,4 +312,7 @@ def test_cli_apply_is_a_no_op_backups_restore_and_checks_fail_when_broken(pair, 
     restore = results(pair)[2]
     assert restore["status"] == "fail" and "NO DUMP of the database newer" in restore["evidence"]
     backup_now(pair)
-    assert statuses(pair) == ["ok", "ok", "ok"]
+    server.exec(f"sed -i 's/^restrict,from=[^ ]* //' {PULL_KEYS}")
+    pull = results(pair)[3]
+    assert pull["status"] == "fail" and "not the restricted one" in pull["evidence"], pull
+    assert statuses(pair)[:3] == ["ok", "ok", "ok"]

@@ -175,3 +175,12 @@ def test_the_default_paths_take_the_web_roots_when_vhost_is_applied() -> None:
     assert evaluate(STEP, default, {"steps": {}, "facts": {}}) == ["/etc", "/root"]
     with_vhost = evaluate(STEP, default, {"steps": {"vhost": {}}, "facts": {}})
     assert with_vhost == ["/etc", "/root", "/var/www"]
+
+
+def test_the_pull_key_may_only_read_the_web_roots_from_one_address() -> None:
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPull o'k $(touch /tmp/x)"
+    line = render("pull_authorized_keys.j2", pull=True, pull_key=key, pull_from="192.0.2.9")
+    assert line.splitlines()[1] == (
+        'restrict,from="192.0.2.9",command="/usr/bin/rrsync -ro /var/www" '
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPull vps-wizard-pull"
+    )

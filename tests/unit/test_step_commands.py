@@ -153,6 +153,9 @@ FULL: dict[str, dict[str, Any]] = {
         "keep_daily": 7,
         "keep_weekly": 4,
         "keep_monthly": 12,
+        "pull": True,
+        "pull_key": f"ssh-ed25519 {KEY_BLOB} root@backup",
+        "pull_from": "2001:db8::5",
     },
     "wordpress": {
         "db_name": "wp_site",
@@ -193,6 +196,7 @@ _NO_OPTIONALS = {
         "target_port": 22,
         "keep_weekly": 0,
         "keep_monthly": 0,
+        "pull": False,
     },
 }
 
@@ -256,6 +260,7 @@ HOSTILE_ANSWERS: Mapping[str, tuple[tuple[str, str], ...]] = {
         ("mail-auth", "dmarc_reports"),
         ("admin-user", "public_key"),
         ("backups", "target_host_key"),
+        ("backups", "pull_key"),
     ),
     "apache-self-signed-bare": (("admin-user", "public_key"),),
     "nginx-existing": (("tls", "email"), ("mail", "password"), ("admin-user", "public_key")),
