@@ -213,15 +213,21 @@ def test_a_replaced_library_is_named_listed_restarted_and_clean(host):
     host.answer(restart=False)
 
 
-def test_a_threshold_below_the_use_fails_the_usage_check(host):
+def test_a_threshold_below_the_use_and_a_needrestart_that_restarts_fail(host):
     line = host.exec("df -P / | tail -n 1")
     use = int(line.split()[4].rstrip("%"))
     assert use >= 2, line  # a threshold of use - 1 must be allowed (at least 1)
     # The answer is recorded by an apply (nothing else changes); its checks then fail.
     host.answer(disk_max=use - 1)
     host.cli("apply")
-    assert_fails(host.results()[1], f"/ is {use}% full (threshold {use - 1}%)", "du -xh")
-    # Answered back by the next test's apply, whose checks are then all ok.
+    # And a later needrestart drop-in that restarts by itself: the list-only check fails.
+    host.exec("echo \"\\$nrconf{restart} = 'a';\" > /etc/needrestart/conf.d/zz-auto.conf")
+    found = host.results()
+    usage, needrestart = found[1], found[3]
+    assert_fails(usage, f"/ is {use}% full (threshold {use - 1}%)", "du -xh")
+    assert_fails(needrestart, "restarts none by itself", "restart=a")
+    host.exec("rm /etc/needrestart/conf.d/zz-auto.conf")
+    # The threshold is answered back by the next test's apply, whose checks are then all ok.
 
 
 def test_web_root_modes_changed_by_hand_fail_and_the_apply_repairs_them(host):
