@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -67,6 +68,8 @@ if TYPE_CHECKING:
 QUIT_CONFIRM_SECONDS = 6.0
 # How often a run's worker, waiting for the user's answer, looks whether the app has quit.
 ANSWER_POLL_SECONDS = 0.2
+# How often the overview's preload looks whether the connect has reached the network.
+PRELOAD_POLL_SECONDS = 0.01
 
 # The steps "review everything" plans: not applied yet, or made outdated by another.
 RUN_STATUSES = ("pending", "outdated")
@@ -352,12 +355,28 @@ class WizardApp(App[None]):
         except WizardError as error:
             self.call_from_thread(self.show_error, "A step definition is refused", error, "connect")
             return
+        # Workers start on the event loop (this thread waits a moment for it), and a preload
+        # that cannot start (the app quitting) must not fail the connect.
+        self.call_screen(self.preload_overview, get_current_worker())
         try:
             session = self.session_factory(catalog, self.store, options, self.stats)
         except UnknownHostKey as error:
             self.post_message(HostKeyUnknown(error, options))
             return
         self.post_message(SessionOpened(session))
+
+    @work(thread=True, exit_on_error=False, group="preload", description="preload")
+    def preload_overview(self, connect: Worker[None]) -> None:
+        """Import the overview (its screen, Textual's DataTable and Markdown with markdown-it
+        and Pygments: about 0.05 s of CPU) once the connect waits on the network (its SSH
+        handshake, then the facts), so that the overview does not wait for them after. Not
+        sooner: it would only take turns with the connect's own imports (one interpreter
+        lock), and the connection would start later by as much."""
+        while self.stats.current == "other" and connect.is_running:
+            time.sleep(PRELOAD_POLL_SECONDS)
+        from screens.overview import help_widget
+
+        help_widget()
 
     @on(HostKeyUnknown)
     def _host_key_unknown(self, event: HostKeyUnknown) -> None:

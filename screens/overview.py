@@ -16,8 +16,10 @@ from textual.widgets import DataTable, Footer, Header, Static
 from screens.text import markdown_inline, shown
 
 if TYPE_CHECKING:
-    # Types only: this screen's module loads with the app, before the first screen is drawn;
-    # the engine loads with the connection (tests/tui/test_startup_budget.py).
+    # Types only: this screen loads after the first screen is drawn, while the connection
+    # waits on the network; the engine loads with the connection.
+    from textual.widgets import Markdown
+
     from screens.engine import WizardSession
     from wizard.facts import Facts
     from wizard.session import StepStatus
@@ -78,6 +80,14 @@ def step_help(status: StepStatus) -> str:
     return "\n\n".join(parts)
 
 
+def help_widget() -> type[Markdown]:
+    """The help panel's widget class, Textual's Markdown: it brings markdown-it and Pygments,
+    loaded after the first screen (the app preloads it while the connection waits)."""
+    from textual.widgets import Markdown
+
+    return Markdown
+
+
 class OverviewScreen(Screen[None]):
     """The steps as a table, the highlighted step's help (with its chapters), and notices."""
 
@@ -112,16 +122,13 @@ class OverviewScreen(Screen[None]):
         self._title_width = TITLE_WIDTH
 
     def compose(self) -> ComposeResult:
-        # Textual's Markdown brings markdown-it and Pygments: loaded when the overview is
-        # shown, not with the app (the first screen comes before).
-        from textual.widgets import Markdown
-
+        markdown = help_widget()
         yield Header()
         yield Static("", id="host")
         yield Static("", id="notices")
         yield DataTable(id="steps", cursor_type="row", zebra_stripes=True)
         with VerticalScroll(id="help-panel"):
-            yield Markdown("", id="help")
+            yield markdown("", id="help")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -197,10 +204,8 @@ class OverviewScreen(Screen[None]):
 
     @on(DataTable.RowHighlighted, "#steps")
     def _show_help(self) -> None:
-        from textual.widgets import Markdown
-
         status = self.highlighted()
-        self.query_one("#help", Markdown).update(step_help(status) if status else "")
+        self.query_one("#help", help_widget()).update(step_help(status) if status else "")
 
     @on(DataTable.RowSelected, "#steps")
     def action_open(self) -> None:
