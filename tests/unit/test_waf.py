@@ -100,7 +100,8 @@ def test_detection_only_is_over_the_threshold_but_not_denied():
 
 def test_the_audit_script_is_valid_shell_with_each_marker_one_word():
     text = waf.audit_script(["abc123", "def456"])
-    assert "wait_for abc123" in text and "wait_for def456" in text
+    assert "wait_all abc123 def456" in text
+    assert "records abc123" in text and "records def456" in text
     assert "/var/log/modsecurity/audit.log" in text
     run = subprocess.run(["sh", "-n", "-c", text], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr

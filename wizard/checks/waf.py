@@ -76,28 +76,30 @@ def ask(address: str, host: str, path: str, https: bool, **form: str) -> HttpAns
 
 # ----------------------------------------------------------------------------- the audit log
 
-# One function reads the records holding a marker in the log's last 8 MB (the requests were just
-# made); the other waits for them up to 3 s: the web server writes a record once the answer is
-# sent. A record starts at its part A line: "---Xy12ab34---A--" (nginx), "--a1b2c3d4-A--"
-# (Apache).
+# One function prints the records holding a marker in the log's last 8 MB (the requests were
+# just made); the other waits, 3 s at most in all, until every marker has its record: the web
+# server writes one once the answer is sent. A record starts at its part A line:
+# "---Xy12ab34---A--" (nginx), "--a1b2c3d4-A--" (Apache).
 AUDIT_FUNCTIONS = code(
     'records() { tail -c 8000000 /var/log/modsecurity/audit.log 2>/dev/null | awk -v t="$1" '
     '\'/^--+[A-Za-z0-9]+-+A--$/ { if (index(r, t)) printf "%s", r; r = "" } '
     '{ r = r $0 "\\n" } END { if (index(r, t)) printf "%s", r }\'; }\n'
-    'wait_for() { i=0; out=""; while [ "$i" -lt 30 ]; do out=$(records "$1"); '
-    '[ -n "$out" ] && break; sleep 0.1; i=$((i + 1)); done; printf \'%s\\n\' "$out"; }'
+    'wait_all() { i=0; while [ "$i" -lt 30 ]; do missing=0; for t in "$@"; do '
+    '[ -n "$(records "$t")" ] || missing=1; done; [ "$missing" = 0 ] && break; sleep 0.1; '
+    "i=$((i + 1)); done; }"
 )
 
 
 def audit_script(tokens: Sequence[str]) -> Shell:
-    """The log's owner and mode, then for each marker its records (waiting up to 3 s)."""
+    """The log's owner and mode, then each marker's records (once all are there, or 3 s)."""
     parts = [
         AUDIT_FUNCTIONS,
         marker("LOG"),
         code("stat -c '%a %U %G %s bytes' /var/log/modsecurity/audit.log 2>&1"),
+        sh("wait_all {tokens}", tokens=list(tokens)),
     ]
     for index, token in enumerate(tokens):
-        parts += [marker(f"R{index}"), sh("wait_for {token}", token=token)]
+        parts += [marker(f"R{index}"), sh("records {token}", token=token)]
     return script(*parts, code("true"))
 
 
