@@ -177,3 +177,7 @@ def test_xmlrpc_is_blocked_only_when_answered_so() -> None:
     assert "xmlrpc" not in rendered("nginx-wordpress.conf.j2", xmlrpc="open").split("#", 2)[-1]
     assert '<Files "xmlrpc.php">' in rendered("apache-wordpress.conf.j2")
     assert "<Files" not in rendered("apache-wordpress.conf.j2", xmlrpc="open")
+
+
+def test_apache_serves_wordpress_before_the_vhost_placeholder() -> None:
+    assert "DirectoryIndex index.php index.html\n" in rendered("apache-wordpress.conf.j2")
