@@ -11,7 +11,12 @@
                              each group applied headless step by step, then verified: wall
                              time of the verify against its slowest check
 
-Run as root, from the repository: scripts/bench [day-one|steps] (installs the bench extra).
+    scripts/bench.py verify  the day-one series applied (not timed), then `verify` of all of
+                             it, 5 times, direct and over a 52 ms link: wall time against the
+                             slowest check plus one connect (issue 13)
+
+Run as root, from the repository: scripts/bench [day-one|steps|verify] (installs the bench
+extra).
 """
 
 from __future__ import annotations
@@ -208,8 +213,99 @@ def main() -> None:
     print(json.dumps(report, indent=1))
 
 
+def verify_report(repeats: int = 5) -> dict[str, object]:
+    """The day-one series' full verify against its slowest check plus one connect.
+
+    `connect` is the SSH handshake and login as --stats times it; `slowest` the longest check
+    as the verify reports it; `start-up` what the command spends before it connects (Python
+    and the catalog, measured as the wall time of `vps-wizard steps`). Medians of `repeats`.
+    """
+    import statistics
+
+    # A name and subnet of its own: it runs beside the reference benchmark's "bench" host.
+    host = boot("benchvfy", 48)
+    home = Path(tempfile.mkdtemp(prefix="vw-bench-"))
+    report: dict[str, object] = {}
+    try:
+        write_known_hosts(host, home / "known_hosts", [(host.address, 22)])
+        key = host.root_key_path
+        # The day-one answers without the tests' own step (slow-write is not in the catalog).
+        answers = home / "day-one.toml"
+        answers.write_text(ANSWERS.read_text().split("[slow-write]")[0])
+        for index, step in enumerate(STEPS):
+            target = f"root@{host.address}" if index < 3 else host.address
+            args = ("apply", target, "--answers", str(answers), "--step", step, "--yes")
+            result = cli(home, key, *args)
+            if result.returncode != 0:
+                raise SystemExit(f"{step} failed:\n{result.stdout}\n{result.stderr}")
+        startup = []
+        for _ in range(repeats):
+            started = time.monotonic()
+            subprocess.run(
+                [sys.executable, "-m", "wizard.cli", "steps"], capture_output=True, cwd=REPO
+            )
+            startup.append(time.monotonic() - started)
+        for label, delay in (("direct", 0.0), ("52 ms round trip", 0.052)):
+            relay = None
+            address, port = host.address, 22
+            if delay:
+                relay = DelayRelay(host.address, 22, delay_s=delay)
+                address, port = relay.start()
+                write_known_hosts(host, home / "known_hosts", [(address, port)])
+            rows = []
+            try:
+                for _ in range(repeats):
+                    steps = [a for s in STEPS for a in ("--step", s)]
+                    started = time.monotonic()
+                    result = cli(
+                        home, key, "verify", f"admin@{address}:{port}", *steps, "--json", "--stats"
+                    )
+                    wall = time.monotonic() - started
+                    if not result.stdout.strip():
+                        raise SystemExit(f"verify failed:\n{result.stderr}")
+                    checks = [c for r in json.loads(result.stdout)["steps"].values() for c in r]
+                    stats = json.loads(result.stderr.strip().splitlines()[-1])["stats"]
+                    slowest = max(checks, key=lambda c: c["seconds"])
+                    rows.append(
+                        {
+                            "wall": wall,
+                            "slowest": slowest["seconds"],
+                            "slowest_check": slowest["check"],
+                            "connect": stats["connect"]["seconds"],
+                            "facts": stats.get("facts", {}).get("seconds", 0.0),
+                            "verify": stats.get("verify", {}).get("seconds", 0.0),
+                            "state": stats.get("state", {}).get("seconds", 0.0),
+                            "checks": len(checks),
+                            "not_ok": [c["check"] for c in checks if c["status"] != "ok"],
+                        }
+                    )
+            finally:
+                if relay:
+                    relay.stop()
+            median = {
+                k: round(statistics.median(r[k] for r in rows), 3)
+                for k in ("wall", "slowest", "connect", "facts", "verify", "state")
+            }
+            median["start-up"] = round(statistics.median(startup), 3)
+            median["slowest + connect"] = round(median["slowest"] + median["connect"], 3)
+            median["ratio"] = round(median["wall"] / median["slowest + connect"], 2)
+            report[label] = {
+                "median": median,
+                "checks": rows[0]["checks"],
+                "slowest checks": sorted({str(r["slowest_check"]) for r in rows}),
+                "not ok": sorted({c for r in rows for c in r["not_ok"]}),
+                "walls": [round(float(r["wall"]), 2) for r in rows],
+            }
+    finally:
+        host.stop()
+        shutil.rmtree(home, ignore_errors=True)
+    return report
+
+
 if __name__ == "__main__":
-    if sys.argv[1:] == ["steps"]:
+    if sys.argv[1:] == ["verify"]:
+        print(json.dumps(verify_report(), indent=1))
+    elif sys.argv[1:] == ["steps"]:
         print(json.dumps(steps_report(), indent=1))
     elif sys.argv[1:] == ["day-one"]:
         main()
