@@ -135,6 +135,9 @@ class WizardApp(App[None]):
         self._no_control_characters = NoControlCharacters()
         # Theme and unapplied answers, kept beside the state database.
         self.settings = TuiSettings(store.path.parent / SETTINGS_FILE)
+        # Set before the first screen is styled: from on_mount it restyled it once more.
+        if self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
         self.host_name = self._host_name(options) if options is not None else ""
         self.last_apply: ApplyLog | None = None
 
@@ -149,8 +152,6 @@ class WizardApp(App[None]):
         return f"{options.target.host}:{options.target.port or 22}"
 
     def on_mount(self) -> None:
-        if self.settings.theme in self.available_themes:
-            self.theme = self.settings.theme
         # With a server given, the connect screen connects at once and stays only to show
         # progress, a host key question, or an error to correct in place.
         self.push_screen(
