@@ -8,7 +8,8 @@ The command runs as a real process in a pseudo-terminal; a small wrapper records
 first writes the connect screen to the terminal, the modules loaded and the CPU time spent,
 then ends the process before it connects anywhere. The module lists are the deterministic
 test; CPU time, not wall time, is compared, against a bare Textual app measured in the same
-test, so that other processes on the machine neither fail nor pass it by themselves.
+test, run for run, so that other processes on the machine neither fail nor pass it by
+themselves.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import pty
 import select
 import signal
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -74,17 +76,19 @@ AREAS = [
     "dane",
 ]
 # CPU seconds our code adds to Textual's own start (its import and the first paint of the same
-# form), the lowest of three runs of each, alternated. Measured 0.04-0.07 s with the catalog
-# and the later screens loaded after the first screen, 0.15 s before (the catalog read and
-# checked, and every screen imported, before the app started), on two cores with a load of
-# 13-14 (ten agents); the whole first screen took 0.31-0.33 s there, Textual alone 0.26-0.28 s.
-OWN_CPU_BUDGET = 0.12
+# form): the median of five runs of each, each against the one just after it. Measured 0.06-0.08 s
+# (the wizard 0.29-0.31 s, Textual 0.23-0.24 s) with the catalog and the later screens loaded
+# after the first screen, 0.12 s before (0.36-0.40 s against 0.24-0.28 s), on two cores with a
+# load of 8 (seven agents). The module lists above tell those two apart exactly; this bound,
+# with room for the load, catches a larger addition they do not name (for scale: the session
+# with paramiko adds about 0.2 s).
+OWN_CPU_BUDGET = 0.15
 # Against a start that hangs or loads something big on its own: the whole first screen.
 CPU_LIMIT = 0.8
 # Wall time for the whole process to reach the screen: generous (seen 0.6 s idle, 2.6 s with
 # seven agents on two cores), against a start that hangs or waits on the network.
 WALL_LIMIT = 10.0
-RUNS = 3
+RUNS = 5
 
 # Ends the process at Textual's first write of the given screen class to the terminal,
 # recording the modules loaded and the CPU time (all threads) spent until then.
@@ -229,11 +233,13 @@ def test_the_steps_and_the_later_screens_load_after_the_first_screen(runs) -> No
 
 
 def test_the_first_screen_adds_little_to_textuals_own_start(runs) -> None:
-    wizard = min(float(r["cpu"]) for r in runs["wizard"])  # type: ignore[arg-type]
-    alone = min(float(r["cpu"]) for r in runs["textual"])  # type: ignore[arg-type]
-    print(f"first screen: {wizard:.3f} s of CPU, Textual alone {alone:.3f} s")
-    assert wizard - alone < OWN_CPU_BUDGET, (
-        f"{wizard:.2f} s of CPU before the first screen, {wizard - alone:.2f} s more than "
-        f"Textual's own start ({alone:.2f} s)"
+    wizard = [float(r["cpu"]) for r in runs["wizard"]]  # type: ignore[arg-type]
+    alone = [float(r["cpu"]) for r in runs["textual"]]  # type: ignore[arg-type]
+    # Each run against the one just after it: the machine's load changes less between them.
+    added = statistics.median(w - a for w, a in zip(wizard, alone, strict=True))
+    print(f"first screen: {sorted(wizard)} s of CPU, Textual alone {sorted(alone)} s")
+    assert added < OWN_CPU_BUDGET, (
+        f"the first screen takes {added:.2f} s of CPU more than Textual's own start "
+        f"(the wizard {statistics.median(wizard):.2f} s, Textual {statistics.median(alone):.2f} s)"
     )
-    assert wizard < CPU_LIMIT, f"{wizard:.2f} s of CPU before the first screen"
+    assert min(wizard) < CPU_LIMIT, f"{min(wizard):.2f} s of CPU before the first screen"
