@@ -234,6 +234,8 @@ def test_web_root_modes_changed_by_hand_fail_and_the_apply_repairs_them(host):
     host.answer()
     host.exec(f"chmod 0666 {ROOT}/public/index.html && chmod 0755 {ROOT}/public")
     host.exec(f"touch {ROOT}/public/root-owned.txt")
+    # A link as the wordpress step makes them, root's: its own owner gives no access.
+    host.exec(f"ln -s /usr/share/doc {ROOT}/public/linked")
     result = host.results()[2]
     assert_fails(
         result, "3 entries", "666 site:www-data", "644 root:www-data", "web root answered yes"
@@ -243,4 +245,5 @@ def test_web_root_modes_changed_by_hand_fail_and_the_apply_repairs_them(host):
     assert host.exec(f"stat -c '%a %U:%G' {ROOT}/public/root-owned.txt").strip() == (
         "640 site:www-data"
     )
+    assert host.exec(f"stat -c %U:%G {ROOT}/public/linked").strip() == "root:www-data"
     host.assert_no_change()

@@ -232,10 +232,11 @@ GROUP = "www-data"
 
 def web_root_script(root: str, owner: str) -> Shell:
     """The entries below the web root whose mode, owner or group is not what the vhost step
-    set, the first few of them and how many (the same test as the step's repair)."""
+    set, the first few of them and how many (the same test as the step's repair). A symbolic
+    link's own owner and mode give no access (the wordpress step links its code in as root)."""
     strays = sh(
-        "find {root} -xdev \\( -type d ! -perm 2750 -o -type f ! -perm 0640 -o ! -user {owner} "
-        "-o ! -group {group} \\) -printf '%m %u:%g %p\\n' 2>&1",
+        "find {root} -xdev \\( -type d ! -perm 2750 -o -type f ! -perm 0640 -o ! -type l "
+        "\\( ! -user {owner} -o ! -group {group} \\) \\) -printf '%m %u:%g %p\\n' 2>&1",
         root=root,
         owner=owner,
         group=GROUP,
