@@ -59,6 +59,7 @@ PREPARE_SERVER = (
     f'mariadb -e "{SQL}" && mkdir -p /var/www/site/public && '
     f"echo '<p>the shop</p>' > {SITE_FILE}"
 )
+KNOWN_HOSTS = "/etc/vps-wizard/backups/known_hosts"
 PULL_KEYS = "/var/lib/vps-wizard-pull/.ssh/authorized_keys"
 # rsync's remote shell on the backup host for the pull, and the server as it reaches it.
 PULL_SSH = "'ssh -i /root/.ssh/pull -p 2222 -o StrictHostKeyChecking=accept-new' vps-wizard-pull@{}"
@@ -206,7 +207,7 @@ async def test_backups_step_by_keyboard_then_the_first_backup(pair):
         # No backup yet: the target does not know the server's key. The check says what to do.
         failed = await close_checks(pilot, app, all_ok=False)
         assert [r.check_id for r in failed] == ["backups.latest", "command"], failed
-        assert "restic could not read the backups" in failed[0].summary, failed[0]
+        assert "the backup host refuses this server's key" in failed[0].summary, failed[0]
         install_key_from_evidence(pair, failed[0].evidence)
         latest = results(pair)[0]
         assert "no backup yet: the repository" in latest["summary"], latest
@@ -221,7 +222,7 @@ def test_cli_apply_is_a_no_op_backups_restore_and_checks_fail_when_broken(pair, 
     answers.write_text(answers_toml({**pair.answers, "pull": True}))
     first = cli(pair, "apply", answers)
     if first.returncode != 0:  # this test alone: the first apply, the key not on the target yet
-        assert "✘ backups.latest: restic could not read the backups" in first.stdout, first.stdout
+        assert "✘ backups.latest: the backup host refuses this server's key" in first.stdout
         assert "Permission denied (publickey" in first.stdout
         install_key_from_evidence(pair, results(pair)[0]["evidence"])
     backup_now(pair)
@@ -282,6 +283,17 @@ def test_cli_apply_is_a_no_op_backups_restore_and_checks_fail_when_broken(pair, 
     assert pulled.stdout == original, pulled
     write = pair.target.exec(f"rsync /etc/hostname -e {pull_from}:x", check=False)
     assert write.returncode != 0 and "read-only" in write.stderr, write
+
+    # The backup host's key is pinned: another key is refused. (Every test host has the
+    # image's host keys: the other key is made here.)
+    server.exec(
+        f"cp -p {KNOWN_HOSTS} /root/known_hosts.kept && "
+        "ssh-keygen -q -t ed25519 -N '' -f /root/other && "
+        f"sed -i \"s|ssh-ed25519 .*|$(cut -d' ' -f1,2 /root/other.pub)|\" {KNOWN_HOSTS}"
+    )
+    refused = server.exec(f"{RESTIC} snapshots", check=False)
+    assert refused.returncode != 0 and "Host key verification failed" in refused.stderr, refused
+    server.exec(f"mv /root/known_hosts.kept {KNOWN_HOSTS}")
 
     # Broken by hand, each check fails with its evidence (two verifies for the five breaks).
     # The timer stopped, the repository password lost:

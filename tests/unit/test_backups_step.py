@@ -85,7 +85,20 @@ def test_restics_nanoseconds_and_zone_are_read() -> None:
             "put back the password you stored",
         ),
         (
+            "subprocess ssh: vpsbackup@192.0.2.5: Permission denied (publickey,password).\n"
+            "Fatal: unable to open repository at sftp:vps-wizard-backup:/srv/backups/server",
+            1,
+            "the backup host refuses this server's key",
+            "in ~vpsbackup/.ssh/authorized_keys on the backup host",
+        ),
+        (
             "subprocess ssh: Host key verification failed.\nFatal: unable to open repository",
+            1,
+            "the backup host's SSH key is not the one answered",
+            "cat /etc/ssh/ssh_host_ed25519_key.pub",
+        ),
+        (
+            "subprocess ssh: ssh: connect to host 192.0.2.5 port 22: Connection refused",
             1,
             "restic could not read the backups on the backup host",
             "its host key is the one answered",

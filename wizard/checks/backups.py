@@ -41,6 +41,8 @@ KEY_OPTIONS = 'restrict,command="internal-sftp"'
 # What restic says when it cannot read the repository, and what the user should do about it.
 REPOSITORY_MISSING = ("unable to open config file", "Is there a repository at the following")
 WRONG_PASSWORD = "wrong password or no key found"
+KEY_REFUSED = "permission denied (publickey"
+HOST_KEY_CHANGED = ("host key verification failed", "remote host identification has changed")
 ERROR_LINES = 8
 
 LATEST_SCRIPT = script(
@@ -124,6 +126,22 @@ def judge_latest(
                 "\n".join(evidence),
                 f"put the key line above on the backup host, then run {START_NOW} "
                 "(the first run makes the repository)",
+            )
+        if KEY_REFUSED in text:
+            return fail(
+                CHECK_ID,
+                "the backup host refuses this server's key: it does not hold the key line yet",
+                "\n".join(evidence),
+                f"put the key line above in ~{target_user}/.ssh/authorized_keys on the backup "
+                f"host, then run {START_NOW}",
+            )
+        if any(words in text for words in HOST_KEY_CHANGED):
+            return fail(
+                CHECK_ID,
+                "the backup host's SSH key is not the one answered: restic refuses to talk to it",
+                "\n".join(evidence),
+                "read the key on the backup host itself (cat /etc/ssh/ssh_host_ed25519_key.pub); "
+                "if it changed on purpose, answer it again and apply the backups step",
             )
         if WRONG_PASSWORD in text:
             return fail(
