@@ -88,6 +88,10 @@ class FormField(Vertical):
         self.control_widget = control
         self.help_text = help_text
         self.check = check
+        # Held, not queried: a control posts Changed as it mounts, and under load the field may
+        # handle it before these siblings of the control are mounted.
+        self.reason_label = Static("", classes="reason", markup=False)
+        self.switch_state = Static("", classes="switch-state")
 
     def compose(self) -> ComposeResult:
         yield Label(self.prompt, classes="prompt", markup=False)
@@ -95,12 +99,12 @@ class FormField(Vertical):
             # The slider's colour alone does not say yes or no on every terminal.
             with Horizontal(classes="switch-row"):
                 yield self.control_widget
-                yield Static("", classes="switch-state")
+                yield self.switch_state
         else:
             yield self.control_widget
         if self.help_text:
             yield Static(self.help_text, classes="help", markup=False)
-        yield Static("", classes="reason", markup=False)
+        yield self.reason_label
 
     def on_mount(self) -> None:
         self.validate()
@@ -126,7 +130,7 @@ class FormField(Vertical):
         """Check the value now; shows the reason when it is refused."""
         self.error = self.check(self.value)
         if isinstance(self.control_widget, Switch):
-            self.query_one(".switch-state", Static).update("yes" if self.value else "no")
+            self.switch_state.update("yes" if self.value else "no")
         self.post_message(self.Changed(self))
         return self.valid
 
@@ -137,7 +141,7 @@ class FormField(Vertical):
 
     def watch_error(self, error: str) -> None:
         self.set_class(bool(error), "-invalid")
-        self.query_one(".reason", Static).update(shown(error))
+        self.reason_label.update(shown(error))
 
     @on(Input.Changed)
     @on(Switch.Changed)
