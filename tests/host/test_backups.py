@@ -28,7 +28,7 @@ from screens.questions import QuestionsScreen
 from screens.review import ReviewScreen
 from screens.verify import VerifyScreen
 from tests.host.fixtures import FRESH_SLOTS, boot_free
-from tests.host.harness import Wizard, apply_ok
+from tests.host.harness import Wizard, apply_ok, assert_fails
 from tests.host.pilot import (
     close_checks,
     make_app,
@@ -59,6 +59,7 @@ PREPARE_SERVER = (
     f'mariadb -e "{SQL}" && mkdir -p /var/www/site/public && '
     f"echo '<p>the shop</p>' > {SITE_FILE}"
 )
+SSH_TO_TARGET = "ssh -F /etc/vps-wizard/backups/ssh_config vps-wizard-backup -s sftp"
 KNOWN_HOSTS = "/etc/vps-wizard/backups/known_hosts"
 PULL_KEYS = "/var/lib/vps-wizard-pull/.ssh/authorized_keys"
 # rsync's remote shell on the backup host for the pull, and the server as it reaches it.
@@ -291,8 +292,10 @@ def test_cli_apply_is_a_no_op_backups_restore_and_checks_fail_when_broken(pair, 
         "ssh-keygen -q -t ed25519 -N '' -f /root/other && "
         f"sed -i \"s|ssh-ed25519 .*|$(cut -d' ' -f1,2 /root/other.pub)|\" {KNOWN_HOSTS}"
     )
-    refused = server.exec(f"{RESTIC} snapshots", check=False)
+    refused = server.exec(f"{SSH_TO_TARGET} </dev/null", check=False)
     assert refused.returncode != 0 and "Host key verification failed" in refused.stderr, refused
+    latest = results(pair)[0]
+    assert_fails(latest, "the backup host's SSH key is not the one answered")
     server.exec(f"mv /root/known_hosts.kept {KNOWN_HOSTS}")
 
     # Broken by hand, each check fails with its evidence (two verifies for the five breaks).

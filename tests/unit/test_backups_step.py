@@ -197,3 +197,11 @@ def test_the_pull_key_may_only_read_the_web_roots_from_one_address() -> None:
         'restrict,from="192.0.2.9",command="/usr/bin/rrsync -ro /var/www" '
         "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPull vps-wizard-pull"
     )
+
+
+def test_ssh_alone_says_why_when_restic_did_not() -> None:
+    restic = "Fatal: unable to open repository at sftp:vps-wizard-backup:/srv: error: EOF"
+    ssh = "Host key verification failed.\n"
+    result = judge_latest(restic, 1, PATHS, False, NOW, 26, KEY, "", "vpsbackup", ssh)
+    assert result.summary.startswith("the backup host's SSH key is not the one answered")
+    assert "ssh says:\n  Host key verification failed." in result.evidence

@@ -57,6 +57,13 @@ LATEST_SCRIPT = script(
     code("cat /etc/vps-wizard/backups/id_ed25519.pub 2>/dev/null"),
     marker("LASTRUN"),
     code("systemctl show -p Result -p ExecMainStatus vps-wizard-backup.service 2>/dev/null"),
+    # restic passes on ssh's own error only now and then (it may exit first): when it failed,
+    # ssh alone says why it could not get in, every time.
+    marker("SSH"),
+    code(
+        '[ "$rc" = 0 ] || ssh -F /etc/vps-wizard/backups/ssh_config -o ConnectTimeout=15 '
+        "vps-wizard-backup -s sftp </dev/null 2>&1 >/dev/null | tail -n 3"
+    ),
     code("true"),
 )
 
@@ -111,6 +118,7 @@ def judge_latest(
     public_key: str = "",
     last_run: str = "",
     target_user: str = "the backup user",
+    ssh_output: str = "",
 ) -> CheckResult:
     """The latest snapshot exists, is younger than max_age_hours and holds every asked path
     (and the dumps folder when MariaDB runs); the last run of the service did not fail."""
@@ -118,7 +126,9 @@ def judge_latest(
     if rc != 0:
         lines = [visible(line) for line in output.strip().splitlines()][-ERROR_LINES:]
         evidence += ["restic says:", *("  " + line for line in lines)]
-        text = output.lower()
+        if ssh_output.strip():
+            evidence += ["ssh says:", *("  " + visible(line) for line in ssh_output.splitlines())]
+        text = (output + "\n" + ssh_output).lower()
         if any(words.lower() in text for words in REPOSITORY_MISSING):
             return fail(
                 CHECK_ID,
@@ -237,4 +247,5 @@ def latest_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
         sections.get("KEY", ""),
         sections.get("LASTRUN", ""),
         str(params.get("user") or "the backup user"),
+        sections.get("SSH", ""),
     )
