@@ -339,7 +339,8 @@ REFUSE = Section(
         _f(
             "reason",
             TEXT,
-            "why it is refused: a text template over the same values as `when`, so it can name what it refuses",
+            "why it is refused: a text template over the same values as `when`, so it can "
+            "name what it refuses",
             required=True,
         ),
         _f("hint", TEXT, "what to do instead"),
