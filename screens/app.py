@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from wizard.endpoint import ConnectOptions
     from wizard.plan import Plan
     from wizard.preview import PlannedStep
+    from wizard.reveal import Secret
     from wizard.state import StateStore
     from wizard.steps import Step
     from wizard.workflow import Applied, ApplyRolledBack, Decision, Event, Review, RunEnd
@@ -502,6 +503,7 @@ class WizardApp(App[None]):
             Applying,
             ApplyRolledBack,
             ConfirmSecondAdmin,
+            Revealed,
             Review,
             Stopped,
             Verified,
@@ -520,6 +522,8 @@ class WizardApp(App[None]):
             case Applied() | ApplyRolledBack():
                 self._show(self._apply_ended, event)
                 self._phase = "session"
+            case Revealed(plan=plan, secrets=secrets):
+                return self._wait_for(self._reveal, plan.step.id, secrets)
             case Adopted(plan=plan):
                 self._show(self._adopted, plan)
             case Verifying(step_ids=step_ids, heading=heading):
@@ -613,6 +617,13 @@ class WizardApp(App[None]):
             ConfirmModal("A second admin", warning, "Add the second admin"),
             lambda yes: answer.set_result(bool(yes)),
         )
+
+    def _reveal(self, answer: Future[Any], step_id: str, secrets: tuple[Secret, ...]) -> None:
+        """The secrets over the apply's screen until the user says they are stored (never
+        into the apply's log)."""
+        from screens.reveal import RevealModal
+
+        self.push_screen(RevealModal(step_id, secrets), lambda _: answer.set_result(None))
 
     async def _applying(self, plan: Plan) -> ApplyScreen:
         """The apply's screen over the overview."""

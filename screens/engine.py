@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from wizard.facts import Facts
     from wizard.plan import Plan
     from wizard.preview import PlannedStep
+    from wizard.reveal import Secret
     from wizard.session import ResetSuspected, StepStatus
     from wizard.state import StateStore
     from wizard.steps import Step
@@ -74,6 +75,10 @@ class WizardSession(Protocol):
 
     def adopt(self, plan: Plan) -> None:
         """Record a step whose server already matches its plan as applied."""
+        ...
+
+    def reveal_once(self, plan: Plan) -> tuple[Secret, ...]:
+        """What the apply made that the user must keep, not shown yet (marked shown now)."""
         ...
 
     def verify(

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from wizard.checks.base import CheckResult
     from wizard.plan import Plan
     from wizard.preview import PlannedStep
+    from wizard.reveal import Secret
     from wizard.session import Session
     from wizard.state import StateStore
     from wizard.workflow import Event, StepDone
@@ -547,6 +548,7 @@ def _answer(event: Event, args: argparse.Namespace) -> Any:
         ApplyRolledBack,
         ConfirmSecondAdmin,
         Decision,
+        Revealed,
         Review,
         Verified,
     )
@@ -577,11 +579,22 @@ def _answer(event: Event, args: argparse.Namespace) -> Any:
             return _quiet if quiet else _print_event
         case ApplyRolledBack(failure=failure):
             raise failure
+        case Revealed(plan=plan, secrets=secrets):
+            print_secrets(plan.step.id, secrets)
         case Adopted(plan=plan) if not quiet:
             print(f"== {plan.step.id}: nothing to change")
         case Verified(results=results) if not quiet:
             print_results([r for step_results in results.values() for r in step_results])
     return None
+
+
+def print_secrets(step_id: str, secrets: Sequence[Secret]) -> None:
+    """What the apply made that the user must keep, this once, on the error stream: it is the
+    terminal's even when the report (--json, or the output) goes to a file or a pipe."""
+    lines = [f"== {step_id}: keep a copy now, it is not shown again"]
+    for secret in secrets:
+        lines += [f"   {secret.label} ({secret.path}):", f"   {visible(secret.value)}"]
+    print("\n".join(lines), file=sys.stderr, flush=True)
 
 
 def step_json(done: StepDone) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from wizard.resume import (
     unconfirmed,
     verified_only_when_backed,
 )
+from wizard.reveal import Secret, parse_revealed, reveal_script
 from wizard.roles import second_admin
 from wizard.runlock import ApplyBusy
 from wizard.shell import heredoc, sh
@@ -387,6 +388,15 @@ class Session:
     def outdated_by(self, step_id: str) -> dict[str, tuple[str, bool]]:
         """The applied steps whose input this step changes (wizard.followups)."""
         return outdated_by(self.catalog, self.host, self.facts, step_id)
+
+    def reveal_once(self, plan: Plan) -> tuple[Secret, ...]:
+        """What the step made that the user must keep and has not been shown yet
+        (wizard.reveal): read and marked as shown on the server in one command."""
+        if not plan.step.reveals:
+            return ()
+        with self.stats.phase("apply"):
+            result = self.remote.run(reveal_script(plan.step.reveals), timeout=30)
+        return parse_revealed(plan.step.reveals, result.stdout)
 
     def adopt(self, plan: Plan) -> None:
         """The server already matches the plan: record the step as applied with these answers.

@@ -157,6 +157,16 @@ class Refusal:
 
 
 @dataclass(frozen=True)
+class Reveal:
+    """A file the step makes on the server that the user must keep a copy of (a backup
+    repository's password): shown once, after the apply that made it, then never again by
+    the wizard (the server keeps a mark that it was shown)."""
+
+    path: str
+    label: str
+
+
+@dataclass(frozen=True)
 class Step:
     """One step of the catalog, loaded from templates/<id>/step.toml."""
 
@@ -181,6 +191,7 @@ class Step:
     checks: tuple[CheckSpec, ...] = ()
     source_dir: str = ""
     refusals: tuple[Refusal, ...] = ()
+    reveals: tuple[Reveal, ...] = ()
     # The roles the step's answers fill: role -> question name.
     provides: Mapping[Role, str] = field(default_factory=dict)
 

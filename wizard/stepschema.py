@@ -32,6 +32,7 @@ from wizard.steps import (
     NamedValidator,
     Question,
     Refusal,
+    Reveal,
     Role,
     ServiceAction,
     Step,
@@ -348,6 +349,17 @@ REFUSE = Section(
     Refusal,
 )
 
+REVEAL = Section(
+    "[[reveal]]",
+    "A file the step makes on the server that the user must keep a copy of (a key, a "
+    "password): shown once, after the apply that made it, then never again.",
+    (
+        _f("path", TEXT, "the file on the server, an absolute path", required=True),
+        _f("label", TEXT, "what it is and why to keep it, as the user is told", required=True),
+    ),
+    Reveal,
+)
+
 STEP = Section(
     "Top level",
     "The step itself. A step is a folder holding step.toml and its templates, shipped in "
@@ -417,6 +429,13 @@ STEP = Section(
         _f("commands", TABLES, "the commands the step runs", section=COMMAND),
         _f("checks", TABLES, "what verify proves", section=CHECK),
         _f("refuse", TABLES, "answers refused with a reason", section=REFUSE, attr="refusals"),
+        _f(
+            "reveal",
+            TABLES,
+            "files shown to the user once, after the apply that made them",
+            section=REVEAL,
+            attr="reveals",
+        ),
     ),
     Step,
 )
@@ -1080,7 +1099,18 @@ def markdown() -> str:
         "engine.",
         "",
     ]
-    for section in (STEP, QUESTION, COLUMN, FILE, VALIDATOR, COMMAND, SCRIPT, CHECK, REFUSE):
+    for section in (
+        STEP,
+        QUESTION,
+        COLUMN,
+        FILE,
+        VALIDATOR,
+        COMMAND,
+        SCRIPT,
+        CHECK,
+        REFUSE,
+        REVEAL,
+    ):
         out += _section_markdown(section)
     out += _types_markdown()
     out += _validators_markdown()

@@ -23,6 +23,7 @@ from wizard.checks.base import CheckResult, CheckStatus
 from wizard.errors import ApplyFailed
 from wizard.plan import Plan
 from wizard.preview import PlannedStep, refuse_unlike
+from wizard.reveal import Secret
 
 ApplyLines = Callable[[str], None]
 CheckResults = Callable[[str, CheckResult], None]
@@ -88,6 +89,15 @@ class Applied:
 
 
 @dataclass(frozen=True)
+class Revealed:
+    """What the apply made that the user must keep (wizard.reveal), shown this once. Answered
+    with None once shown."""
+
+    plan: Plan
+    secrets: tuple[Secret, ...]
+
+
+@dataclass(frozen=True)
 class ApplyRolledBack:
     """The apply failed and the server was rolled back; the run ends here."""
 
@@ -147,6 +157,7 @@ Event = (
     | ConfirmSecondAdmin
     | Applying
     | Applied
+    | Revealed
     | ApplyRolledBack
     | Adopted
     | Verifying
@@ -174,6 +185,8 @@ class RunSession(Protocol):
     def apply(self, plan: Plan, on_event: ApplyLines = ...) -> ApplyOutcome: ...
 
     def followups(self, step_id: str) -> list[Plan]: ...
+
+    def reveal_once(self, plan: Plan) -> tuple[Secret, ...]: ...
 
     def verify(
         self, step_ids: Iterable[str], on_result: CheckResults | None = None
@@ -288,6 +301,9 @@ def _apply(session: RunSession, plan: Plan) -> Generator[Event, Any, ApplyOutcom
         yield ApplyRolledBack(plan, failure)
         return None
     yield Applied(plan, outcome)
+    secrets = session.reveal_once(plan)
+    if secrets:
+        yield Revealed(plan, secrets)
     return outcome
 
 

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from screens.questions import QuestionsScreen
+from screens.reveal import RevealModal
 from screens.review import ReviewScreen
 from screens.verify import VerifyScreen
 from tests.host.fixtures import FRESH_SLOTS, boot_free
@@ -203,6 +204,12 @@ async def test_backups_step_by_keyboard_then_the_first_backup(pair):
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: isinstance(app.screen, ReviewScreen))
         await pilot.press("A")
+        # The repository password, made by the apply, is shown this once for the user to store.
+        await wait_until(pilot, lambda: isinstance(app.screen, RevealModal), 120)
+        password = pair.server.exec(f"cat {PASSWORD}").stdout.strip()
+        shown = [str(s.visual) for s in app.screen.query(Static)]
+        assert password in shown, shown
+        await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, VerifyScreen))
         await wait_until(pilot, lambda: not app.screen.running)
         # No backup yet: the target does not know the server's key. The check says what to do.
@@ -222,6 +229,9 @@ def test_cli_apply_is_a_no_op_backups_restore_and_checks_fail_when_broken(pair, 
     answers = tmp_path / "answers.toml"
     answers.write_text(answers_toml({**pair.answers, "pull": True}))
     first = cli(pair, "apply", answers)
+    # Shown once already (in the TUI above, or here when this test runs alone), never again.
+    password = server.exec(f"cat {PASSWORD}").stdout.strip()
+    assert first.stdout.count(password) + first.stderr.count(password) <= 1
     if first.returncode != 0:  # this test alone: the first apply, the key not on the target yet
         assert "✘ backups.latest: the backup host refuses this server's key" in first.stdout
         assert "Permission denied (publickey" in first.stdout

@@ -42,6 +42,7 @@ from wizard.facts import Facts  # noqa: E402
 from wizard.plan import CommandChange, FileChange, Plan  # noqa: E402
 from wizard.preview import PlannedStep  # noqa: E402
 from wizard.remote import Stats, Target  # noqa: E402
+from wizard.reveal import Secret  # noqa: E402
 from wizard.serverfiles import RemoteFile  # noqa: E402
 from wizard.session import ConnectOptions, StepStatus  # noqa: E402
 from wizard.state import StateStore, StepRecord  # noqa: E402
@@ -197,6 +198,7 @@ class FakeSession:
         self.records = {step.id: StepRecord(step.id) for step in catalog.steps}
         self.plans: dict[str, Plan] = {"base": base_plan(catalog)}
         self.followup_plans: dict[str, list[Plan]] = {}
+        self.secrets: dict[str, tuple[Secret, ...]] = {}
         self.plan_error: Exception | None = None
         self.apply_events = ["backing up 3 files", "writing /etc/hostname", "reloading"]
         self.apply_error: Exception | None = None
@@ -281,6 +283,11 @@ class FakeSession:
         """The prepared plans of the steps this one made outdated (none unless set)."""
         self.calls.append(("followups", step_id))
         return self.followup_plans.pop(step_id, [])
+
+    def reveal_once(self, plan: Plan) -> tuple[Secret, ...]:
+        """The prepared secrets of the step, once (none unless set)."""
+        self.calls.append(("reveal_once", plan.step.id))
+        return self.secrets.pop(plan.step.id, ())
 
     def adopt(self, plan: Plan) -> None:
         """The server already matches: the step counts as applied."""

@@ -16,6 +16,7 @@ from wizard.checks.base import CheckResult
 from wizard.errors import ApplyFailed, WizardError
 from wizard.plan import FileChange, Plan
 from wizard.preview import PlannedStep
+from wizard.reveal import Secret
 from wizard.workflow import (
     Adopted,
     Applied,
@@ -23,6 +24,7 @@ from wizard.workflow import (
     ApplyRolledBack,
     ConfirmSecondAdmin,
     Decision,
+    Revealed,
     Review,
     RunEnd,
     StepDone,
@@ -61,6 +63,7 @@ class Server:
     failing_checks: set[str] = dataclasses.field(default_factory=set)
     warning: str = ""
     calls: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    secrets: dict[str, tuple[Secret, ...]] = dataclasses.field(default_factory=dict)
 
     def plan(self, step_id: str, raw: Mapping[str, Any] | None = None) -> Plan:
         self.calls.append(("plan", step_id))
@@ -79,6 +82,10 @@ class Server:
         if plan.step.id in self.failing_apply:
             raise ApplyFailed(f"{plan.step.id} was rolled back", "fix it")
         return ApplyOutcome(f"run-{plan.step.id}", "done", ())
+
+    def reveal_once(self, plan: Plan) -> tuple[Secret, ...]:
+        self.calls.append(("reveal_once", plan.step.id))
+        return self.secrets.pop(plan.step.id, ())
 
     def followups(self, step_id: str) -> list[Plan]:
         self.calls.append(("followups", step_id))
@@ -256,3 +263,22 @@ def test_events_say_what_happened_in_order(catalog):
     assert applied.outcome.run_id == "run-base"
     assert isinstance(events[1], Applying) and isinstance(events[3], Verifying)
     assert not [e for e in events if isinstance(e, Adopted)]
+
+
+def test_what_the_apply_made_to_keep_is_shown_after_it_then_checked(catalog):
+    secret = Secret("the password", "/etc/x/password", "s3cret")
+    server = Server({"base": changed(catalog, "base")}, secrets={"base": (secret,)})
+    events, end = drive(run_steps(server, [("base", {})]), {Review: Decision.APPLY})
+    kinds = [type(e) for e in events]
+    assert kinds.index(Applied) < kinds.index(Revealed) < kinds.index(Verifying)
+    revealed = next(e for e in events if isinstance(e, Revealed))
+    assert revealed.secrets == (secret,) and end is RunEnd.DONE
+    # The value stays out of what is printed of the event (a traceback, a debug line).
+    assert "s3cret" not in repr(revealed)
+
+
+def test_nothing_to_keep_is_no_event(catalog):
+    server = Server({"base": changed(catalog, "base")})
+    events, _ = drive(run_steps(server, [("base", {})]), {Review: Decision.APPLY})
+    assert not [e for e in events if isinstance(e, Revealed)]
+    assert ("reveal_once", "base") in server.calls
