@@ -30,10 +30,10 @@ class Secret:
     value: str = field(repr=False)
 
 
-def reveal_script(reveals: Sequence[Reveal]) -> Shell:
+def reveal_script(reveals: Sequence[Reveal], shown_dir: str = SHOWN_DIR) -> Shell:
     """For each path not shown yet: `INDEX BASE64` of its content (at most MAX_BYTES), then
-    its mark, in one command. A missing file is skipped and stays unmarked."""
-    lines = [sh("umask 077; mkdir -p {shown}", shown=SHOWN_DIR)]
+    its mark in `shown_dir`, in one command. A missing file is skipped and stays unmarked."""
+    lines = [sh("umask 077; mkdir -p {shown}", shown=shown_dir)]
     for index, reveal in enumerate(reveals):
         lines.append(
             sh(
@@ -43,7 +43,7 @@ if [ -f "$p" ] && [ ! -e "$m" ] && [ "$(wc -c < "$p")" -le {limit} ]; then
   printf '%s ' {index}; base64 -w0 < "$p"; echo; : > "$m"
 fi""",
                 path=reveal.path,
-                shown=SHOWN_DIR,
+                shown=shown_dir,
                 limit=MAX_BYTES,
                 index=index,
             )
@@ -53,11 +53,11 @@ fi""",
 
 def parse_revealed(reveals: Sequence[Reveal], output: str) -> tuple[Secret, ...]:
     """The secrets the script printed, in the step's order; a line that is not `INDEX
-    BASE64` of a known index is dropped (server text, never trusted)."""
+    BASE64` of a known index, or an empty file's, is dropped (server text, never trusted)."""
     found: list[Secret] = []
     for line in output.splitlines():
         index, _, data = line.partition(" ")
-        if not index.isdigit() or int(index) >= len(reveals):
+        if not index.isdigit() or int(index) >= len(reveals) or not data:
             continue
         try:
             value = base64.b64decode(data, validate=True).decode("utf-8", errors="replace")
