@@ -8,7 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from wizard.checks.base import CheckStatus, exit_code, split_sections
-from wizard.checks.fail2ban import jails_script, judge_jails, judge_test_ban, trial_ban_script
+from wizard.checks.fail2ban import (
+    FAIL2BAN_ANSWERS,
+    jails_script,
+    judge_jails,
+    judge_test_ban,
+    trial_ban_script,
+)
+from wizard.shell import code, script
 
 
 def stand_in(bin_dir: Path, name: str, body: str) -> None:
@@ -96,3 +103,26 @@ echo 1
     results = [judge_test_ban("sshd", "192.0.2.77", split_sections(out)) for out in outputs]
     assert [r.status for r in results] == [CheckStatus.OK] * 3, results
     assert ruleset.read_text() == ""
+
+
+def test_the_checks_wait_for_the_socket_a_restart_brings_late(tmp_path: Path) -> None:
+    """systemd calls fail2ban active before its socket answers: a check asks once it does."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    counter = tmp_path / "pings"
+    counter.write_text("0")
+    stand_in(
+        bin_dir,
+        "fail2ban-client",
+        f"""if [ "$1" = ping ]; then
+  n=$(cat {counter}); echo $((n + 1)) > {counter}
+  [ "$n" -ge 4 ] && echo pong && exit 0
+  echo "Failed to access socket path: /var/run/fail2ban/fail2ban.sock" >&2; exit 255
+fi
+[ "$(cat {counter})" -ge 5 ] || {{ echo "Failed to access socket path" >&2; exit 255; }}
+echo "These IP addresses/networks are ignored:"; echo "\\`- 192.0.2.10"
+""",
+    )
+    ask = script(FAIL2BAN_ANSWERS, code("fail2ban-client get sshd ignoreip 2>&1"))
+    out = run(str(ask), bin_dir)
+    assert "192.0.2.10" in out and "socket" not in out

@@ -70,6 +70,16 @@ def judge_jails(expected: Sequence[str], output: str, exit_code: int) -> CheckRe
     return ok(cid, f"jails running: {', '.join(expected)}", evidence)
 
 
+# After a (re)start systemd reports fail2ban active before its socket answers: a check that
+# asks it right away reads "Failed to access socket path" (seen on Debian 13 in CI). Each
+# check first waits, at most ANSWER_WAIT_S, for `fail2ban-client ping`.
+ANSWER_WAIT_S = 10
+FAIL2BAN_ANSWERS = code(
+    "if command -v fail2ban-client >/dev/null 2>&1; then i=0; "
+    "while [ $i -lt 40 ] && ! fail2ban-client ping >/dev/null 2>&1; do "
+    "sleep 0.25; i=$((i+1)); done; fi"
+)
+
 # fail2ban answers `status` before it has read its jails: right after a (re)start the list is
 # empty for a second or two. Ask again, for at most JAIL_WAIT_S, while a jail we expect is
 # missing; a jail that never comes up still fails, once the wait is over.
@@ -176,7 +186,10 @@ def ignoreip_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
     address = str(params.get("address") or "")
     if not address:
         return judge_ignoreip("", "", 0)
-    result = ctx.remote.run(code("fail2ban-client get sshd ignoreip 2>&1"), timeout=30)
+    result = ctx.remote.run(
+        script(FAIL2BAN_ANSWERS, code("fail2ban-client get sshd ignoreip 2>&1")),
+        timeout=30 + ANSWER_WAIT_S,
+    )
     return judge_ignoreip(address, result.stdout, result.exit_code)
 
 
@@ -210,6 +223,7 @@ def trial_ban_script(jail: str, address: str, lock: str = TEST_BAN_LOCK) -> Shel
             lock=lock,
             wait=TEST_BAN_LOCK_WAIT_S,
         ),
+        FAIL2BAN_ANSWERS,
         marker("BAN"),
         code('fail2ban-client set "$jail" banip "$addr" 2>&1'),
         code("rc=$?"),
@@ -304,7 +318,7 @@ def trial_ban_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult
     refused = refuse_test_address(address)
     if refused:
         return refused
-    timeout = 60 + TEST_BAN_LOCK_WAIT_S
+    timeout = 60 + TEST_BAN_LOCK_WAIT_S + ANSWER_WAIT_S
     output = ctx.remote.run(trial_ban_script(jail, address), timeout=timeout).stdout
     return judge_test_ban(jail, address, split_sections(output))
 
