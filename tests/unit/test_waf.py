@@ -203,10 +203,36 @@ def test_a_post_whose_fields_do_not_reach_php_fails():
     assert_fails(waf.judge_passes(answer("/"), answer("/x.php", 413, method="POST"), proof), "413")
 
 
-def test_the_form_page_is_written_as_the_site_files_and_removed_by_itself():
-    text = waf.write_form_script("/var/www/example.net/public", "/var/www/x/vw-waf-a.php", "a")
-    assert "chown --reference=/var/www/example.net/public /var/www/x/vw-waf-a.php" in text
-    assert "chmod 0640" in text and "systemd-run" in text and "rm -f" in text
+def test_the_form_page_is_created_as_the_site_files_never_roots(tmp_path):
+    # Run by a real shell, with stand-ins for stat and runuser that record who writes what:
+    # the page must never exist as root's file, even for a moment (vhost.permissions runs
+    # beside this check and would see it).
+    bin_dir, root = tmp_path / "bin", tmp_path / "public"
+    bin_dir.mkdir()
+    root.mkdir()
+    (bin_dir / "stat").write_text("#!/bin/sh\necho site-owner\n")
+    (bin_dir / "runuser").write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = -u ] && [ "$3" = -- ] || exit 9\n'
+        'echo "$2" > "$RUNUSER_LOG"; shift 3; exec "$@"\n'
+    )
+    (bin_dir / "systemd-run").write_text('#!/bin/sh\necho "$@" > "$TIMER_LOG"\n')
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    page = root / "vw-waf-a.php"
+    text = waf.write_form_script(str(root), str(page), "a")
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "RUNUSER_LOG": str(tmp_path / "runuser.log"),
+        "TIMER_LOG": str(tmp_path / "timer.log"),
+    }
+    done = subprocess.run(["sh", "-c", str(text)], env=env, capture_output=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "runuser.log").read_text().strip() == "site-owner"
+    assert "TOKEN" not in page.read_text() and "a" in page.read_text()
+    assert oct(page.stat().st_mode & 0o777) == "0o640"
+    assert "rm -f" in (tmp_path / "timer.log").read_text()
+    assert "chown" not in str(text) and "> " + str(page) not in str(text)
 
 
 # ----------------------------------------------------------------------------- waf.audit_log

@@ -276,12 +276,22 @@ def form_proof(token: str, message: str) -> str:
 
 
 def write_form_script(root: str, path: str, token: str) -> Shell:
-    """Write the one-time form page as the site's own files are (owner:www-data, 0640: the
-    vhost.permissions check finds nothing to say), and arm its removal as a safety net."""
+    """Write the one-time form page as the site's own files are (owner:www-data, 0640), and
+    arm its removal as a safety net.
+
+    The file is created by the web root's owner, never by root and chowned after: the
+    vhost.permissions check, which runs beside this one, must never see it root's.
+    """
     return script(
         code("umask 027"),
-        heredoc(sh("base64 -d > {path}", path=path), FORM_PHP.replace("TOKEN", token).encode()),
-        sh("chown --reference={root} {path} && chmod 0640 {path} || exit 1", root=root, path=path),
+        sh("owner=$(stat -c %U {root}) || exit 1", root=root),
+        # The root's setgid bit gives the file www-data's group; the umask gives 0640.
+        # The here-document feeds the group: base64 reads it, not the pipeline's last command.
+        heredoc(
+            sh('{{ base64 -d | runuser -u "$owner" -- tee {path} >/dev/null; }}', path=path),
+            FORM_PHP.replace("TOKEN", token).encode(),
+        ),
+        sh("test -s {path} || exit 1", path=path),
         sh(
             "systemd-run --quiet --collect --on-active={lifetime} rm -f {path} "
             ">/dev/null 2>&1 || true",
