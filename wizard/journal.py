@@ -13,8 +13,14 @@ BACKUP_DIR = "/var/backups/vps-wizard"
 
 
 def new_run_id() -> str:
-    """A sortable, unique run id: UTC time plus randomness."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+    """A sortable, unique run id: UTC time to the millisecond plus randomness.
+
+    The milliseconds keep two runs started in the same second in the order they started:
+    the newest run is the last one listed.
+    """
+    now = time.time()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now * 1000) % 1000:03d}"
+    return f"{stamp}Z-{secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True)

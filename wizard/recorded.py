@@ -33,8 +33,9 @@ REFRESH = (
 
 # What differs between two runs of the same scripts, each with the fixed word it becomes.
 _VOLATILE = (
-    # wizard.journal.new_run_id: UTC time plus 6 hex digits.
-    (re.compile(r"\b\d{8}T\d{6}Z-[0-9a-f]{6}\b"), "RUN-ID"),
+    # wizard.journal.new_run_id: UTC time (to the millisecond since 2026-12-07) plus 6 hex
+    # digits.
+    (re.compile(r"\b\d{8}T\d{6}(\d{3})?Z-[0-9a-f]{6}\b"), "RUN-ID"),
     # wizard.shell.heredoc's tag, random so no content can end the here-document early.
     (re.compile(r"\bVW_DATA_[0-9A-F]{12}\b"), "VW_DATA_TAG"),
     # Epoch seconds in names (state.json.archived-<time>) and in the state pushed to the server.
