@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -182,7 +183,7 @@ def install_key_from_evidence(pair: Pair, evidence: str) -> str:
     line = found.group(1)
     pair.target.exec(
         f"install -d -m 0700 -o {BACKUP_USER} -g {BACKUP_USER} /home/{BACKUP_USER}/.ssh && "
-        f"printf '%s\\n' '{line}' > /home/{BACKUP_USER}/.ssh/authorized_keys && "
+        f"printf '%s\\n' {shlex.quote(line)} > /home/{BACKUP_USER}/.ssh/authorized_keys && "
         f"chown {BACKUP_USER}: /home/{BACKUP_USER}/.ssh/authorized_keys"
     )
     return line
