@@ -585,7 +585,8 @@ class WizardApp(App[None]):
                     self.notify(f"{event.plan.step.id} left as it is.", title="Not applied")
                 answer.set_result(choices.get(choice or "", Decision.STOP))
 
-            self.push_screen(ConfirmStepModal(event.shown, event.position), answered)
+            modal = ConfirmStepModal(event.shown, event.position, event.installs)
+            self.push_screen(modal, answered)
             return
         if event.cause:
             await self.pop_to_overview()

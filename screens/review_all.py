@@ -265,16 +265,20 @@ class ConfirmStepModal(ModalScreen[str]):
         Binding("escape,s", "answer('stop')", "Stop the run"),
     ]
 
-    def __init__(self, item: PlannedStep, position: str) -> None:
+    def __init__(self, item: PlannedStep, position: str, installs: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.item = item
         self.position = position
+        # The whole run's packages, installed in one go before this step (wizard.workflow).
+        self.installs = installs
 
     def compose(self) -> ComposeResult:
         step = self.item.plan.step
         with Vertical(id="dialog"):
             yield Label(f"Apply {step.id}? ({self.position})", id="title")
             yield Static(shown(self.item.plan.summary()), id="meaning")
+            if self.installs:
+                yield Static(shown("Installs, for the whole run: " + " ".join(self.installs)))
             yield Static(
                 "It is planned again first and refused if it would now differ from the "
                 "reviewed plan.",

@@ -37,6 +37,19 @@ APT_LINES_SHOWN = 200
 # How often the session's log follow checks whether the apply ended: its last lines and the
 # result reach the wizard at most this late.
 TAIL_POLL_S = 0.02
+# The journal's step of the run that installs the packages of a whole run at once.
+INSTALL_STEP = "packages"
+# While that run's one apt transaction installs every step's packages, no daemon may start with
+# its package's defaults before its own step wrote its files: a policy-rc.d (the Debian
+# interface invoke-rc.d and deb-systemd-invoke ask before they start anything) answers 101,
+# "not now", and writes down what it held back: the package whose maintainer script asked
+# (DPKG_MAINTSCRIPT_PACKAGE) and the unit. The apply of the step whose packages brought it
+# starts it once its files are in place (_held_lines). In /run: after a reboot every enabled
+# unit has started anyway, and nothing is held any more.
+POLICY_RC_D = "/usr/sbin/policy-rc.d"
+# The word that tells the wizard's policy-rc.d from one of the server's own.
+POLICY_MARK = "vps-wizard-holds-daemons"
+HELD_FILE = "/run/vps-wizard/held"
 
 
 @dataclass(frozen=True)
@@ -127,6 +140,18 @@ def stage_script(
     plan: Plan, paths: RunPaths, apply_sh: Shell, restore_sh: Shell, cleanup_sh: Shell
 ) -> Shell:
     """The foreground script: lock, journal folder, temporary files, run scripts, start apply."""
+    return _stage_script(plan.step.id, plan.changed_files, paths, apply_sh, restore_sh, cleanup_sh)
+
+
+def _stage_script(
+    step_id: str,
+    changed_files: tuple[FileChange, ...],
+    paths: RunPaths,
+    apply_sh: Shell,
+    restore_sh: Shell,
+    cleanup_sh: Shell,
+) -> Shell:
+    """stage_script for any run: a step's, or the one installing a whole run's packages."""
     run = paths.run_id
     unit = f"vps-wizard-apply-{run}"
     parts = [
@@ -155,14 +180,14 @@ def stage_script(
             'printf \'%s\\n\' "$run" "${{1%% *}}" '
             '"$(id -un)${{SUDO_USER:+ (sudo from $SUDO_USER)}}"'
             ' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" {step} > {lock}.tmp && mv -f {lock}.tmp {lock}',
-            step=plan.step.id,
+            step=step_id,
             lock=LOCK_FILE,
         ),
         code("flock -u 8"),
-        sh('echo {step} > "$D/step"', step=plan.step.id),
+        sh('echo {step} > "$D/step"', step=step_id),
         code('stale() { echo "@@STALE $1"; rm -rf "$D" "$B"; exit 4; }'),
     ]
-    parts += _unchanged_since_review_all(plan.changed_files)
+    parts += _unchanged_since_review_all(changed_files)
     for name, body in (
         ("cleanup.sh", cleanup_sh),
         ("restore.sh", restore_sh),
@@ -178,10 +203,10 @@ def stage_script(
     )
     # One mkdir for every folder the files go to (a process per file counts at 100 files); a
     # folder it could not make shows as the write's failure below.
-    directories = list(dict.fromkeys(_directory(c.dest) for c in plan.changed_files))
+    directories = list(dict.fromkeys(_directory(c.dest) for c in changed_files))
     if directories:
         parts.append(sh("(umask 022; mkdir -p {directories})", directories=directories))
-    for change in plan.changed_files:
+    for change in changed_files:
         temp = _temp_path(change, run)
         directory = _directory(change.dest)
         write = heredoc(sh('base64 -d > {temp} 2>"$D/write.err"', temp=temp), change.new)
@@ -305,10 +330,28 @@ def _label(text: str) -> str:
     return first if len(first) <= LABEL_LENGTH else first[: LABEL_LENGTH - 1] + "…"
 
 
-def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> Shell:
-    """The detached script: packages, commands, backup, validate, rename, reload, record."""
-    run = paths.run_id
-    lines = [
+def _apt_install(packages: tuple[str, ...]) -> Shell:
+    """apt-get install of the packages, its meaningful lines followed live, `fail` on error."""
+    # apt's exit status goes through a file: a pipe's status is its last command's.
+    return sh(
+        "log installing {names}\n"
+        "{{ apt-get -o DPkg::Lock::Timeout=600 -q -y install {packages} 2>&1; "
+        'echo $? > "$D/apt.rc"; }} | tee "$D/apt.log" | '
+        'awk -v max={max} -v where="$D/apt.log" '
+        "'/'{pattern}'/ {{ n++; if (n <= max) {{ print \"@@APT \" $0; fflush() }} }} "
+        'END {{ if (n > max) print "@@APT ... " n - max " more line(s) in " where }}\'\n'
+        '[ "$(cat "$D/apt.rc" 2>/dev/null)" = 0 ] '
+        '|| fail "apt-get install failed" "$(tail -n 3 "$D/apt.log")"',
+        names=" ".join(packages),
+        packages=packages,
+        max=APT_LINES_SHOWN,
+        pattern=APT_LINES,
+    )
+
+
+def _detached_preamble(paths: RunPaths) -> list[Shell]:
+    """The start of a detached run's script: its journal, its owner's lock, how it reports."""
+    return [
         code("set -u"),
         _journal_vars(paths),
         # Shared with the staging session: while this runs, its owner is alive.
@@ -326,6 +369,14 @@ def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> Shell:
             "setstatus {failed}; exit 1; }}",
             failed=RunStatus.FAILED,
         ),
+    ]
+
+
+def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> Shell:
+    """The detached script: packages, commands, backup, validate, rename, reload, record."""
+    run = paths.run_id
+    lines = [
+        *_detached_preamble(paths),
         # A rollback also disarms the guard: its timer must never restore this run later.
         sh(
             'rollback() {{ echo "@@FAIL $1"; detail "${{2:-}}"; '
@@ -348,23 +399,7 @@ def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> Shell:
         code("export DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a"),
     ]
     if plan.missing_packages:
-        # apt's exit status goes through a file: a pipe's status is its last command's.
-        lines.append(
-            sh(
-                "log installing {names}\n"
-                "{{ apt-get -o DPkg::Lock::Timeout=600 -q -y install {packages} 2>&1; "
-                'echo $? > "$D/apt.rc"; }} | tee "$D/apt.log" | '
-                'awk -v max={max} -v where="$D/apt.log" '
-                "'/'{pattern}'/ {{ n++; if (n <= max) {{ print \"@@APT \" $0; fflush() }} }} "
-                'END {{ if (n > max) print "@@APT ... " n - max " more line(s) in " where }}\'\n'
-                '[ "$(cat "$D/apt.rc" 2>/dev/null)" = 0 ] '
-                '|| fail "apt-get install failed" "$(tail -n 3 "$D/apt.log")"',
-                names=" ".join(plan.missing_packages),
-                packages=plan.missing_packages,
-                max=APT_LINES_SHOWN,
-                pattern=APT_LINES,
-            )
-        )
+        lines.append(_apt_install(plan.missing_packages))
     lines += _command_lines(plan, "before", "fail")
     # One chown and one chmod for all the files of the same owner and mode.
     same_rights: dict[tuple[str, str], list[FileChange]] = {}
@@ -428,6 +463,7 @@ def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> Shell:
         lines.append(sh("log {what}", what=f"wrote {len(plan.changed_files)} file(s)"))
     lines += _service_lines(plan)
     lines += _command_lines(plan, "after", "rollback")
+    lines += _held_lines(plan)
     if any(c.approved for c in plan.files):
         lines.append(_manifest_lines(plan))
     guarded = plan.step.guard == "lockout" and plan.changed_files
@@ -436,6 +472,116 @@ def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> Shell:
     built = script(*lines)
     _refuse_secrets(plan, built)
     return built
+
+
+def _held_lines(plan: Plan, held: str = HELD_FILE) -> list[Shell]:
+    """Start what a whole run's install held back for this step (see POLICY_RC_D), now that
+    its files are in place, validated, its services reloaded and its commands run: the units
+    whose package is one of the step's or one they brought along (apt-cache depends of the
+    installed ones, recursively), as their maintainer scripts asked (start or restart). A
+    unit asked for outside any maintainer script ("-") is started by the next step that
+    looks. The others stay held for their own step, whenever it is applied."""
+    if not plan.step.packages:
+        return []
+    return [
+        sh(
+            "if [ -s {held} ]; then\n"
+            '  mine=" $(apt-cache depends --recurse --installed --no-suggests --no-conflicts '
+            "--no-breaks --no-replaces --no-enhances {packages} 2>/dev/null | grep -v '^ ' | "
+            "tr -d '<>' | tr '\\n' ' ') \"\n"
+            '  awk -v mine="$mine" \'index(mine, " " $1 " ") || $1 == "-"\' {held} '
+            '| sort -u > "$D/held"\n'
+            "  while read -r package unit action; do\n"
+            '    log "starting $unit, held back while $package was installed"\n'
+            '    out=$(systemctl "$action" -- "$unit" 2>&1) || rollback {why} "$unit: $out $('
+            'journalctl -u "$unit" -n 5 --no-pager 2>/dev/null | tail -n 5)"\n'
+            '  done < "$D/held"\n'
+            '  awk -v mine="$mine" \'!(index(mine, " " $1 " ") || $1 == "-")\' {held} '
+            "> {held}.tmp && mv -f {held}.tmp {held}\n"
+            "fi",
+            held=held,
+            packages=plan.step.packages,
+            why="a daemon held back while its package was installed did not start",
+        )
+    ]
+
+
+def policy_rc_d(held: str = HELD_FILE) -> Shell:
+    """The policy-rc.d of a whole run's install: every start or restart a maintainer script
+    asks for is refused (101) and written down (package, unit, action) for its step."""
+    return sh(
+        "#!/bin/sh\n# {mark}: daemons held back while a run installs the packages of its steps\n"
+        "# Asked as: policy-rc.d [--quiet] ID ACTION [RUNLEVEL]\n"
+        'while [ $# -gt 0 ]; do case "$1" in --*) shift;; *) break;; esac; done\n'
+        'case "${{2:-}}" in\n'
+        '  start|restart) echo "${{DPKG_MAINTSCRIPT_PACKAGE:--}} $1 $2" >> {held};;\n'
+        "esac\n"
+        "exit 101\n",
+        mark=POLICY_MARK,
+        held=held,
+    )
+
+
+def install_cleanup_script(policy: str = POLICY_RC_D) -> Shell:
+    """Removes the install's policy-rc.d, never one of the server's own. Run by the install
+    at its end, by its trap when it stops early, and by recovery when it was killed."""
+    return sh(
+        "if [ -f {policy} ] && grep -qF {mark} {policy}; then rm -f {policy}; fi\n",
+        policy=policy,
+        mark=POLICY_MARK,
+    )
+
+
+def install_script(
+    packages: tuple[str, ...],
+    paths: RunPaths,
+    policy: str = POLICY_RC_D,
+    held: str = HELD_FILE,
+) -> Shell:
+    """The detached script installing the packages of a whole run in one apt transaction,
+    the daemons held back (POLICY_RC_D) and policy-rc.d gone however it ends."""
+    return script(
+        *_detached_preamble(paths),
+        # However it ends (apt failed, a signal), policy-rc.d goes; a run still "started"
+        # failed. A kill -9 skips the trap: recovery runs cleanup.sh for a "started" run.
+        sh(
+            'ended() {{ sh "$D/cleanup.sh"; case "$(cat "$D/status")" in {started}) '
+            'echo "@@FAIL the install stopped early"; setstatus {failed};; esac; }}\n'
+            "trap ended EXIT\n"
+            "trap 'exit 1' HUP INT TERM",
+            started=case_pattern(RunStatus.STARTED),
+            failed=RunStatus.FAILED,
+        ),
+        code("export DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a"),
+        sh(
+            "mkdir -p {held_dir}\n"
+            "if [ -e {policy} ] && ! grep -qF {mark} {policy}; then\n"
+            "  log {theirs}\n"
+            "else\n"
+            # A here-document's end is a line of its own: the status is tested after it.
+            "{write}\n"
+            "[ $? -eq 0 ] && chmod 0755 {new} && mv -f {new} {policy} || fail {why}\n"
+            "fi",
+            held_dir=_directory(held),
+            policy=policy,
+            mark=POLICY_MARK,
+            theirs="the server has a policy-rc.d of its own: left as it is, the daemons "
+            "start as it says",
+            write=heredoc(
+                sh("base64 -d > {new}", new=policy + ".vw-new"), policy_rc_d(held).encode()
+            ),
+            new=policy + ".vw-new",
+            why="could not hold the daemons back (policy-rc.d)",
+        ),
+        _apt_install(packages),
+        code('sh "$D/cleanup.sh"'),
+        sh(
+            "units=$(awk '{{ print $2 }}' {held} 2>/dev/null | sort -u | paste -sd ' ' -)\n"
+            '[ -z "$units" ] || log "held back until their step\'s files are in place: $units"',
+            held=held,
+        ),
+        sh("setstatus {done}", done=RunStatus.DONE),
+    )
 
 
 def _service_lines(plan: Plan) -> list[Shell]:
@@ -616,7 +762,35 @@ def apply_plan(
         restore_script(plan, paths),
         cleanup_script(plan, paths),
     )
-    secrets = plan.answers.secret_values()
+    return _run_staged(remote, staged, run_id, plan.answers.secret_values(), on_event)
+
+
+def install_packages(
+    remote: Connector, packages: tuple[str, ...], run_id: str, on_event: EventSink
+) -> ApplyOutcome:
+    """Install the packages of a whole run in one apt transaction, as a run of its own (the
+    same lock, journal, recovery and log follow as an apply), the daemons held back for
+    their steps (POLICY_RC_D)."""
+    paths = RunPaths(run_id)
+    staged = _stage_script(
+        INSTALL_STEP,
+        (),
+        paths,
+        install_script(packages, paths),
+        code("true\n"),
+        install_cleanup_script(),
+    )
+    return _run_staged(remote, staged, run_id, (), on_event)
+
+
+def _run_staged(
+    remote: Connector,
+    staged: Shell,
+    run_id: str,
+    secrets: tuple[str, ...],
+    on_event: EventSink,
+) -> ApplyOutcome:
+    """Run a staging script and follow its detached run to its end."""
     events: list[str] = []
     details: list[str] = []
     failure = ""

@@ -555,7 +555,9 @@ def _answer(event: Event, args: argparse.Namespace) -> Any:
 
     quiet = bool(args.json)
     match event:
-        case Review(plan=plan, cause="", second_admin=warning):
+        case Review(plan=plan, cause="", second_admin=warning, installs=installs):
+            if not quiet and installs:
+                print(f"== installs, for the whole run: {' '.join(installs)}")
             if not quiet:
                 print_plan(plan, warning)
             if args.yes or confirm(f"Apply {plan.step.id}?"):

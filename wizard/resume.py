@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from wizard.apply import INSTALL_STEP
 from wizard.facts import MANIFEST, SERVER_STATE, STATE_DIR
 from wizard.guard import revert_now_script
 from wizard.journal import RunPaths
@@ -126,6 +127,14 @@ def parse_recovery(output: str) -> list[Recovered]:
             _, run_id, step_id, before, after = (line.split() + [""] * 5)[:5]
             if before == after:
                 notice = f"run {run_id} ({step_id}) had already ended: {after}"
+            elif step_id == INSTALL_STEP:
+                # No file to put back: its cleanup removed policy-rc.d (held daemons stay
+                # held for their steps); dpkg may be half way through.
+                notice = (
+                    f"run {run_id} (the packages of a run of steps) was interrupted while "
+                    f"'{before}': its hold on the daemons is lifted. If apt says dpkg was "
+                    "interrupted, run sudo dpkg --configure -a, then apply the steps again."
+                )
             else:
                 notice = (
                     f"run {run_id} ({step_id}) was interrupted while '{before}': undone "

@@ -9,12 +9,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from wizard.answers import Answers, check_refusals, validate_answers
-from wizard.apply import ApplyOutcome, apply_plan, explain_failure
+from wizard.apply import (
+    INSTALL_STEP,
+    ApplyOutcome,
+    apply_plan,
+    explain_failure,
+    install_packages,
+)
 from wizard.catalog import Catalog
 from wizard.checks import load_checks
 from wizard.checks.base import CheckContext, CheckResult, CheckStatus, run_checks
@@ -342,16 +348,45 @@ class Session:
         # run finds the files in place and adopts the step again.
         return outcome
 
+    def install(
+        self, packages: Sequence[str], on_event: Callable[[str], None] = lambda _: None
+    ) -> ApplyOutcome:
+        """Install the packages of a whole run in one apt transaction before its first step
+        (wizard.apply.install_packages): a run of its own, its daemons held back until their
+        step's files are in place. The steps' own applies then install nothing."""
+        names = tuple(packages)
+        with self.stats.phase("apply"):
+            outcome = self._when_free(
+                lambda: install_packages(self.remote, names, new_run_id(), on_event), on_event
+            )
+        self.store.record_run(
+            self.host.key, outcome.run_id, INSTALL_STEP, outcome.status, outcome.failure
+        )
+        if not outcome.ok:
+            raise explain_failure(outcome)
+        # What the run's later plans and follow-ups read: no facts gathered again for it.
+        self.facts = dataclasses.replace(self.facts, packages=self.facts.packages | set(names))
+        return outcome
+
     def _apply_when_free(self, plan: Plan, on_event: Callable[[str], None]) -> ApplyOutcome:
-        """Apply once no other run holds the server: an apply under way is waited for (it
+        """Apply once no other run holds the server (see _when_free)."""
+        return self._when_free(
+            lambda: apply_plan(
+                self.remote, plan, new_run_id(), self.options.guard_seconds, on_event
+            ),
+            on_event,
+        )
+
+    def _when_free(
+        self, run: Callable[[], ApplyOutcome], on_event: Callable[[str], None]
+    ) -> ApplyOutcome:
+        """Start a run once no other run holds the server: one under way is waited for (it
         ends by itself); one waiting for its guard's confirmation refuses at once."""
         deadline = time.monotonic() + BUSY_WAIT_SECONDS
         told = ""
         while True:
             try:
-                return apply_plan(
-                    self.remote, plan, new_run_id(), self.options.guard_seconds, on_event
-                )
+                return run()
             except ApplyBusy as busy:
                 if busy.holder is None or not busy.holder.ends_by_itself:
                     raise
@@ -370,9 +405,9 @@ class Session:
         one outdated. Each is planned with its recorded answers; those with changes are marked
         outdated, so the overview sends the user there next.
         """
+        # The plans read the installed packages from the facts, which `apply` and `install`
+        # brought up to date: no facts gathered again (one gather a run, at connect).
         reasons = self.outdated_by(step_id)
-        if any(by_package for _, by_package in reasons.values()):
-            self.refresh()  # the plans read the installed packages from the facts
         plans = []
         for other_id, (reason, _) in reasons.items():
             plan = self.plan(other_id)

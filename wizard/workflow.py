@@ -12,6 +12,7 @@ terminal, the TUI from a worker thread with its screens: neither sequences the s
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -63,6 +64,10 @@ class Review:
     second_admin: str = ""
     # "step 2 of 5" in a run of several steps.
     position: str = ""
+    # In a run whose steps bring packages: every package the run still has to install,
+    # installed in one apt transaction right before this step's apply when it is approved
+    # (only the first approved step of the run carries it; see run_packages).
+    installs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,6 +189,8 @@ class RunSession(Protocol):
 
     def apply(self, plan: Plan, on_event: ApplyLines = ...) -> ApplyOutcome: ...
 
+    def install(self, packages: Sequence[str], on_event: ApplyLines = ...) -> ApplyOutcome: ...
+
     def followups(self, step_id: str) -> list[Plan]: ...
 
     def reveal_once(self, plan: Plan) -> tuple[Secret, ...]: ...
@@ -211,6 +218,10 @@ def run_steps(
     """
     # What the preview showed, by step and the step whose apply made it a follow-up.
     shown = {(item.plan.step.id, item.cause): item for item in previewed}
+    order = {step_id: number for number, (step_id, _) in enumerate(selection, start=1)}
+    # Installed for the whole run (by the first approved step's review): no later apply of
+    # the run installs them again.
+    installed: set[str] = set()
     for number, (step_id, raw) in enumerate(selection, start=1):
         position = f"step {number} of {len(selection)}" if len(selection) > 1 else ""
         started = time.monotonic()
@@ -233,8 +244,10 @@ def run_steps(
             applied: list[str] = [step_id]
             run_id, warning = "", ""
         else:
+            plan = _without(plan, installed)
             warning = session.second_admin(plan)
-            review = Review(plan, item, second_admin=warning, position=position)
+            installs = () if installed else run_packages(previewed, order, number)
+            review = Review(plan, item, second_admin=warning, position=position, installs=installs)
             plan, decision = _decided(plan, (yield review))
             if decision is Decision.SKIP:
                 continue
@@ -244,13 +257,15 @@ def run_steps(
             if warning and not (yield ConfirmSecondAdmin(plan, warning)):
                 yield Stopped("the second admin was not confirmed")
                 return RunEnd.STOPPED
-            outcome = yield from _apply(session, plan)
+            replan = _planned_again(session, step_id, raw, item) if installs else None
+            outcome = yield from _apply(session, plan, installs, installed, replan)
             if outcome is None:
                 return RunEnd.APPLY_FAILED
             run_id = outcome.run_id
             heading = f"{plan.step.title}: applied, run {run_id}"
             applied = [step_id]
             for followup in session.followups(step_id):
+                followup = _without(followup, installed)
                 followup_id = followup.step.id
                 followup_shown = shown.get((followup_id, step_id))
                 if followup_shown is not None:
@@ -292,10 +307,71 @@ def _decided(plan: Plan, answer: Decision | Plan) -> tuple[Plan, Decision]:
     return plan, Decision(answer)
 
 
-def _apply(session: RunSession, plan: Plan) -> Generator[Event, Any, ApplyOutcome | None]:
-    """Apply one plan, its lines streamed where the front end says; None when rolled back."""
+def run_packages(
+    previewed: Sequence[PlannedStep], order: Mapping[str, int], number: int
+) -> tuple[str, ...]:
+    """The packages the previewed run still installs from its `number`th step on, in series
+    order, each once: what one apt transaction installs before that step, when they come
+    from two steps or more (one step's own apply installs its own as well)."""
+    packages: dict[str, None] = {}
+    bringing: set[str] = set()
+    for item in previewed:
+        # A follow-up is applied with the step whose apply made it outdated.
+        if order.get(item.cause or item.plan.step.id, 0) < number:
+            continue
+        for package in item.plan.missing_packages:
+            packages[package] = None
+            bringing.add(item.plan.step.id)
+    return tuple(packages) if len(bringing) > 1 else ()
+
+
+def _without(plan: Plan, installed: set[str]) -> Plan:
+    """The plan with the packages the run installed already left out of it."""
+    if not installed or not set(plan.missing_packages) & installed:
+        return plan
+    missing = tuple(p for p in plan.missing_packages if p not in installed)
+    return dataclasses.replace(plan, missing_packages=missing)
+
+
+def _planned_again(
+    session: RunSession, step_id: str, raw: Mapping[str, Any], shown: PlannedStep | None
+) -> Callable[[Plan], Plan]:
+    """How a step is planned again after the run's packages were installed under it (their
+    own files, 20auto-upgrades say, are on the server now): held to what the preview showed,
+    with the files the user left out of the approved plan left out again."""
+
+    def again(approved: Plan) -> Plan:
+        fresh = session.plan(step_id, raw)
+        if shown is not None:
+            refuse_unlike(shown, fresh)
+        for change in approved.files:
+            if not change.approved:
+                fresh = fresh.with_approval(change.dest, False)
+        return fresh
+
+    return again
+
+
+def _apply(
+    session: RunSession,
+    plan: Plan,
+    installs: tuple[str, ...] = (),
+    installed: set[str] | None = None,
+    replan: Callable[[Plan], Plan] | None = None,
+) -> Generator[Event, Any, ApplyOutcome | None]:
+    """Apply one plan, its lines streamed where the front end says; None when rolled back.
+    With `installs`, the whole run's packages are installed first, in the same stream, and
+    added to `installed`; the plan is then made again (`replan`), since the packages may
+    have put files where it writes (the apply refuses a file changed since its plan)."""
     lines: ApplyLines | None = yield Applying(plan)
     try:
+        if installs:
+            session.install(installs, lines or _nowhere)
+            if installed is not None:
+                installed.update(installs)
+            if replan is not None:
+                plan = replan(plan)
+            plan = _without(plan, set(installs))
         outcome = session.apply(plan, lines or _nowhere)
     except ApplyFailed as failure:
         yield ApplyRolledBack(plan, failure)

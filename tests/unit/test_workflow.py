@@ -61,9 +61,11 @@ class Server:
     followup_plans: dict[str, list[Plan]] = dataclasses.field(default_factory=dict)
     failing_apply: set[str] = dataclasses.field(default_factory=set)
     failing_checks: set[str] = dataclasses.field(default_factory=set)
+    failing_install: bool = False
     warning: str = ""
     calls: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     secrets: dict[str, tuple[Secret, ...]] = dataclasses.field(default_factory=dict)
+    applied: list[Plan] = dataclasses.field(default_factory=list)
 
     def plan(self, step_id: str, raw: Mapping[str, Any] | None = None) -> Plan:
         self.calls.append(("plan", step_id))
@@ -77,11 +79,20 @@ class Server:
 
     def apply(self, plan: Plan, on_event: Any = None) -> ApplyOutcome:
         self.calls.append(("apply", plan.step.id))
+        self.applied.append(plan)
         if on_event is not None:
             on_event(f"applying {plan.step.id}")
         if plan.step.id in self.failing_apply:
             raise ApplyFailed(f"{plan.step.id} was rolled back", "fix it")
         return ApplyOutcome(f"run-{plan.step.id}", "done", ())
+
+    def install(self, packages: Any, on_event: Any = None) -> ApplyOutcome:
+        self.calls.append(("install", " ".join(packages)))
+        if on_event is not None:
+            on_event(f"installing {' '.join(packages)}")
+        if self.failing_install:
+            raise ApplyFailed("apt-get install failed", "fix it")
+        return ApplyOutcome("run-packages", "done", ())
 
     def reveal_once(self, plan: Plan) -> tuple[Secret, ...]:
         self.calls.append(("reveal_once", plan.step.id))
@@ -282,3 +293,143 @@ def test_nothing_to_keep_is_no_event(catalog):
     events, _ = drive(run_steps(server, [("base", {})]), {Review: Decision.APPLY})
     assert not [e for e in events if isinstance(e, Revealed)]
     assert ("reveal_once", "base") in server.calls
+
+
+def installing(catalog: Catalog, step_id: str, *packages: str) -> Plan:
+    """A plan that writes one new file and installs packages."""
+    return dataclasses.replace(changed(catalog, step_id), missing_packages=packages)
+
+
+def series(catalog: Catalog) -> tuple[Server, list[PlannedStep]]:
+    """base, database and fail2ban previewed, each bringing packages (base's sudo again for
+    fail2ban is left out by the preview), the firewall a follow-up of fail2ban's."""
+    base = installing(catalog, "base", "unattended-upgrades", "sudo")
+    database = installing(catalog, "database", "mariadb-server")
+    fail2ban = installing(catalog, "fail2ban", "fail2ban", "python3-systemd")
+    firewall = installing(catalog, "firewall", "nftables")
+    previewed = [
+        PlannedStep(base),
+        PlannedStep(database, ("base",)),
+        PlannedStep(fail2ban, ("base", "database")),
+        PlannedStep(firewall, ("base", "database", "fail2ban"), "fail2ban needs it", "fail2ban"),
+    ]
+    server = Server(
+        {"base": base, "database": database, "fail2ban": fail2ban},
+        {"fail2ban": [firewall]},
+    )
+    return server, previewed
+
+
+SELECTION = [("base", {}), ("database", {}), ("fail2ban", {})]
+
+
+def test_a_previewed_run_installs_every_steps_packages_at_once_before_its_first_apply(catalog):
+    server, previewed = series(catalog)
+    lines: list[str] = []
+    events, end = drive(
+        run_steps(server, SELECTION, previewed, current=True),
+        {Review: Decision.APPLY, Applying: lines.append},
+    )
+    assert end is RunEnd.DONE
+    reviews = [e for e in events if isinstance(e, Review)]
+    # The first review says what the run installs, in series order, the follow-up's too.
+    assert reviews[0].installs == (
+        "unattended-upgrades",
+        "sudo",
+        "mariadb-server",
+        "fail2ban",
+        "python3-systemd",
+        "nftables",
+    )
+    assert [r.installs for r in reviews[1:]] == [(), (), ()]
+    # One install, before the first apply, its lines where the first step's go.
+    assert [c for c in server.calls if c[0] in ("install", "apply")][:2] == [
+        ("install", " ".join(reviews[0].installs)),
+        ("apply", "base"),
+    ]
+    assert [c[0] for c in server.calls].count("install") == 1
+    assert lines[:2] == [f"installing {' '.join(reviews[0].installs)}", "applying base"]
+    # No step's apply installs anything, nor is a later review shown as installing.
+    assert [p.missing_packages for p in server.applied] == [(), (), (), ()]
+    assert [r.plan.missing_packages for r in reviews[1:]] == [(), (), ()]
+
+
+def test_a_run_whose_packages_come_from_one_step_leaves_them_to_its_apply(catalog):
+    base = installing(catalog, "base", "unattended-upgrades")
+    web = changed(catalog, "web")
+    server = Server({"base": base, "web": web})
+    previewed = [PlannedStep(base), PlannedStep(web, ("base",))]
+    events, end = drive(
+        run_steps(server, [("base", {}), ("web", {})], previewed), {Review: Decision.APPLY}
+    )
+    assert end is RunEnd.DONE
+    assert not [c for c in server.calls if c[0] == "install"]
+    assert [r.installs for r in events if isinstance(r, Review)] == [(), ()]
+    assert server.applied[0].missing_packages == ("unattended-upgrades",)
+
+
+def test_without_a_preview_every_step_installs_its_own(catalog):
+    server, _ = series(catalog)
+    drive(run_steps(server, SELECTION), {Review: Decision.APPLY})
+    assert not [c for c in server.calls if c[0] == "install"]
+
+
+def test_a_skipped_first_step_passes_the_install_on_without_its_packages(catalog):
+    server, previewed = series(catalog)
+    events, end = drive(
+        run_steps(server, SELECTION, previewed),
+        {Review: [Decision.SKIP, Decision.APPLY, Decision.APPLY, Decision.APPLY]},
+    )
+    assert end is RunEnd.DONE
+    reviews = [e for e in events if isinstance(e, Review)]
+    assert reviews[0].installs and reviews[1].installs == (
+        "mariadb-server",
+        "fail2ban",
+        "python3-systemd",
+        "nftables",
+    )
+    assert ("install", "unattended-upgrades sudo") not in server.calls
+    assert [c for c in server.calls if c[0] == "install"] == [
+        ("install", "mariadb-server fail2ban python3-systemd nftables")
+    ]
+
+
+def test_a_failed_install_ends_the_run_before_any_step_is_applied(catalog):
+    server, previewed = series(catalog)
+    server.failing_install = True
+    events, end = drive(run_steps(server, SELECTION, previewed), {Review: Decision.APPLY})
+    assert end is RunEnd.APPLY_FAILED
+    rolled_back = events[-1]
+    assert isinstance(rolled_back, ApplyRolledBack) and rolled_back.plan.step.id == "base"
+    assert "apt-get install failed" in rolled_back.failure.message
+    assert not [c for c in server.calls if c[0] in ("apply", "verify")]
+
+
+def test_the_first_step_is_planned_again_after_the_install_its_skipped_files_kept(catalog):
+    """The packages may have put files where the step writes (unattended-upgrades' own
+    20auto-upgrades): the step is planned again after them, held to the preview, and the
+    files the user left out stay out."""
+    server, previewed = series(catalog)
+    approved = server.plans["base"].with_approval("/etc/test/base", False)
+    drive(
+        run_steps(server, SELECTION, previewed, current=True),
+        {Review: [approved, Decision.APPLY, Decision.APPLY, Decision.APPLY]},
+    )
+    calls = [c for c in server.calls if c[0] in ("install", "plan", "apply")]
+    assert calls[:3] == [
+        ("install", "unattended-upgrades sudo mariadb-server fail2ban python3-systemd nftables"),
+        ("plan", "base"),
+        ("apply", "base"),
+    ]
+    assert [c.approved for c in server.applied[0].files] == [False]
+
+
+def test_a_first_step_that_differs_once_the_packages_are_in_stops_the_run(catalog):
+    server, previewed = series(catalog)
+    base = server.plans["base"]
+    other = dataclasses.replace(base.files[0], new=b"other\n")
+    server.plans["base"] = dataclasses.replace(base, files=(other,))
+    workflow = run_steps(server, SELECTION, previewed, current=True)
+    with pytest.raises(WizardError, match="step base would now write something else"):
+        drive(workflow, {Review: Decision.APPLY})
+    assert [c[0] for c in server.calls if c[0] in ("install", "apply")] == ["install"]

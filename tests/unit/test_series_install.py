@@ -1,0 +1,252 @@
+"""The run that installs the packages of a whole run in one apt transaction (wizard.apply
+install_script), and the start of what it held back by each step's apply, through a real
+`sh`: apt-get, apt-cache and systemctl are small fakes on PATH, the journal and policy-rc.d
+live in a temporary folder. However the install ends (done, apt failed, a signal, kill -9
+then recovery's cleanup), no policy-rc.d of the wizard stays behind, and one of the server's
+own is never touched."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from wizard.answers import Answers
+from wizard.apply import (
+    POLICY_MARK,
+    _held_lines,
+    install_cleanup_script,
+    install_script,
+    policy_rc_d,
+)
+from wizard.catalog import load_catalog
+from wizard.journal import RunPaths
+from wizard.plan import Plan
+from wizard.resume import parse_recovery, recovery_script
+from wizard.shell import code, script
+
+RUN = "20261207T000000000Z-abcdef"
+
+
+def fake(folder: Path, name: str, body: str) -> None:
+    path = folder / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> dict[str, Path]:
+    """A journal folder, a bin folder of fakes, where policy-rc.d and the held list go."""
+    journal = tmp_path / "runs" / RUN
+    journal.mkdir(parents=True)
+    (journal / "status").write_text("started\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    return {
+        "root": tmp_path,
+        "journal": journal,
+        "bin": bin_dir,
+        "policy": tmp_path / "sbin" / "policy-rc.d",
+        "held": tmp_path / "run" / "held",
+        "calls": tmp_path / "calls",
+    }
+
+
+def local(text: str, server: dict[str, Path]) -> str:
+    """The script with the run's journal in the temporary folder."""
+    return text.replace(RunPaths(RUN).dir, str(server["journal"])).replace(
+        RunPaths(RUN).backup_dir, str(server["root"] / "backup")
+    )
+
+
+def start_install(server: dict[str, Path], apt_body: str) -> subprocess.Popen[str]:
+    """The install's detached script under sh, apt-get being `apt_body`."""
+    (server["policy"].parent).mkdir(exist_ok=True)
+    (server["journal"] / "cleanup.sh").write_text(
+        str(install_cleanup_script(str(server["policy"])))
+    )
+    fake(server["bin"], "apt-get", apt_body)
+    text = install_script(
+        ("mariadb-server", "fail2ban"), RunPaths(RUN), str(server["policy"]), str(server["held"])
+    )
+    env = {**os.environ, "PATH": f"{server['bin']}:{os.environ['PATH']}"}
+    return subprocess.Popen(
+        ["sh", "-c", local(str(text), server)],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def status(server: dict[str, Path]) -> str:
+    return (server["journal"] / "status").read_text().strip()
+
+
+# apt-get as dpkg runs it: each package's postinst asks policy-rc.d before starting its unit,
+# as deb-systemd-invoke (unit, action) and invoke-rc.d (--quiet, init script, action) do.
+POSTINSTS = (
+    'DPKG_MAINTSCRIPT_PACKAGE=mariadb-server "$POLICY" mariadb.service start; echo "rc=$?"\n'
+    'DPKG_MAINTSCRIPT_PACKAGE=fail2ban "$POLICY" --quiet fail2ban start; echo "rc=$?"\n'
+    'DPKG_MAINTSCRIPT_PACKAGE=fail2ban "$POLICY" fail2ban.service stop; echo "rc=$?"\n'
+    "echo 'Setting up fail2ban (1.0.2-2) ...'\n"
+)
+
+
+def test_the_install_holds_every_start_back_writes_them_down_and_removes_policy_rc_d(server):
+    body = f'POLICY={server["policy"]}\n[ -x "$POLICY" ] || exit 100\n' + POSTINSTS
+    run = start_install(server, body)
+    out, _ = run.communicate(timeout=30)
+    assert run.returncode == 0, out
+    assert status(server) == "done"
+    # Each start was refused (101, "not now"); the stop too, and not written down.
+    apt_log = (server["journal"] / "apt.log").read_text()
+    assert apt_log.count("rc=101") == 3, apt_log
+    assert server["held"].read_text().splitlines() == [
+        "mariadb-server mariadb.service start",
+        "fail2ban fail2ban start",
+    ]
+    assert "@@APT Setting up fail2ban" in out
+    assert "held back until their step's files are in place: fail2ban mariadb.service\n" in out
+    assert not server["policy"].exists()
+
+
+def test_a_failed_transaction_leaves_no_policy_rc_d(server):
+    run = start_install(server, 'echo "E: Unable to locate package fail2ban"; exit 100\n')
+    out, _ = run.communicate(timeout=30)
+    assert run.returncode != 0
+    assert status(server) == "failed"
+    assert "@@FAIL apt-get install failed" in out
+    assert not server["policy"].exists()
+
+
+def test_a_transaction_stopped_by_a_signal_leaves_no_policy_rc_d(server):
+    run = start_install(server, "touch $0.running; sleep 30\n")
+    wait_for(server["bin"] / "apt-get.running")
+    assert server["policy"].exists()
+    os.killpg(run.pid, signal.SIGTERM)
+    out, _ = run.communicate(timeout=30)
+    assert status(server) == "failed", out
+    assert "@@FAIL the install stopped early" in out
+    assert not server["policy"].exists()
+
+
+def test_a_transaction_killed_outright_is_cleaned_up_by_recovery(server):
+    run = start_install(server, "touch $0.running; sleep 30\n")
+    wait_for(server["bin"] / "apt-get.running")
+    os.killpg(run.pid, signal.SIGKILL)
+    run.communicate(timeout=30)
+    # kill -9 skips every trap: the hold is still there, the run still "started".
+    assert server["policy"].exists() and status(server) == "started"
+    # What recovery does on the next connect to a "started" run whose owner is gone.
+    recovery = str(recovery_script([RUN]))
+    assert RunPaths(RUN).cleanup in recovery
+    paths = RunPaths(RUN)
+    (server["journal"] / "step").write_text("packages\n")
+    text = (
+        local(str(recovery), server)
+        .replace(paths.cleanup, str(server["journal"] / "cleanup.sh"))
+        .replace("vw_alive " + RUN, "false")
+    )
+    done = subprocess.run(["sh", "-c", text], capture_output=True, text=True, timeout=30)
+    assert not server["policy"].exists(), done.stdout + done.stderr
+    assert status(server) == "failed"
+    (notice,) = parse_recovery(done.stdout)
+    assert "hold on the daemons is lifted" in notice.notice and "dpkg --configure -a" in (
+        notice.notice
+    )
+
+
+def test_a_policy_rc_d_of_the_servers_own_is_left_as_it_is(server):
+    server["policy"].parent.mkdir()
+    server["policy"].write_text("#!/bin/sh\n# the provider's\nexit 0\n")
+    run = start_install(server, "exit 0\n")
+    out, _ = run.communicate(timeout=30)
+    assert run.returncode == 0, out
+    assert "a policy-rc.d of its own: left as it is" in out
+    assert server["policy"].read_text() == "#!/bin/sh\n# the provider's\nexit 0\n"
+
+
+def test_the_policy_rc_d_is_marked_as_the_wizards(server):
+    assert POLICY_MARK in str(policy_rc_d(str(server["held"])))
+
+
+def wait_for(path: Path) -> None:
+    deadline = time.monotonic() + 10
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
+def held_start(
+    server: dict[str, Path], step_id: str, held: str, systemctl: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """A step's held-start lines under sh: apt-cache answers its packages' closure,
+    systemctl writes down what it was asked (or runs `systemctl`)."""
+    server["held"].parent.mkdir(exist_ok=True)
+    server["held"].write_text(held)
+    closure = {
+        "database": "mariadb-server\n  Depends: mariadb-server-core\nmariadb-server-core\n",
+        "mail": "postfix\n  Depends: <mail-transport-agent>\ndovecot-imapd\n  Depends: "
+        "dovecot-core\ndovecot-core\n",
+    }
+    fake(server["bin"], "apt-cache", f"printf '%s' '{closure[step_id]}'\n")
+    fake(server["bin"], "systemctl", systemctl or f'echo "$*" >> {server["calls"]}\n')
+    step = load_catalog().get(step_id)
+    plan = Plan(step, Answers(step_id, {}), (), (), (), ())
+    text = script(
+        code('D="$1"; log() { echo "@@LOG $*"; }; rollback() { echo "@@FAIL $1 | $2"; exit 1; }'),
+        *_held_lines(plan, str(server["held"])),
+    )
+    env = {**os.environ, "PATH": f"{server['bin']}:{os.environ['PATH']}"}
+    return subprocess.run(
+        ["sh", "-c", str(text), "sh", str(server["journal"])],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+HELD = (
+    "mariadb-server mariadb.service start\n"
+    "dovecot-core dovecot.service start\n"
+    "postfix postfix.service start\n"
+    "fail2ban fail2ban.service start\n"
+)
+
+
+def test_a_step_starts_what_its_packages_brought_and_leaves_the_others_held(server):
+    done = held_start(server, "mail", HELD)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # dovecot.service came with dovecot-core, a dependency of the step's dovecot-imapd.
+    assert server["calls"].read_text().splitlines() == [
+        "start -- dovecot.service",
+        "start -- postfix.service",
+    ]
+    assert "starting postfix.service, held back while postfix was installed" in done.stdout
+    assert server["held"].read_text() == (
+        "mariadb-server mariadb.service start\nfail2ban fail2ban.service start\n"
+    )
+    done = held_start(server, "database", server["held"].read_text())
+    assert "start -- mariadb.service" in server["calls"].read_text()
+    assert server["held"].read_text() == "fail2ban fail2ban.service start\n"
+
+
+def test_a_held_daemon_that_does_not_start_rolls_the_step_back(server):
+    failing = "echo 'Job for mariadb.service failed.'; exit 1\n"
+    failed = held_start(server, "database", "mariadb-server mariadb.service start\n", failing)
+    assert failed.returncode == 1
+    assert "did not start | mariadb.service: Job for mariadb.service failed." in failed.stdout
+    # Still held: the step's next apply starts it.
+    assert server["held"].read_text() == "mariadb-server mariadb.service start\n"
+
+
+def test_a_step_without_packages_has_no_held_lines():
+    step = load_catalog().get("entropy")
+    assert _held_lines(Plan(step, Answers("entropy", {}), (), (), (), ())) == []
