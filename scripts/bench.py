@@ -14,9 +14,15 @@
     scripts/bench.py verify  the day-one series applied (not timed), then `verify` of all of
                              it, 5 times, direct and over a 52 ms link: wall time against the
                              slowest check plus one connect (issue 13)
+    scripts/bench.py series [REV]
+                             every step of scripts/bench_series.toml in one `apply --yes` on
+                             one pristine host, against a floor on another (one apt-get
+                             install of the union, the same files, commands and reloads):
+                             wall time, apt transactions and apt time, round trips, channels;
+                             REV measures that commit's wizard (scripts/bench_series.py)
 
-Run as root, from the repository: scripts/bench [day-one|steps|verify] (installs the bench
-extra).
+Run as root, from the repository: scripts/bench [day-one|steps|verify|series] (installs the
+bench extra).
 """
 
 from __future__ import annotations
@@ -34,7 +40,8 @@ from wizard.testhost.relay import DelayRelay
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = ("base", "admin-user", "ssh-hardening", "firewall", "fail2ban")
-ANSWERS = REPO / "tests" / "host" / "quick.toml"
+# Its own answers: the tests' quick.toml holds test-only steps the CLI would refuse.
+ANSWERS = REPO / "scripts" / "bench_day_one.toml"
 
 
 def cli(home: Path, key: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -229,9 +236,7 @@ def verify_report(repeats: int = 5) -> dict[str, object]:
     try:
         write_known_hosts(host, home / "known_hosts", [(host.address, 22)])
         key = host.root_key_path
-        # The day-one answers without the tests' own step (slow-write is not in the catalog).
-        answers = home / "day-one.toml"
-        answers.write_text(ANSWERS.read_text().split("[slow-write]")[0])
+        answers = ANSWERS
         for index, step in enumerate(STEPS):
             target = f"root@{host.address}" if index < 3 else host.address
             args = ("apply", target, "--answers", str(answers), "--step", step, "--yes")
@@ -309,6 +314,11 @@ if __name__ == "__main__":
         print(json.dumps(steps_report(), indent=1))
     elif sys.argv[1:] == ["day-one"]:
         main()
+    elif sys.argv[1:2] == ["series"]:
+        sys.path.insert(0, str(REPO / "scripts"))
+        from bench_series import main as series
+
+        series(sys.argv[2:])
     else:
         sys.path.insert(0, str(REPO / "scripts"))
         from bench_reference import main as reference
