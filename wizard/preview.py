@@ -101,8 +101,16 @@ def preview(
     planned: list[PlannedStep] = []
     for step_id, raw in selection:
         _plan_into(projected, projection, planned, step_id, raw)
-        for other_id, (reason, _) in projected.outdated_by(step_id).items():
-            _plan_into(projected, projection, planned, other_id, None, reason, step_id)
+        for other_id, outdated in projected.outdated_by(step_id).items():
+            _plan_into(
+                projected,
+                projection,
+                planned,
+                other_id,
+                outdated.answers,
+                outdated.reason,
+                step_id,
+            )
     return planned
 
 
@@ -126,6 +134,7 @@ def _plan_into(
     projection.record(plan)
     # sshd on its new port: the firewall after it opens that one, as the apply will find it.
     projected.facts = dataclasses.replace(projected.facts, ssh_port=projected.sshd_port_after(plan))
+    projected.before_apply = {**projected.before_apply, step_id: projected.host}
     record = dataclasses.replace(
         projected.host.step(step_id), status=StepState.APPLIED, answers=plan.answers.public()
     )

@@ -32,7 +32,7 @@ from wizard.connector import Connector
 from wizard.endpoint import ConnectOptions, Stats, Target
 from wizard.errors import ConnectionFailed, WizardError
 from wizard.facts import SERVER_STATE, STATE_DIR, Facts, gather_facts
-from wizard.followups import outdated_by
+from wizard.followups import Outdated, outdated_by
 from wizard.journal import new_run_id
 from wizard.localkeys import local_public_key
 from wizard.manifest import file_digests, manifest_script
@@ -98,6 +98,9 @@ class Session:
     # The record of the server last reached at this address when its host key changed.
     previous: HostRecord | None = None
     traces: ServerTraces | None = None
+    # The host's record before each step's last apply in this session: a step's follow-ups
+    # compare the defaults its old and new answers gave (wizard.followups.moved_defaults).
+    before_apply: dict[str, HostRecord] = field(default_factory=dict)
 
     @property
     def stats(self) -> Stats:
@@ -333,6 +336,7 @@ class Session:
         # The apply listed every approved file in the server's manifest itself.
         known = self.traces.manifest if self.traces else frozenset()
         self.traces = ServerTraces(True, True, known | set(files))
+        self.before_apply[plan.step.id] = self.host
         self._save_step(
             plan.step.id,
             status=StepState.APPLIED,
@@ -364,8 +368,9 @@ class Session:
         )
         if not outcome.ok:
             raise explain_failure(outcome)
-        # What the run's later plans and follow-ups read: no facts gathered again for it.
-        self.facts = dataclasses.replace(self.facts, packages=self.facts.packages | set(names))
+        # The facts' packages are left as they are: a package counts for the templates once
+        # the step that brings it is applied (`apply` adds it), as the preview planned the
+        # run (fail2ban renders no postfix-auth jail before the mail step's apply).
         return outcome
 
     def _apply_when_free(self, plan: Plan, on_event: Callable[[str], None]) -> ApplyOutcome:
@@ -409,8 +414,9 @@ class Session:
         # brought up to date: no facts gathered again (one gather a run, at connect).
         reasons = self.outdated_by(step_id)
         plans = []
-        for other_id, (reason, _) in reasons.items():
-            plan = self.plan(other_id)
+        for other_id, outdated in reasons.items():
+            reason = outdated.reason
+            plan = self.plan(other_id, outdated.answers)
             if plan.has_changes:
                 self._save_step(
                     other_id,
@@ -420,9 +426,15 @@ class Session:
                 plans.append(plan)
         return plans
 
-    def outdated_by(self, step_id: str) -> dict[str, tuple[str, bool]]:
+    def outdated_by(self, step_id: str) -> dict[str, Outdated]:
         """The applied steps whose input this step changes (wizard.followups)."""
-        return outdated_by(self.catalog, self.host, self.facts, step_id)
+        local_key = local_public_key(self.options.credentials.key_filename)
+
+        def context(host: HostRecord, step: Step) -> dict[str, Any]:
+            return template_context(self.catalog, host, self.facts, local_key, step)
+
+        before = self.before_apply.get(step_id)
+        return outdated_by(self.catalog, self.host, self.facts, step_id, before, context)
 
     def reveal_once(self, plan: Plan) -> tuple[Secret, ...]:
         """What the step made that the user must keep and has not been shown yet

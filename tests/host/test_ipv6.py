@@ -6,7 +6,8 @@ systemd-networkd from /etc/systemd/network/10-eth0.network. The step finds netwo
 file from the facts, writes its drop-in, and the checks prove from here that the address
 answers as the IPv4 one does. One host for the file: the day-one steps, then the step by
 keyboard in the TUI, then the CLI: a second apply has nothing to do, each check fails on a host
-broken by hand and a re-apply repairs, and the dns-zone step's plan carries the AAAA record.
+broken by hand and a re-apply repairs, and the dns-zone step's plan carries the AAAA record;
+once the zone is applied, a new address in the ipv6 step's plan takes the zone's AAAA with it.
 """
 
 from __future__ import annotations
@@ -178,3 +179,24 @@ def test_each_check_fails_on_a_host_broken_by_hand_and_an_apply_repairs(laptop):
     assert "on IPv4 (0.0.0.0)" in outside["summary"], outside
     host.exec("systemctl stop v4only && systemctl reload nftables")
     assert_all_ok(laptop)
+
+
+def test_a_new_address_takes_the_applied_zones_aaaa_with_it(laptop):
+    host = laptop.host
+    applied = cli(laptop, "apply", "dns-zone")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    # The provider gives another address of the prefix: the plan of the ipv6 step alone shows
+    # the zone, whose AAAA followed the old one, as a follow-up with the new one.
+    new_address = host.ipv6_address.rsplit(":", 1)[0] + ":beef"
+    moved = laptop.home / "moved.toml"
+    moved.write_text(answers_file(laptop).read_text().replace(host.ipv6_address, new_address))
+    plan = laptop.cli("plan", host.address, "--answers", str(moved), "--step", STEP, "--json")
+    assert plan.returncode == 2, plan.stdout + plan.stderr
+    planned = {item["step"]: item for item in json.loads(plan.stdout)}
+    zone = planned["dns-zone"]
+    assert zone["reason"] == "ipv6 changed what dns-zone's ipv6 follows", zone
+    diff = "\n".join(f["diff"] for f in zone["files"])
+    added = [line for line in diff.splitlines() if line.startswith("+") and "AAAA" in line]
+    removed = [line for line in diff.splitlines() if line.startswith("-") and "AAAA" in line]
+    assert added and all(new_address in line for line in added), diff
+    assert removed and all(host.ipv6_address in line for line in removed), diff

@@ -19,6 +19,7 @@ from wizard import cli
 from wizard.answers import Answers, validate_answers
 from wizard.catalog import Catalog, load_catalog
 from wizard.checks.base import CheckResult
+from wizard.followups import Outdated
 from wizard.plan import FileChange, Plan
 from wizard.remote import Stats
 from wizard.serverfiles import RemoteFile
@@ -89,6 +90,7 @@ class FakeSession:
     remote: FakeRemote = field(default_factory=FakeRemote)
     store: FakeStore = field(default_factory=FakeStore)
     stats: Stats = field(default_factory=Stats)
+    before_apply: dict[str, HostRecord] = field(default_factory=dict)
 
     def overview(self) -> list[StepStatus]:
         base = self.catalog.get("base")
@@ -101,7 +103,7 @@ class FakeSession:
         assert step_id == "base"
         return hosts_plan(self.catalog)
 
-    def outdated_by(self, _step_id: str) -> dict[str, tuple[str, bool]]:
+    def outdated_by(self, _step_id: str) -> dict[str, Outdated]:
         return {}
 
     def sshd_port_after(self, _plan: Plan) -> int:
