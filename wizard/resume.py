@@ -9,7 +9,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from wizard.apply import INSTALL_STEP
-from wizard.facts import MANIFEST, SERVER_STATE, STATE_DIR
+from wizard.facts import ServerTraces as ServerTraces  # read with the facts, judged here
+from wizard.facts import parse_traces as parse_traces
+from wizard.facts import traces_script as traces_script
 from wizard.guard import revert_now_script
 from wizard.journal import RunPaths
 from wizard.runlock import ALIVE_FUNCTION
@@ -37,40 +39,6 @@ class ResetSuspected:
             f"says {', '.join(self.claimed)} applied; none of it is shown as applied or "
             "verified."
         )
-
-
-@dataclass(frozen=True)
-class ServerTraces:
-    """What the server keeps of the wizard: its copy of the state, the journal, the manifest."""
-
-    server_copy: bool
-    runs: bool
-    manifest: frozenset[str]
-
-    @property
-    def any(self) -> bool:
-        """Whether vps-wizard left anything on the server."""
-        return self.server_copy or self.runs or bool(self.manifest)
-
-
-def traces_script() -> Shell:
-    """Whether the server copy and runs exist, then the manifest's paths."""
-    return sh(
-        "[ -s {state} ] && echo @@COPY\n"
-        "ls -A {runs} 2>/dev/null | grep -q . && echo @@RUNS\n"
-        "echo @@MANIFEST\n"
-        "[ -f {m} ] && sed -n 's/^[0-9a-f]*[ ][ *]//p' {m}\ntrue",
-        state=SERVER_STATE,
-        runs=f"{STATE_DIR}/runs",
-        m=MANIFEST,
-    )
-
-
-def parse_traces(output: str) -> ServerTraces:
-    """What traces_script printed."""
-    head, _, manifest = output.partition("@@MANIFEST\n")
-    paths = frozenset(line for line in manifest.splitlines() if line.startswith("/"))
-    return ServerTraces("@@COPY" in head, "@@RUNS" in head, paths)
 
 
 def recovery_script(run_ids: Iterable[str]) -> Shell:

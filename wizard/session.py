@@ -181,7 +181,9 @@ class Session:
         claimed = tuple(sid for sid, r in base.steps.items() if r.status in CLAIMS)
         if not claimed and self.previous is None:
             return
-        self.traces = self._read_traces()
+        # Read with the facts, in their round trip; read again after a run was recovered
+        # (undoing one puts the manifest back as it was before it).
+        self.traces = self._read_traces() if self.facts.unfinished_runs else self.facts.traces
         reason = ""
         if self.previous is not None:
             reason = (
