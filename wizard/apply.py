@@ -478,9 +478,10 @@ def _held_lines(plan: Plan, held: str = HELD_FILE) -> list[Shell]:
     """Start what a whole run's install held back for this step (see POLICY_RC_D), now that
     its files are in place, validated, its services reloaded and its commands run: the units
     whose package is one of the step's or one they brought along (apt-cache depends of the
-    installed ones, recursively), as their maintainer scripts asked (start or restart). A
-    unit asked for outside any maintainer script ("-") is started by the next step that
-    looks. The others stay held for their own step, whenever it is applied."""
+    installed ones, recursively) and that are not running yet (a handler or a command of the
+    step may have started them). A unit asked for outside any maintainer script ("-") is
+    started by the next step that looks. The others stay held for their own step, whenever
+    it is applied."""
     if not plan.step.packages:
         return []
     return [
@@ -492,8 +493,15 @@ def _held_lines(plan: Plan, held: str = HELD_FILE) -> list[Shell]:
             '  awk -v mine="$mine" \'index(mine, " " $1 " ") || $1 == "-"\' {held} '
             '| sort -u > "$D/held"\n'
             "  while read -r package unit action; do\n"
+            # Started by the step already (a handler, a command), or under another name.
+            '    systemctl -q is-active -- "$unit" && continue\n'
+            # A socket cannot listen while its service runs (the step restarted dovecot):
+            # the service serves now, the socket comes up with the next boot.
+            '    case "$unit" in *.socket) s=$(systemctl show -p Triggers --value -- "$unit" '
+            "2>/dev/null)\n"
+            '      [ -n "$s" ] && systemctl -q is-active -- $s && continue;; esac\n'
             '    log "starting $unit, held back while $package was installed"\n'
-            '    out=$(systemctl "$action" -- "$unit" 2>&1) || rollback {why} "$unit: $out $('
+            '    out=$(systemctl start -- "$unit" 2>&1) || rollback {why} "$unit: $out $('
             'journalctl -u "$unit" -n 5 --no-pager 2>/dev/null | tail -n 5)"\n'
             '  done < "$D/held"\n'
             '  awk -v mine="$mine" \'!(index(mine, " " $1 " ") || $1 == "-")\' {held} '

@@ -412,8 +412,8 @@ class Session:
         one outdated. Each is planned with its recorded answers; those with changes are marked
         outdated, so the overview sends the user there next.
         """
-        # The plans read the installed packages from the facts, which `apply` and `install`
-        # brought up to date: no facts gathered again (one gather a run, at connect).
+        # The plans read the installed packages from the facts, which `apply` brought up to
+        # date: no facts gathered again (one gather a run, at connect).
         reasons = self.outdated_by(step_id)
         plans = []
         for other_id, outdated in reasons.items():

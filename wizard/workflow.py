@@ -246,7 +246,7 @@ def run_steps(
         else:
             plan = _without(plan, installed)
             warning = session.second_admin(plan)
-            installs = () if installed else run_packages(previewed, order, number)
+            installs = () if installed or runs_apt(plan) else run_packages(previewed, order, number)
             review = Review(plan, item, second_admin=warning, position=position, installs=installs)
             plan, decision = _decided(plan, (yield review))
             if decision is Decision.SKIP:
@@ -323,6 +323,13 @@ def run_packages(
             packages[package] = None
             bringing.add(item.plan.step.id)
     return tuple(packages) if len(bringing) > 1 else ()
+
+
+def runs_apt(plan: Plan) -> bool:
+    """True when the plan runs apt itself (base's apt-get update once it added the security
+    suite, its full-upgrade): such a step is applied with its own packages before the run's
+    install, which then resolves against the lists and the system it left."""
+    return any(command.will_run and "apt-get" in command.run for command in plan.commands)
 
 
 def _without(plan: Plan, installed: set[str]) -> Plan:

@@ -14,9 +14,11 @@ from wizard.apply import ApplyOutcome
 from wizard.catalog import Catalog, load_catalog
 from wizard.checks.base import CheckResult
 from wizard.errors import ApplyFailed, WizardError
-from wizard.plan import FileChange, Plan
+from wizard.plan import CommandChange, FileChange, Plan
 from wizard.preview import PlannedStep
 from wizard.reveal import Secret
+from wizard.shell import Shell
+from wizard.steps import Command
 from wizard.workflow import (
     Adopted,
     Applied,
@@ -433,3 +435,27 @@ def test_a_first_step_that_differs_once_the_packages_are_in_stops_the_run(catalo
     with pytest.raises(WizardError, match="step base would now write something else"):
         drive(workflow, {Review: Decision.APPLY})
     assert [c[0] for c in server.calls if c[0] in ("install", "apply")] == ["install"]
+
+
+def test_a_step_that_runs_apt_itself_goes_first_with_its_own_packages(catalog):
+    """base adding the security suite runs apt-get update: the run's install comes after it,
+    resolved against the lists it left (one step's packages on their own, the rest at once)."""
+    server, previewed = series(catalog)
+    update = CommandChange(Command("apt-get update"), Shell("apt-get -q update"), None, None, True)
+    base = dataclasses.replace(server.plans["base"], commands=(update,))
+    server.plans["base"] = base
+    previewed[0] = PlannedStep(base)
+    events, end = drive(
+        run_steps(server, SELECTION, previewed, current=True), {Review: Decision.APPLY}
+    )
+    assert end is RunEnd.DONE
+    reviews = [e for e in events if isinstance(e, Review)]
+    assert reviews[0].installs == ()
+    assert reviews[1].installs == ("mariadb-server", "fail2ban", "python3-systemd", "nftables")
+    assert server.applied[0].missing_packages == ("unattended-upgrades", "sudo")
+    calls = [c for c in server.calls if c[0] in ("install", "apply")]
+    assert calls[:3] == [
+        ("apply", "base"),
+        ("install", "mariadb-server fail2ban python3-systemd nftables"),
+        ("apply", "database"),
+    ]
