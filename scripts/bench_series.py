@@ -6,18 +6,24 @@ and the files that hold the address are the same bytes).
 Both connect directly (no delay relay: the web, mail and DNS checks probe the address the
 wizard connected to, which a relay on the loopback does not forward).
 
-The floor (one Paramiko connection, 2 channels): every file the wizard
-wrote on A (the paths of A's manifest, with A's bytes, mode and owner) uploaded by pipelined
-SFTP, then one exec: one `apt-get install` of the union of the series' packages (the plans'
-missing packages and the packages their commands install: nginx for web's server choice, the
-waf's modules), then step by step what the engine does after its own apt: the step's `before`
-commands (skipped by their own guards, as the engine skips them), its files put in place with
-their mode and owner, its services enabled, its handlers run, its `after` commands. It skips
-what makes the wizard safe and resumable: the journal, backups, validation, the lockout
-guard's confirmation, the settle waits, the manifest, the checks.
+The floor (one Paramiko connection, 2 channels): every file the engine writes (the bytes,
+mode and owner its plans give: a follow-up's final bytes, a secret file's content), uploaded
+by pipelined SFTP, then one exec: one `apt-get install` of the union of the series' packages
+(the plans' missing packages and the packages their commands install: nginx for web's server
+choice, the waf's modules), then step by step what the engine does after its own apt: the
+step's `before` commands (skipped by their own guards, as the engine skips them), its files
+put in place with their mode and owner, its services enabled, its handlers run, its `after`
+commands. It skips what makes the wizard safe and resumable: the journal, backups,
+validation, the lockout guard's confirmation, the settle waits, the manifest, the checks.
+
+Two floors, each on a fresh B: the plain one (apt starts each daemon with its package's
+defaults, the steps restart them), and one that holds every daemon back during the install
+with a policy-rc.d answering 101, as the engine does since 8b373a4, and starts what it held
+at the end (the steps' enables and handlers start most of them first).
 
 The plans (what each step would do) come from the engine's own preview, read on B before the
-floor is timed. Afterwards every file of A's manifest must have the same bytes on B.
+floor is timed. Afterwards every file of A's manifest must have the same bytes, mode and
+owner on B.
 
 Reported: wall time of each, their ratio, the apt transactions each ran (history.log's
 Start-Date entries) and the time apt spent (its Start/End dates, 1 s resolution), the round
@@ -154,6 +160,8 @@ class Side:
     round_trips: int
     channels: int
     phases: dict[str, dict[str, float]]
+    # The machine's 1-minute load average as the side started (2 cores shared with others).
+    load: float
 
 
 def read_files(host: TestHost, paths: Sequence[str]) -> dict[str, ServerFile]:
@@ -203,6 +211,7 @@ def wizard_side(home: Path) -> tuple[Side, dict[str, ServerFile], dict[str, obje
         argv += ["--answers", str(ANSWERS), "--yes", "--json", "--stats"]
         argv += ["-i", str(host.root_key_path), "--known-hosts", str(known_hosts)]
         argv += ["--state", str(home / "state-a.db")]
+        load = os.getloadavg()[0]
         started = time.monotonic()
         # From TREE: `-m` puts the working folder first on the module path.
         result = subprocess.run(argv, capture_output=True, text=True, cwd=TREE, check=False)
@@ -231,6 +240,7 @@ def wizard_side(home: Path) -> tuple[Side, dict[str, ServerFile], dict[str, obje
                 k: {"s": float(v.get("seconds", 0)), "rt": int(v.get("round_trips", 0))}
                 for k, v in stats.items()
             },
+            load,
         )
         extra = {"steps": [s["step"] for s in report["steps"]], "checks not ok": not_ok}
         return side, files, extra
@@ -328,20 +338,40 @@ def floor_plan(
     return packages, floor_steps, contents
 
 
+# The held floor's policy-rc.d: every start a maintainer script asks for is refused (101,
+# "not now") and its unit written down, as the engine's whole-run install does since 8b373a4.
+HELD = "/run/vw-floor-held"  # written out in POLICY_RC_D
+POLICY_RC_D = code(
+    "printf '%s\\n' '#!/bin/sh' "
+    '\'while [ "${1#--}" != "$1" ]; do shift; done\' '
+    '\'case "$2" in start|restart) echo "$1" >> /run/vw-floor-held;; esac\' '
+    "'exit 101' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d"
+)
+
+
 def floor_script(
-    packages: Sequence[str], steps: Sequence[FloorStep], files: dict[str, ServerFile]
+    packages: Sequence[str],
+    steps: Sequence[FloorStep],
+    files: dict[str, ServerFile],
+    held: bool = False,
 ) -> Shell:
-    """The floor's one exec: apt once, then each step's commands, files, services."""
+    """The floor's one exec: apt once, then each step's commands, files, services. `held`:
+    no daemon starts during the install (policy-rc.d); the steps' own enables and handlers
+    start theirs, and the end starts every held unit still stopped."""
     # upload() writes each file to its name plus STAGED.
     staged = {path: f"{STAGING}/{index}{STAGED}" for index, path in enumerate(files)}
+    install = sh(
+        "apt-get -o DPkg::Lock::Timeout=600 -q -y install {packages} >/dev/null || fail apt",
+        packages=list(packages),
+    )
     lines = [
         code('fail() { echo "floor: $1 failed" >&2; exit 1; }'),
         code("export DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a"),
-        sh(
-            "apt-get -o DPkg::Lock::Timeout=600 -q -y install {packages} >/dev/null || fail apt",
-            packages=list(packages),
-        ),
     ]
+    if held:
+        lines += [POLICY_RC_D, install, code("rm -f /usr/sbin/policy-rc.d")]
+    else:
+        lines.append(install)
     placed: set[str] = set()
 
     def place(path: str) -> None:
@@ -373,11 +403,22 @@ def floor_script(
     for path in files:
         if path not in placed:
             place(path)
+    if held:
+        lines.append(
+            sh(
+                # A socket whose service runs already cannot be started (the port is its).
+                "for u in $(sort -u {held} 2>/dev/null); do case $u in *.socket) continue;; "
+                "esac; systemctl -q is-active $u || systemctl start $u || fail $u; done",
+                held=HELD,
+            )
+        )
     lines.append(sh("rm -rf {staging}", staging=STAGING))
     return script(*lines)
 
 
-def floor_side(files: dict[str, ServerFile], home: Path) -> tuple[Side, dict[str, object]]:
+def floor_side(
+    files: dict[str, ServerFile], home: Path, held: bool
+) -> tuple[Side, dict[str, object]]:
     """Host B: the floor, timed from connect to close; then its files compared with A's."""
     import paramiko
 
@@ -388,8 +429,9 @@ def floor_side(files: dict[str, ServerFile], home: Path) -> tuple[Side, dict[str
         open_ipv4_conf(host)
         known_hosts = write_known_hosts(host, home / "known_hosts-b", [(host.address, 22)])
         packages, steps, written = floor_plan(host.address, host.root_key_path, known_hosts, home)
-        commands = floor_script(packages, steps, written)
+        commands = floor_script(packages, steps, written, held)
         before = len(apt_runs(apt_history(host)))
+        load = os.getloadavg()[0]
         started = time.monotonic()
         client = paramiko.SSHClient()
         client.load_host_keys(str(known_hosts))
@@ -416,7 +458,7 @@ def floor_side(files: dict[str, ServerFile], home: Path) -> tuple[Side, dict[str
         got = read_files(host, list(files))
         differ = sorted(p for p, f in files.items() if p not in PER_HOST and got.get(p) != f)
         apt = apt_runs(apt_history(host))[before:]
-        side = Side(seconds, apt, FLOOR_ROUND_TRIPS, FLOOR_CHANNELS, {})
+        side = Side(seconds, apt, FLOOR_ROUND_TRIPS, FLOOR_CHANNELS, {}, load)
         extra = {
             "packages": list(packages),
             "files (A's manifest, the floor's)": [len(files), len(written)],
@@ -431,30 +473,30 @@ def floor_side(files: dict[str, ServerFile], home: Path) -> tuple[Side, dict[str
         host.stop()
 
 
-def table(wizard: Side, floor: Side) -> str:
-    """The Markdown table of the two sides."""
+def table(wizard: Side, floors: dict[str, Side]) -> str:
+    """The Markdown table: the wizard (its ratio to each floor) and the floors."""
 
     def apt_seconds(side: Side) -> float:
         return sum(run.seconds for run in side.apt)
 
+    sides = [wizard, *floors.values()]
+    ratios = " / ".join(f"{wizard.seconds / f.seconds:.2f}x" for f in floors.values())
     rows = [
-        (
-            "wall time",
-            f"{wizard.seconds:.1f} s ({wizard.seconds / floor.seconds:.2f}x)",
-            f"{floor.seconds:.1f} s",
-        ),
-        ("apt transactions", str(len(wizard.apt)), str(len(floor.apt))),
-        ("apt time (history.log)", f"{apt_seconds(wizard):.0f} s", f"{apt_seconds(floor):.0f} s"),
-        (
-            "the rest (wall - apt)",
-            f"{wizard.seconds - apt_seconds(wizard):.1f} s",
-            f"{floor.seconds - apt_seconds(floor):.1f} s",
-        ),
-        ("round trips after login", str(wizard.round_trips), f"{floor.round_trips} (by design)"),
-        ("channels", str(wizard.channels), str(floor.channels)),
+        ["wall time", f"{wizard.seconds:.1f} s ({ratios})"]
+        + [f"{f.seconds:.1f} s" for f in floors.values()],
+        ["apt transactions"] + [str(len(side.apt)) for side in sides],
+        ["apt time (history.log)"] + [f"{apt_seconds(side):.0f} s" for side in sides],
+        ["the rest (wall - apt)"] + [f"{side.seconds - apt_seconds(side):.1f} s" for side in sides],
+        ["round trips after login", str(wizard.round_trips)]
+        + [f"{f.round_trips} (by design)" for f in floors.values()],
+        ["channels"] + [str(side.channels) for side in sides],
+        ["load (1 min) at its start"] + [f"{side.load:.2f}" for side in sides],
     ]
-    lines = ["| | vps-wizard apply --yes | floor |", "| --- | --- | --- |"]
-    lines += [f"| {name} | {a} | {b} |" for name, a, b in rows]
+    lines = [
+        "| | vps-wizard apply --yes | " + " | ".join(floors) + " |",
+        "| --- " * (len(sides) + 1) + "|",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -508,23 +550,26 @@ def main(argv: Sequence[str] = ()) -> None:
     try:
         started = time.monotonic()
         wizard, files, wizard_extra = wizard_side(home)
-        floor, floor_extra = floor_side(files, home)
+        floor, floor_extra = floor_side(files, home, held=False)
+        held, held_extra = floor_side(files, home, held=True)
+        floors = {"floor": floor, "floor, daemons held during apt": held}
         load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
         print(f"# whole series: {len(wizard_extra['steps'])} steps applied, direct link (no delay)")
         print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {load}")
         print(f"# {code_label()}; {time.monotonic() - started:.0f} s in all\n")
-        print(table(wizard, floor))
+        print(table(wizard, floors))
         print("\nvps-wizard's apt transactions:")
         for run in wizard.apt:
             print(f"  {run.seconds:4.0f} s  {run.command}")
-        print("the floor's:")
-        for run in floor.apt:
-            print(f"  {run.seconds:4.0f} s  {run.command}")
+        for name, side in floors.items():
+            print(f"{name}:")
+            for run in side.apt:
+                print(f"  {run.seconds:4.0f} s  {run.command[:100]}...")
         print("\nvps-wizard --stats phases (seconds, round trips):")
         print(
             "  " + ", ".join(f"{k} {v['s']:.2f} s {v['rt']} rt" for k, v in wizard.phases.items())
         )
-        print(json.dumps({**wizard_extra, **floor_extra}, indent=1))
+        print(json.dumps({**wizard_extra, "floor": floor_extra, "held": held_extra}, indent=1))
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
