@@ -100,3 +100,28 @@ def test_manifest_paths_keep_spaces_and_order():
 @pytest.mark.parametrize("line", ["", "\n"])
 def test_an_empty_manifest_has_no_paths(line):
     assert bench_series.manifest_paths(line) == []
+
+
+def test_the_floor_script_is_valid_shell_with_odd_paths_and_commands(tmp_path):
+    """Parsed by a real shell (sh -n): a command ending in a comment or `exit 0`, a path with
+    a space and a quote, both floors."""
+    import subprocess
+
+    from wizard.shell import code, sh
+
+    odd = "/etc/odd dir/it's.conf"
+    step = bench_series.FloorStep(
+        "demo",
+        before=(sh("if ! {{ false; }}; then\n(\n{c}\n) || fail x\nfi", c=code("true # end")),),
+        after=(code("(\nexit 0\n) || fail y"),),
+        files=(odd,),
+        enable=("nftables",),
+        handlers=(code("systemctl reload-or-restart nginx || fail nginx"),),
+    )
+    files = {odd: bench_series.ServerFile(odd, b"x", 0o640, "root", "adm")}
+    for held in (False, True):
+        script = bench_series.floor_script(["nginx", "bind9"], [step], files, held)
+        checked = subprocess.run(["sh", "-n"], input=script, capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stderr + script
+        assert "chmod 0640 '/etc/odd dir/it'\"'\"'s.conf'" in script
+        assert ("policy-rc.d" in script) is held
