@@ -22,6 +22,7 @@ from wizard.deletedlibs import (
     services_to_restart,
 )
 from wizard.netfacts import NETWORK_SCRIPT, Network, parse_network
+from wizard.publicscript import PublicScript
 from wizard.runstatus import UNFINISHED, line_regex
 from wizard.shell import Shell, sh
 from wizard.sshdconfig import parse_sshd_facts
@@ -120,7 +121,7 @@ class Facts:
         }
 
 
-def facts_script(packages: Iterable[str]) -> Shell:
+def facts_script(packages: Iterable[str]) -> PublicScript:
     """The script printing key=value lines, os-release, the server state, drift, the wizard's
     traces, the sshd facts, then the late key=value lines.
 
@@ -130,9 +131,11 @@ def facts_script(packages: Iterable[str]) -> Shell:
     the pipe meanwhile), so the output comes in one fixed order and no file is written. Each
     branch's own commands read /dev/null: none can take the pipe's text for its input.
 
-    /etc/os-release is printed, not sourced: its text is parsed here, never run.
+    /etc/os-release is printed, not sourced: its text is parsed here, never run. It holds
+    nothing secret (the catalog's package names, the wizard's own paths): a PublicScript, which
+    may open the session's pipe in its command line (wizard.remote).
     """
-    return sh(
+    script = sh(
         """\
 words() {{ tr '\\n' ' '; }}
 addresses() {{ ip -o "-$1" addr show scope global 2>/dev/null | awk '{{print $4}}' | cut -d/ -f1; }}
@@ -206,6 +209,7 @@ true
         deleted=DELETED_MAPS_SCRIPT,
         traces=traces_script(),
     )
+    return PublicScript(script)
 
 
 def traces_script() -> Shell:

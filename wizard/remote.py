@@ -5,6 +5,9 @@ goes: the handshake's, three for a command on a channel of its own (its channel,
 answer), one for a command on the session's pipe (its answer).
 Scripts travel on stdin to a fixed bootstrap, never on the command line, so nothing of them
 shows up in the server's process list; the bootstrap runs a script only once it arrived whole.
+The one exception is a PublicScript (the facts script: nothing secret, the same text for
+everyone) that opens the pipe as root: it comes in the pipe's command line, checked the same
+way, and saves the round trip that waits for the pipe to be ready.
 
 The pipe: the session's commands one after another go through one channel whose bootstrap
 runs script after script (PIPE_LOOP), so a command costs one round trip instead of three (a
@@ -36,6 +39,7 @@ from wizard.errors import (
     UnknownHostKey,
     WizardError,
 )
+from wizard.publicscript import PublicScript
 from wizard.shell import Shell, sh
 
 if TYPE_CHECKING:
@@ -109,17 +113,25 @@ BOOTSTRAP = (
 # `@@VW-END-NONCE` its stderr. The nonce is new for every script: no output of an earlier one
 # can end a later one. A script cut short by a dropped link ends the loop with nothing run.
 END_MARK = "@@VW-END-"
+#
+# The first script may come in the command line instead (a PublicScript, see _on_pipe): its
+# length, SHA-256 and nonce, then the script, as $2 to $5, checked and run the same way before
+# the loop reads stdin. sshd starts the command only once its exec request arrived whole.
 PIPE_LOOP = (
     'printf "@@VW-READY\\n" >&2; c="$1"; '
-    'while IFS=" " read -r n d m; do '
-    's=$(head -c "$n"; echo .); s=${s%.}; '
+    "vw_run() { "
     'if [ "$(printf %s "$s" | wc -c)" -eq "$n" ] && '
     '[ "$(printf %s "$s" | sha256sum | cut -d " " -f 1)" = "$d" ] && '
     'printf %s "$s" | sh -n; then ( set -- "$c"; eval "$s" ) </dev/null; r=$?; '
     'else echo "@@VW-INCOMPLETE: nothing was run" >&2; '
     '[ "$(printf %s "$s" | wc -c)" -eq "$n" ] || exit 125; r=125; fi; '
-    'printf "@@VW-END-%s %s\\n" "$m" "$r"; printf "@@VW-END-%s\\n" "$m" >&2; done'
+    'printf "@@VW-END-%s %s\\n" "$m" "$r"; printf "@@VW-END-%s\\n" "$m" >&2; }; '
+    'if [ "$#" -eq 5 ]; then n="$2"; d="$3"; m="$4"; s="$5"; vw_run; fi; '
+    'while IFS=" " read -r n d m; do '
+    's=$(head -c "$n"; echo .); s=${s%.}; vw_run; done'
 )
+# The longest script sent in the command line: far below Linux's 128 KiB for one argument.
+PUBLIC_SCRIPT_MAX = 32768
 
 
 class ConnectionLost(WizardError):
@@ -457,10 +469,31 @@ class Remote:
         bucket.bytes_sent += len(frame) + len(data)
         early_stderr = b""
         try:
+            sent = False
             if self._pipe is None or self._pipe.closed or self._pipe.exit_status_ready():
                 self._close_pipe()
                 line, may_prompt = self._exec_line(PIPE_LOOP, None, True)
-                bucket.round_trips += COMMAND_ROUND_TRIPS + (1 if may_prompt else 0)
+                # A public script opening the pipe as root comes in its command line: it runs
+                # as the exec request arrives, without the round trip that waits for the pipe
+                # to take stdin. Not through sudo, which would write it to the server's log.
+                sent = (
+                    isinstance(command, PublicScript)
+                    and self.is_root
+                    and len(data) <= PUBLIC_SCRIPT_MAX
+                )
+                if sent:
+                    line = sh(
+                        "{line} {length} {digest} {nonce} {script}",
+                        line=line,
+                        length=len(data),
+                        digest=hashlib.sha256(data).hexdigest(),
+                        nonce=nonce,
+                        script=str(command),
+                    )
+                    bucket.bytes_sent -= len(frame) + len(data)
+                bucket.round_trips += (
+                    COMMAND_ROUND_TRIPS - (1 if sent else 0) + (1 if may_prompt else 0)
+                )
                 bucket.channels += 1
                 bucket.bytes_sent += len(line)
                 self._pipe = channel = self._open_channel()
@@ -484,7 +517,8 @@ class Remote:
                 channel.settimeout(timeout)
             end = (END_MARK + nonce).encode()
             reader = _StderrReader(channel, end + b"\n")
-            channel.sendall(frame + data)
+            if not sent:
+                channel.sendall(frame + data)
             stdout, code = _drain_until(channel, end, on_line)
             stderr = early_stderr + reader.join()
             if code is None:

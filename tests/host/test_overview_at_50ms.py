@@ -1,13 +1,16 @@
 """The overview after connect over a 50 ms round-trip link (the issue's budget: under 1 s).
 
 What the link multiplies is held exactly: from the TUI's start to the steps shown, the SSH
-handshake's 5 round trips and the facts command's 3 on a fresh server, nothing more (the
-screens add none). The time is printed, with the seconds of each phase and the CPU time spent,
-and held only against a hang (wall time) and against added work (CPU time, which a loaded
-machine disturbs less): measured 0.79-1.6 s on the second start (0.26-0.40 s SSH, 0.31-0.44 s
-facts of which about 0.2 s the server's script, the rest the app), 1.47-2.2 s on the first
-(paramiko imported by the connection), with seven agents on two cores; 2.5-3.6 s with the load
-at 10 (everything waits its turn for a core there; the CPU times below hold better).
+handshake's 5 round trips and the facts command's 2 on a fresh server as root (the script
+comes in the pipe's command line), nothing more (the screens add none). The time is printed,
+with the seconds of each phase and the CPU time spent, and held only against a hang (wall
+time) and against added work (CPU time, which a loaded machine disturbs less): measured
+0.79-1.6 s on the second start (0.26-0.40 s SSH, 0.31-0.44 s facts of which about 0.2 s the
+server's script, the rest the app), 1.47-2.2 s on the first (paramiko imported by the
+connection), with seven agents on two cores; 2.5-3.6 s with the load at 10 (everything waits
+its turn for a core there; the CPU times below hold better). With the facts script's parts at
+once and in the command line: 0.91-0.95 s on the second start, 1.02-1.12 s on the first (facts
+0.22-0.25 s), at a load of 2.8.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ async def overview_seconds(host, home, address: str, port: int) -> tuple[float, 
     return elapsed, cpu, app.stats
 
 
-async def test_the_overview_over_50_ms_takes_eight_round_trips(fresh_testhost, tmp_path):
+async def test_the_overview_over_50_ms_takes_seven_round_trips(fresh_testhost, tmp_path):
     with DelayRelay(fresh_testhost.address, fresh_testhost.port, delay_s=RTT) as relay:
         address, port = relay.start()
         write_known_hosts(fresh_testhost, tmp_path / "known_hosts", [(address, port)])
@@ -76,6 +79,6 @@ async def test_the_overview_over_50_ms_takes_eight_round_trips(fresh_testhost, t
                 f"{start} start: overview after {seconds:.2f} s, {cpu:.2f} s of CPU ({spent}), "
                 f"round trips {trips}"
             )
-            assert trips == {"connect": 5, "facts": 3}, trips
+            assert trips == {"connect": 5, "facts": 2}, trips
             assert seconds < WALL_LIMIT, f"the overview came after {seconds:.1f} s"
             assert cpu < CPU_LIMIT, f"{cpu:.2f} s of CPU before the overview"
