@@ -6,12 +6,14 @@ from wizard.shell import Shell
 
 
 class PublicScript(Shell):
-    """Shell code that holds no secret and no user data (no answer, no file content, no
-    password): the same text for every user of this version, such as the facts script.
+    """Shell code that holds no secret and nothing a user typed (no answer, no file content,
+    no password): the wizard's own text, such as the facts script (the catalog's package
+    names in it are public too).
 
     The connector may send it in the command line that opens the session's pipe
     (wizard.remote), where it costs no round trip of its own but shows in the server's process
-    list while it runs. Any other script travels on the pipe's stdin only.
+    list for as long as the pipe is open (its shell keeps that command line). Any other script
+    travels on the pipe's stdin only.
     """
 
     __slots__ = ()

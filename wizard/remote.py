@@ -6,8 +6,9 @@ answer), one for a command on the session's pipe (its answer).
 Scripts travel on stdin to a fixed bootstrap, never on the command line, so nothing of them
 shows up in the server's process list; the bootstrap runs a script only once it arrived whole.
 The one exception is a PublicScript (the facts script: nothing secret, the same text for
-everyone) that opens the pipe as root: it comes in the pipe's command line, checked the same
-way, and saves the round trip that waits for the pipe to be ready.
+everyone) that opens the pipe as root: it comes in the pipe's command line (in the process
+list while the pipe is open), checked the same way, and saves the round trip that waits for
+the pipe to be ready.
 
 The pipe: the session's commands one after another go through one channel whose bootstrap
 runs script after script (PIPE_LOOP), so a command costs one round trip instead of three (a
