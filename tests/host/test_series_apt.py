@@ -128,6 +128,16 @@ def test_no_daemon_started_before_its_step_wrote_its_files(series):
     # base's unattended-upgrades, held back as well, was started by base's apply.
     active = host.exec("systemctl is-active unattended-upgrades", check=False).stdout.strip()
     assert active == "active"
+    # The run's own journal: the install ran as a run of its own, and said what it held.
+    runs = host.exec(
+        "cd /var/lib/vps-wizard/runs && grep -lx packages */step | cut -d / -f 1"
+    ).stdout.split()
+    assert len(runs) == 1, runs
+    journal = f"/var/lib/vps-wizard/runs/{runs[0]}"
+    assert host.exec(f"cat {journal}/status").stdout.strip() == "done"
+    log = host.exec(f"cat {journal}/log").stdout
+    held_line = next(line for line in log.splitlines() if "held back until" in line)
+    assert "mariadb" in held_line and "unattended-upgrades" in held_line, log
     # Nothing is held any more, and the hold itself is gone.
     held = host.exec("cat /run/vps-wizard/held 2>/dev/null; true").stdout
     assert held.strip() == "", held
