@@ -174,10 +174,10 @@ def test_every_replaced_file_is_backed_up_with_mode_and_owner(admin_host):
         0
     ]
     folder = run.rsplit("/", 1)[0]
-    index = admin_host.host.exec(f"grep ' /etc/hosts$' {run}").stdout.split()[0]
-    saved = admin_host.host.exec(f"stat -c '%a %U' {folder}/{index}").stdout.strip()
+    # The copy keeps the file's own path under files/ (one cp for every file of the run).
+    saved = admin_host.host.exec(f"stat -c '%a %U' {folder}/files/etc/hosts").stdout.strip()
     assert saved == "644 root"
-    assert "localhost" in admin_host.host.exec(f"cat {folder}/{index}").stdout
+    assert "localhost" in admin_host.host.exec(f"cat {folder}/files/etc/hosts").stdout
 
 
 def test_rolled_back_guarded_run_leaves_no_revert_armed(admin_host):

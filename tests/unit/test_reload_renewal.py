@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from tests.tui.conftest import new_file_plan
-from wizard.apply import SETTLED, apply_script
+from wizard.apply import RENEW_POLLS, SETTLED, apply_script
 from wizard.catalog import load_catalog
 from wizard.journal import RunPaths
 
@@ -44,7 +44,7 @@ def test_waits_until_the_old_workers_are_gone(tmp_path):
 
 def test_children_that_outlive_the_reload_are_waited_for_one_second_at_most(tmp_path):
     seconds, calls = renewed(tmp_path, "300", ["300\n"])
-    assert 0.9 < seconds < 3 and calls == 50
+    assert 0.9 < seconds < 3 and calls == RENEW_POLLS
 
 
 def test_no_children_before_means_no_wait(tmp_path):
@@ -69,3 +69,22 @@ def test_the_script_reads_the_children_before_each_handler_after_defining_how():
     waited = text.index("&& vw_renewed ", handler)
     assert defined < read < handler < waited, service
     assert '"${vw_before_0:-}"' in text[waited : waited + 80]
+
+
+def test_the_children_are_read_from_proc_by_the_shell(tmp_path):
+    """vw_children with a known PID lists that process's children, one a line."""
+    parent = subprocess.Popen(["sh", "-c", "sleep 30 & sleep 30 & wait"])
+    try:
+        time.sleep(0.3)
+        listed = subprocess.run(
+            ["sh", "-c", f'{SETTLED}\nvw_children nginx "$P"'],
+            env={"PATH": "/usr/bin:/bin", "P": str(parent.pid)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children").read_text().split()
+        assert len(listed) == 2 and listed == children
+    finally:
+        parent.kill()
+        parent.wait()
