@@ -226,16 +226,20 @@ def _stage_script(
     parts.append(
         sh(
             ': > "$D/log"\n'
-            "systemd-run --quiet --collect --unit={unit} /bin/sh -c "
-            '\'exec /bin/sh "$0" >> "$1" 2>&1\' "$D/apply.sh" "$D/log" '
-            '|| {{ echo "@@FAIL systemd-run could not start the apply"; sh "$D/cleanup.sh"; '
-            'echo {failed} > "$D/status"; exit 1; }}\n'
-            # tail ends by itself once the apply's process is gone, after printing the rest; it
-            # looks every TAIL_POLL_S (new lines arrive at once, through inotify).
-            "P=$(systemctl show -p MainPID --value {unit} 2>/dev/null)\n"
-            'if [ "${{P:-0}}" -gt 0 ] 2>/dev/null; then '
-            'tail -s {poll} -n +1 -f --pid="$P" "$D/log"; '
-            'else cat "$D/log"; fi\n'
+            # systemd-run --wait lasts as long as the unit (a process to follow without asking
+            # systemd for its main PID: 20-35 ms). Started from a subshell that exits at once,
+            # it is no child of this shell: once it ends it is reaped, not left a zombie that
+            # tail --pid would wait on for ever. Killed with this session (a cut link), it
+            # leaves the unit running. The unit's first command writes $D/running: without it,
+            # the unit never ran.
+            "W=$(systemd-run --quiet --collect --wait --unit={unit} /bin/sh -c "
+            '\': > "$2"; exec /bin/sh "$0" >> "$1" 2>&1\' "$D/apply.sh" "$D/log" "$D/running" '
+            '</dev/null >/dev/null 2>"$D/start.err" & echo $!)\n'
+            # tail ends by itself once systemd-run is gone, after printing the rest; it looks
+            # every TAIL_POLL_S (new lines arrive at once, through inotify).
+            'tail -s {poll} -n +1 -f --pid="$W" "$D/log"\n'
+            '[ -e "$D/running" ] || {{ echo "@@FAIL systemd-run could not start the apply: '
+            '$(cat "$D/start.err")"; sh "$D/cleanup.sh"; echo {failed} > "$D/status"; exit 1; }}\n'
             'echo "@@RESULT $(cat "$D/status")"',
             unit=unit,
             failed=RunStatus.FAILED,
