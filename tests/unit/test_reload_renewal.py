@@ -6,6 +6,8 @@ handler, after defining how."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -73,7 +75,7 @@ def test_the_script_reads_the_children_before_each_handler_after_defining_how():
 
 def test_the_children_are_read_from_proc_by_the_shell(tmp_path):
     """vw_children with a known PID lists that process's children, one a line."""
-    parent = subprocess.Popen(["sh", "-c", "sleep 30 & sleep 30 & wait"])
+    parent = subprocess.Popen(["sh", "-c", "sleep 30 & sleep 30 & wait"], start_new_session=True)
     try:
         time.sleep(0.3)
         listed = subprocess.run(
@@ -86,5 +88,5 @@ def test_the_children_are_read_from_proc_by_the_shell(tmp_path):
         children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children").read_text().split()
         assert len(listed) == 2 and listed == children
     finally:
-        parent.kill()
+        os.killpg(parent.pid, signal.SIGKILL)
         parent.wait()
