@@ -12,7 +12,9 @@ Every script here is built with wizard.shell: values are quoted words, never pas
 
 from __future__ import annotations
 
+import io
 import re
+import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -207,20 +209,24 @@ def _stage_script(
     directories = list(dict.fromkeys(_directory(c.dest) for c in changed_files))
     if directories:
         parts.append(sh("(umask 022; mkdir -p {directories})", directories=directories))
-    for change in changed_files:
-        temp = _temp_path(change, run)
-        directory = _directory(change.dest)
-        write = heredoc(sh('base64 -d > {temp} 2>"$D/write.err"', temp=temp), change.new)
+    if changed_files:
+        # Every staged file by one tar (a base64 a file before: 2-3 ms each), from the
+        # script's own here-document, relative to /; --touch: the time of the write, not the
+        # archive's. tar replaces a name that exists rather than write through a link there.
+        write = heredoc(
+            code('{ base64 -d | tar -C / --touch -xf - 2>"$D/write.err"; }'),
+            _staged_archive(changed_files, run),
+        )
         parts.append(
             sh(
-                "{write}\n[ $? -eq 0 ] || {{ echo @@FAIL could not write {temp}: "
+                "{write}\n[ $? -eq 0 ] || {{ echo @@FAIL could not write {temps}: "
                 '"$(cat "$D/write.err" 2>/dev/null)" '
-                '"(df: $(df -h {directory} 2>&1 | tail -n 1))"; '
+                "\"(df: $(df -h {directories} 2>&1 | tail -n +2 | paste -sd ';' -))\"; "
                 'sh "$D/cleanup.sh"; echo {failed} > "$D/status"; exit 1; }}',
                 failed=RunStatus.FAILED,
                 write=write,
-                temp=temp,
-                directory=directory,
+                temps=" ".join(_temp_path(c, run) for c in changed_files),
+                directories=directories,
             )
         )
     parts.append(
@@ -247,6 +253,22 @@ def _stage_script(
         )
     )
     return script(*parts)
+
+
+def _staged_archive(changes: tuple[FileChange, ...], run: str) -> bytes:
+    """A tar of every new file under its staged name (relative to /), root's, mode 0600: what
+    `base64 -d > temp` under umask 077 wrote, file by file. The apply sets owner and mode."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for change in changes:
+            member = tarfile.TarInfo(_temp_path(change, run).lstrip("/"))
+            member.size, member.mode = len(change.new), 0o600
+            member.uname = member.gname = "root"
+            archive.addfile(member, io.BytesIO(change.new))
+        end = archive.offset
+    # Up to the end-of-archive blocks: tarfile pads to a 10 KB record, which tar does not
+    # need from a pipe and would be 13 KB more to send.
+    return buffer.getvalue()[: end + 2 * tarfile.BLOCKSIZE]
 
 
 def cleanup_script(plan: Plan, paths: RunPaths) -> Shell:
