@@ -9,13 +9,12 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from wizard.answers import answer_as_text, parse_answer
+from wizard.answers import parse_answer
 from wizard.catalog import Catalog
 from wizard.errors import AnswerError
 from wizard.facts import Facts
-from wizard.render import evaluate
 from wizard.state import APPLIED, HostRecord
-from wizard.stepcontext import ports_of
+from wizard.stepcontext import default_value, ports_of
 from wizard.steps import Question, Step
 
 # What a step's defaults are evaluated in, for a record of the host.
@@ -92,23 +91,16 @@ def moved_defaults(
         for question in defaulted:
             if question.name not in record.answers:
                 continue
-            old = evaluate(other, str(question.default), then)
-            new = evaluate(other, str(question.default), now)
+            old = default_value(other, question, then)
+            new = default_value(other, question, now)
             if old != new and _same(question, old, record.answers[question.name]):
-                moved.setdefault(other.id, {})[question.name] = _as_text(question, new)
+                moved.setdefault(other.id, {})[question.name] = new
     return moved
 
 
 def _same(question: Question, default: Any, answer: Any) -> bool:
     """Whether the recorded answer is what the default gave."""
     try:
-        return parse_answer(question, _as_text(question, default)) == answer
+        return parse_answer(question, default) == answer
     except AnswerError:
         return False
-
-
-def _as_text(question: Question, value: Any) -> Any:
-    """A default as the form shows it (a list as the text its parser reads back)."""
-    if value is None:
-        return ""
-    return answer_as_text(question, value) if isinstance(value, list | tuple) else value

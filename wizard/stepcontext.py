@@ -13,7 +13,7 @@ from wizard.facts import Facts
 from wizard.render import evaluate, render_string
 from wizard.roles import ipv6_address, site_domain
 from wizard.state import APPLIED, HostRecord
-from wizard.steps import Role, Step
+from wizard.steps import Question, Role, Step
 
 
 def ports_of(step: Step, answers: Mapping[str, Any], facts: Facts) -> list[str]:
@@ -83,10 +83,16 @@ def default_answers(
                 answer_as_text(question, value) if isinstance(value, list) else value
             )
         elif question.default is not None:
-            value = evaluate(step, question.default, context)
-            if isinstance(value, list | tuple):
-                value = answer_as_text(question, value)
-            defaults[question.name] = "" if value is None else value
+            defaults[question.name] = default_value(step, question, context)
         else:
             defaults[question.name] = ""
     return defaults
+
+
+def default_value(step: Step, question: Question, context: Mapping[str, Any]) -> Any:
+    """The question's default evaluated in `context`, as a form shows it: a list as the text
+    its parser reads back, nothing as an empty answer."""
+    value = evaluate(step, str(question.default), context)
+    if isinstance(value, list | tuple):
+        return answer_as_text(question, value)
+    return "" if value is None else value
