@@ -258,9 +258,10 @@ def run_steps(
                 yield Stopped("the second admin was not confirmed")
                 return RunEnd.STOPPED
             replan = _planned_again(session, step_id, raw, item) if installs else None
-            outcome = yield from _apply(session, plan, installs, installed, replan)
+            outcome = yield from _apply(session, plan, installs, replan)
             if outcome is None:
                 return RunEnd.APPLY_FAILED
+            installed.update(installs)
             run_id = outcome.run_id
             heading = f"{plan.step.title}: applied, run {run_id}"
             applied = [step_id]
@@ -363,19 +364,16 @@ def _apply(
     session: RunSession,
     plan: Plan,
     installs: tuple[str, ...] = (),
-    installed: set[str] | None = None,
     replan: Callable[[Plan], Plan] | None = None,
 ) -> Generator[Event, Any, ApplyOutcome | None]:
     """Apply one plan, its lines streamed where the front end says; None when rolled back.
-    With `installs`, the whole run's packages are installed first, in the same stream, and
-    added to `installed`; the plan is then made again (`replan`), since the packages may
-    have put files where it writes (the apply refuses a file changed since its plan)."""
+    With `installs`, the whole run's packages are installed first, in the same stream; the
+    plan is then made again (`replan`), since the packages may have put files where it
+    writes (the apply refuses a file changed since its plan)."""
     lines: ApplyLines | None = yield Applying(plan)
     try:
         if installs:
             session.install(installs, lines or _nowhere)
-            if installed is not None:
-                installed.update(installs)
             if replan is not None:
                 plan = replan(plan)
             plan = _without(plan, set(installs))
