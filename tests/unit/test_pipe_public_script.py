@@ -122,20 +122,18 @@ def test_a_public_script_is_not_put_on_sudos_command_line(
 
 def test_a_command_line_script_whose_digest_does_not_match_is_not_run() -> None:
     script = "echo ran"
-    wrong = hashlib.sha256(b"something else").hexdigest()
-    done = subprocess.run(
-        ["sh", "-c", PIPE_LOOP, "vps-wizard", CONNECTION, str(len(script)), wrong, "n1", script],
-        input=b"",
-        capture_output=True,
-        check=False,
-    )
+
+    def loop_given(digest: str, nonce: str) -> subprocess.CompletedProcess[bytes]:
+        argv = [CONNECTION, str(len(script)), digest, nonce, script]
+        return subprocess.run(
+            ["sh", "-c", PIPE_LOOP, "vps-wizard", *argv],
+            input=b"",
+            capture_output=True,
+            check=False,
+        )
+
+    done = loop_given(hashlib.sha256(b"something else").hexdigest(), "n1")
     assert done.stdout == b"@@VW-END-n1 125\n"
     assert b"@@VW-INCOMPLETE: nothing was run" in done.stderr
-    right = hashlib.sha256(script.encode()).hexdigest()
-    done = subprocess.run(
-        ["sh", "-c", PIPE_LOOP, "vps-wizard", CONNECTION, str(len(script)), right, "n2", script],
-        input=b"",
-        capture_output=True,
-        check=False,
-    )
+    done = loop_given(hashlib.sha256(script.encode()).hexdigest(), "n2")
     assert done.stdout == b"ran\n@@VW-END-n2 0\n"
