@@ -271,10 +271,14 @@ def _staged_archive(changes: tuple[FileChange, ...], run: str) -> bytes:
     return buffer.getvalue()[: end + 2 * tarfile.BLOCKSIZE]
 
 
-def cleanup_script(plan: Plan, paths: RunPaths) -> Shell:
-    """Removes the run's temporary files (used when nothing was renamed yet)."""
+def cleanup_script(plan: Plan, paths: RunPaths, policy: str = POLICY_RC_D) -> Shell:
+    """Removes the run's temporary files (used when nothing was renamed yet), and the
+    policy-rc.d holding the daemons while its apt-get ran, if it stopped there."""
     temps = [_temp_path(c, paths.run_id) for c in plan.changed_files]
-    return sh("rm -f {temps}\n", temps=temps) if temps else code("true\n")
+    lines = [sh("rm -f {temps}", temps=temps)] if temps else []
+    if plan.missing_packages:
+        lines.append(install_cleanup_script(policy))
+    return script(*lines) if lines else code("true\n")
 
 
 def restore_script(plan: Plan, paths: RunPaths) -> Shell:
@@ -406,7 +410,13 @@ def _detached_preamble(paths: RunPaths) -> list[Shell]:
     ]
 
 
-def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> Shell:
+def apply_script(
+    plan: Plan,
+    paths: RunPaths,
+    guard_seconds: int,
+    policy: str = POLICY_RC_D,
+    held: str = HELD_FILE,
+) -> Shell:
     """The detached script: packages, commands, backup, validate, rename, reload, record."""
     run = paths.run_id
     lines = [
@@ -426,14 +436,25 @@ def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> Shell:
             'stopped_early() {{ case "$(cat "$D/status")" in '
             '{started}) fail "the apply stopped early";; '
             '{writing}) rollback "the apply stopped early";; esac; }}\n'
-            "trap stopped_early EXIT",
+            "trap stopped_early EXIT\n"
+            # A signal (its unit stopped) ends the script through that trap too: sh alone
+            # would die at once, the run left half done until the next connect recovers it.
+            "trap 'exit 1' HUP INT TERM",
             started=case_pattern(RunStatus.STARTED),
             writing=case_pattern(RunStatus.WRITING),
         ),
         code("export DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a"),
     ]
     if plan.missing_packages:
-        lines.append(_apt_install(plan.missing_packages))
+        # The daemons of the new packages are held back as a whole run's install holds them
+        # (POLICY_RC_D): none starts with its package's defaults, or on a port another server
+        # still holds (nginx while Apache runs, before the `before` commands stop Apache).
+        # _held_lines starts them once the step's files are in place.
+        lines += [
+            _hold_daemons(policy, held),
+            _apt_install(plan.missing_packages),
+            install_cleanup_script(policy),
+        ]
     lines += _command_lines(plan, "before", "fail")
     # One chown and one chmod for all the files of the same owner and mode.
     same_rights: dict[tuple[str, str], list[FileChange]] = {}
@@ -488,7 +509,7 @@ def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> Shell:
         lines.append(sh("log {what}", what=f"wrote {len(plan.changed_files)} file(s)"))
     lines += _service_lines(plan)
     lines += _command_lines(plan, "after", "rollback")
-    lines += _held_lines(plan)
+    lines += _held_lines(plan, held)
     if any(c.approved for c in plan.files):
         lines.append(_manifest_lines(plan))
     guarded = plan.step.guard == "lockout" and plan.changed_files
@@ -500,14 +521,15 @@ def apply_script(plan: Plan, paths: RunPaths, guard_seconds: int) -> Shell:
 
 
 def _held_lines(plan: Plan, held: str = HELD_FILE) -> list[Shell]:
-    """Start what a whole run's install held back for this step (see POLICY_RC_D), now that
+    """Start what an apt transaction held back for this step (see POLICY_RC_D: a whole run's
+    install, or the step's own apt-get in its apply), now that
     its files are in place, validated, its services reloaded and its commands run: the units
     whose package is one of the step's or one they brought along (apt-cache depends of the
     installed ones, recursively) and that are not running yet (a handler or a command of the
     step may have started them). A unit asked for outside any maintainer script ("-") is
     started by the next step that looks. The others stay held for their own step, whenever
     it is applied."""
-    if not plan.step.packages:
+    if not plan.packages:
         return []
     return [
         sh(
@@ -533,7 +555,7 @@ def _held_lines(plan: Plan, held: str = HELD_FILE) -> list[Shell]:
             "> {held}.tmp && mv -f {held}.tmp {held}\n"
             "fi",
             held=held,
-            packages=plan.step.packages,
+            packages=plan.packages,
             why="a daemon held back while its package was installed did not start",
         )
     ]
@@ -565,6 +587,29 @@ def install_cleanup_script(policy: str = POLICY_RC_D) -> Shell:
     )
 
 
+def _hold_daemons(policy: str = POLICY_RC_D, held: str = HELD_FILE) -> Shell:
+    """Put the wizard's policy-rc.d in place for an apt transaction (see POLICY_RC_D); a
+    policy-rc.d of the server's own is left as it is, and says what starts."""
+    return sh(
+        "mkdir -p {held_dir}\n"
+        "if [ -e {policy} ] && ! grep -qF {mark} {policy}; then\n"
+        "  log {theirs}\n"
+        "else\n"
+        # A here-document's end is a line of its own: the status is tested after it.
+        "{write}\n"
+        "[ $? -eq 0 ] && chmod 0755 {new} && mv -f {new} {policy} || fail {why}\n"
+        "fi",
+        held_dir=_directory(held),
+        policy=policy,
+        mark=POLICY_MARK,
+        theirs="the server has a policy-rc.d of its own: left as it is, the daemons "
+        "start as it says",
+        write=heredoc(sh("base64 -d > {new}", new=policy + ".vw-new"), policy_rc_d(held).encode()),
+        new=policy + ".vw-new",
+        why="could not hold the daemons back (policy-rc.d)",
+    )
+
+
 def install_script(
     packages: tuple[str, ...],
     paths: RunPaths,
@@ -586,26 +631,7 @@ def install_script(
             failed=RunStatus.FAILED,
         ),
         code("export DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=a"),
-        sh(
-            "mkdir -p {held_dir}\n"
-            "if [ -e {policy} ] && ! grep -qF {mark} {policy}; then\n"
-            "  log {theirs}\n"
-            "else\n"
-            # A here-document's end is a line of its own: the status is tested after it.
-            "{write}\n"
-            "[ $? -eq 0 ] && chmod 0755 {new} && mv -f {new} {policy} || fail {why}\n"
-            "fi",
-            held_dir=_directory(held),
-            policy=policy,
-            mark=POLICY_MARK,
-            theirs="the server has a policy-rc.d of its own: left as it is, the daemons "
-            "start as it says",
-            write=heredoc(
-                sh("base64 -d > {new}", new=policy + ".vw-new"), policy_rc_d(held).encode()
-            ),
-            new=policy + ".vw-new",
-            why="could not hold the daemons back (policy-rc.d)",
-        ),
+        _hold_daemons(policy, held),
         _apt_install(packages),
         code('sh "$D/cleanup.sh"'),
         sh(

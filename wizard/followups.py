@@ -51,7 +51,7 @@ def outdated_by(
     for other in catalog.steps:
         if other.id == step_id or host.step(other.id).status not in APPLIED:
             continue
-        installed = sorted(set(step.packages) & set(other.depends_on_packages))
+        installed = sorted(set(step.any_packages) & set(other.depends_on_packages))
         if step.ports and other.depends_on_ports:
             ports = ports_of(step, host.step(step_id).answers, facts)
             reasons[other.id] = Outdated(f"{step_id} needs {', '.join(ports)}")

@@ -177,6 +177,9 @@ class Plan:
     commands: tuple[CommandChange, ...]
     missing_packages: tuple[str, ...]
     services_to_enable: tuple[str, ...]
+    # Every package of the step for these answers, installed or not: its `packages` and the
+    # `[[install]]` sets whose condition holds. Their daemons are the step's to start.
+    packages: tuple[str, ...]
 
     @property
     def changed_files(self) -> tuple[FileChange, ...]:
@@ -268,6 +271,7 @@ class DesiredState:
 
     files: tuple[DesiredFile, ...]
     commands: tuple[DesiredCommand, ...]
+    packages: tuple[str, ...]
 
 
 # What `{new}`, `{copy}` and `{run}` of a validate line become: shell variables the apply
@@ -367,7 +371,17 @@ def render_step(step: Step, context: Mapping[str, Any]) -> DesiredState:
                 render_shell(step, command.unless, context) if command.unless else None,
             )
         )
-    return DesiredState(tuple(files), tuple(commands))
+    return DesiredState(tuple(files), tuple(commands), step_packages(step, context))
+
+
+def step_packages(step: Step, context: Mapping[str, Any]) -> tuple[str, ...]:
+    """The step's packages for these answers: its `packages`, then those of every
+    `[[install]]` whose condition holds, each once."""
+    packages = list(step.packages)
+    for conditional in step.conditional_packages:
+        if evaluate(step, conditional.when, context):
+            packages += conditional.packages
+    return tuple(dict.fromkeys(packages))
 
 
 def guard_test(creates: str | None, unless: Shell | None) -> Shell:
@@ -395,12 +409,12 @@ def probe_script(step: Step, desired: DesiredState) -> Shell:
                 index=index,
             )
         )
-    if step.packages:
+    if desired.packages:
         lines.append(
             sh(
                 "dpkg-query -W -f='${{db:Status-Abbrev}} ${{Package}}\\n' {packages} 2>/dev/null"
                 ' | awk \'$1=="ii"{{print "@@PKG " $2}}\'',
-                packages=step.packages,
+                packages=desired.packages,
             )
         )
     for service in step.enable:
@@ -477,6 +491,7 @@ def make_plan(remote: Connector, step: Step, answers: Answers, context: Mapping[
             CommandChange(c.command, c.run, c.creates, c.unless, index not in skipped)
             for index, c in enumerate(desired.commands)
         ),
-        missing_packages=tuple(p for p in step.packages if p not in installed),
+        missing_packages=tuple(p for p in desired.packages if p not in installed),
         services_to_enable=tuple(s for s in step.enable if s not in enabled),
+        packages=desired.packages,
     )

@@ -74,7 +74,7 @@ class Projection:
         for change in plan.files:
             if change.approved:
                 self.files[change.dest] = left_by(change)
-        self.packages.update(plan.step.packages)
+        self.packages.update(plan.packages)
         self.services.update(plan.step.enable)
         if plan.has_changes and plan.step.id not in self.changed_by:
             self.changed_by.append(plan.step.id)
@@ -153,7 +153,7 @@ def intent(plan: Plan) -> str:
             for part in (change.dest, spec.mode.zfill(4), spec.owner, spec.group):
                 digest.update(part.encode() + b"\0")
             digest.update(hashlib.sha256(change.new).digest())
-    for part in (*plan.step.packages, "|", *plan.step.enable, "|"):
+    for part in (*plan.packages, "|", *plan.step.enable, "|"):
         digest.update(part.encode() + b"\0")
     for command in plan.commands:
         digest.update(str(command.run).encode() + b"\0")

@@ -147,7 +147,7 @@ class Session:
 
     def refresh(self) -> None:
         """Gather facts (one round trip), merge the server's record, finish interrupted runs."""
-        packages = {p for s in self.catalog.steps for p in s.packages} | set(WATCHED_PACKAGES)
+        packages = {p for s in self.catalog.steps for p in s.any_packages} | set(WATCHED_PACKAGES)
         with self.stats.phase("facts"):
             self.facts = gather_facts(self.remote, packages)
         # Choices that depend on the server (PHP versions its apt offers) from now on.
@@ -332,7 +332,7 @@ class Session:
         # The step's packages are installed now: later steps of the run render from that
         # (fail2ban's postfix-auth jail once the mail step brought Postfix), as `plan` showed.
         self.facts = dataclasses.replace(
-            self.facts, packages=self.facts.packages | frozenset(plan.step.packages)
+            self.facts, packages=self.facts.packages | frozenset(plan.packages)
         )
         files = file_digests(c for c in plan.files if c.approved)
         # The apply listed every approved file in the server's manifest itself.

@@ -135,6 +135,17 @@ class Command:
 
 
 @dataclass(frozen=True)
+class ConditionalPackages:
+    """Packages the step installs only when `when` (a Jinja expression over the answers, the
+    other steps' answers and the facts) holds: the web server a step's answer chose. Declared
+    rather than installed by a command, so a run of several steps installs them in its one
+    apt transaction, their daemons held back like the step's other packages."""
+
+    packages: tuple[str, ...]
+    when: str
+
+
+@dataclass(frozen=True)
 class CheckSpec:
     """A verification check by id, with its parameters (Jinja expressions rendered first)."""
 
@@ -178,6 +189,7 @@ class Step:
     applies_to: tuple[str, ...] = ("debian", "ubuntu")
     questions: tuple[Question, ...] = ()
     packages: tuple[str, ...] = ()
+    conditional_packages: tuple[ConditionalPackages, ...] = ()
     files: tuple[FileSpec, ...] = ()
     commands: tuple[Command, ...] = ()
     handlers: Mapping[str, ServiceAction] = field(default_factory=dict)
@@ -200,6 +212,16 @@ class Step:
         none, or the answer is missing)."""
         name = self.provides.get(role)
         return answers.get(name) if name else None
+
+    @property
+    def any_packages(self) -> tuple[str, ...]:
+        """Every package the step may install, whatever the answers: its own and each
+        conditional set's (the facts watch them; a step that may bring one another step
+        depends on makes that one outdated, and its plan then tells)."""
+        names = [*self.packages]
+        for conditional in self.conditional_packages:
+            names += conditional.packages
+        return tuple(dict.fromkeys(names))
 
     def question(self, name: str) -> Question:
         """The question called `name` (KeyError when the step has none)."""

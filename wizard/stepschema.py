@@ -28,6 +28,7 @@ from wizard.steps import (
     CheckSpec,
     Command,
     CommandStage,
+    ConditionalPackages,
     FileSpec,
     NamedValidator,
     Question,
@@ -309,6 +310,24 @@ COMMAND = Section(
     Command,
 )
 
+INSTALL = Section(
+    "[[install]]",
+    "Packages installed only when a condition holds (the web server an answer chose), with "
+    "the step's `packages`: a run of several steps installs them in its one apt transaction. "
+    "Prefer this to an `apt-get install` command.",
+    (
+        _f("packages", TEXT_LIST, "the packages", required=True),
+        _f(
+            "when",
+            TEXT,
+            "a Jinja expression over the answers, the other steps' answers and the facts: "
+            "true installs the packages",
+            required=True,
+        ),
+    ),
+    ConditionalPackages,
+)
+
 CHECK = Section(
     "[[checks]]",
     "A verification check, by id (see Checks below), with its parameters: Jinja expressions "
@@ -390,6 +409,13 @@ STEP = Section(
             values=("debian", "ubuntu"),
         ),
         _f("packages", TEXT_LIST, "packages installed before the files are written"),
+        _f(
+            "install",
+            TABLES,
+            "packages installed only when a condition holds",
+            section=INSTALL,
+            attr="conditional_packages",
+        ),
         _f("enable", TEXT_LIST, "systemd units enabled and started"),
         _f("ports", TEXT_LIST, 'ports the firewall opens for the step, like "443/tcp" (Jinja)'),
         _f(

@@ -137,7 +137,7 @@ def base_plan(catalog: Catalog, raw: Mapping[str, Any] | None = None) -> Plan:
         CommandChange(command, command.run, command.creates, "true", index == 0)
         for index, command in enumerate(step.commands)
     )
-    return Plan(step, answers, files, commands, ("unattended-upgrades",), ())
+    return Plan(step, answers, files, commands, ("unattended-upgrades",), (), step.packages)
 
 
 def firewall_plan(catalog: Catalog) -> Plan:
@@ -147,7 +147,7 @@ def firewall_plan(catalog: Catalog) -> Plan:
     spec = step.files[0]
     old = RemoteFile(spec.dest, b"tcp dport { 22 } accept\n", "0644", "root", "root")
     change = FileChange(spec, spec.dest, b"tcp dport { 22, 80 } accept\n", old)
-    return Plan(step, answers, (change,), (), (), ())
+    return Plan(step, answers, (change,), (), (), (), step.packages)
 
 
 def new_file_plan(catalog: Catalog, step_id: str) -> Plan:
@@ -156,14 +156,14 @@ def new_file_plan(catalog: Catalog, step_id: str) -> Plan:
     answers = validate_answers(step, sample_defaults(step))
     spec = step.files[0]
     dest = f"/etc/vps-wizard-test/{step_id}.conf"
-    return Plan(step, answers, (FileChange(spec, dest, b"new\n", None),), (), (), ())
+    return Plan(step, answers, (FileChange(spec, dest, b"new\n", None),), (), (), (), step.packages)
 
 
 def empty_plan(catalog: Catalog, step_id: str) -> Plan:
     """A real plan with nothing to change."""
     step = catalog.get(step_id)
     answers = validate_answers(step, sample_defaults(step))
-    return Plan(step, answers, (), (), (), ())
+    return Plan(step, answers, (), (), (), (), step.packages)
 
 
 def results_for(step_id: str) -> list[CheckResult]:

@@ -11,7 +11,7 @@ from screens.questions import QuestionsScreen
 from screens.review import ReviewScreen
 from screens.widgets.diff_view import DiffView
 from wizard.answers import validate_answers
-from wizard.plan import CommandChange, FileChange, Plan
+from wizard.plan import CommandChange, FileChange, Plan, step_packages
 from wizard.render import render_shell, render_template
 from wizard.state import StepRecord
 
@@ -33,7 +33,13 @@ def kernel_plan(catalog) -> Plan:
     command = step.commands[0]
     change = CommandChange(command, render_shell(step, "sysctl --system", {}), None, None, True)
     return Plan(
-        step, answers, (FileChange(spec, DROP_IN, content.encode(), None),), (change,), (), ()
+        step,
+        answers,
+        (FileChange(spec, DROP_IN, content.encode(), None),),
+        (change,),
+        (),
+        (),
+        step.packages,
     )
 
 
@@ -73,7 +79,8 @@ async def test_kernel_hardening_form_and_its_drop_in_in_the_review(
 
 
 def entropy_plan(catalog) -> Plan:
-    """The step's real plan when haveged is answered yes: its install command to run."""
+    """The step's real plan when haveged is answered yes: haveged to install, its command to
+    enable it to run."""
     step = catalog.get("entropy")
     answers = validate_answers(step, {"haveged": True})
     command = step.commands[0]
@@ -82,7 +89,8 @@ def entropy_plan(catalog) -> Plan:
     change = CommandChange(
         command, run, None, render_shell(step, command.unless or "", context), True
     )
-    return Plan(step, answers, (), (change,), (), ())
+    packages = step_packages(step, context)
+    return Plan(step, answers, (), (change,), packages, (), packages)
 
 
 async def test_entropy_form_asks_about_haveged_and_its_review_shows_the_install(
@@ -104,4 +112,5 @@ async def test_entropy_form_asks_about_haveged_and_its_review_shows_the_install(
             line.text
             for line in app.screen.query_one(DiffView).query_one("#unified", RichLog).lines
         )
-        assert "install haveged" in shown and "runs" in shown, shown
+        assert "Packages to install: haveged" in shown, shown
+        assert "runs    (after) systemctl enable --now haveged" in shown, shown

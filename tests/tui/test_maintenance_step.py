@@ -35,7 +35,9 @@ def restart_plan(catalog) -> Plan:
     facts = {"stale_services": ("nginx.service", "php8.2-fpm.service")}
     context = {"answers": answers.values, "facts": facts, "steps": {}}
     run = render_shell(step, str(command.run), context)
-    return Plan(step, answers, (), (CommandChange(command, run, None, None, True),), (), ())
+    return Plan(
+        step, answers, (), (CommandChange(command, run, None, None, True),), (), (), step.packages
+    )
 
 
 async def test_maintenance_form_and_the_restart_of_the_listed_services_in_the_review(

@@ -82,6 +82,7 @@ def test_the_rollback_puts_back_what_the_backup_copied(tmp_path):
         commands=(),
         missing_packages=(),
         services_to_enable=(),
+        packages=step.packages,
     )
     paths = RunPaths("20260101T000000Z-abcdef")
     journal = tmp_path / "journal"

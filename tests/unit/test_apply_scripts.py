@@ -53,6 +53,7 @@ def tricky_plan(command: str) -> Plan:
         commands=(CommandChange(Command(command), Shell(command), None, Shell("false"), True),),
         missing_packages=("nginx",),
         services_to_enable=("nginx",),
+        packages=step.packages,
     )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from wizard.catalog import load_catalog
+from wizard.plan import step_packages
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
@@ -55,14 +56,14 @@ def test_the_union_holds_each_package_once_in_the_steps_order():
 
 
 def test_the_union_of_the_catalog_s_series_resolves_the_web_server_choice():
-    """Every step of the bench's answers file with its catalog packages and its commands as
-    written (the web step's two servers are two commands: only the rendered one counts)."""
-    catalog = load_catalog()
-    web = catalog.get("web")
-    nginx_only = [c.run for c in web.commands if "install nginx" in str(c.run)]
-    union = bench_series.package_union([(web.packages, nginx_only)])
-    assert "nginx" in union and "apache2" not in union
-    assert {"php-fpm", "php-mysql"} <= set(union)
+    """The web step's server is a package of its plan for that answer, not a command: the
+    union holds the chosen one only, and no command of the step installs anything."""
+    web = load_catalog().get("web")
+    for server, chosen, other in (("nginx", "nginx", "apache2"), ("apache", "apache2", "nginx")):
+        packages = step_packages(web, {"answers": {"server": server}})
+        union = bench_series.package_union([(packages, [c.run for c in web.commands])])
+        assert chosen in union and other not in union
+        assert {"php-fpm", "php-mysql"} <= set(union)
 
 
 HISTORY = """

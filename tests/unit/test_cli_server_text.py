@@ -57,7 +57,7 @@ def hosts_plan(catalog: Catalog) -> Plan:
     spec = next(spec for spec in step.files if spec.template == "hosts.j2")
     old = RemoteFile("/etc/hosts", HOSTS.encode(), "0644", "root", "root")
     change = FileChange(spec, "/etc/hosts", b"127.0.0.1\tlocalhost\n", old)
-    return Plan(step, answers, (change,), (), (), ())
+    return Plan(step, answers, (change,), (), (), (), step.packages)
 
 
 @dataclass

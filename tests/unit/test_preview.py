@@ -31,6 +31,7 @@ def plan_of(step_id: str, files: dict[str, bytes], packages=(), enable=(), comma
         ),
         missing_packages=tuple(packages),
         services_to_enable=tuple(enable),
+        packages=step.packages,
     )
 
 

@@ -65,7 +65,7 @@ def test_a_user_step_providing_the_admin_is_read_by_role(tmp_path: Path):
     (folder / "step.toml").write_text(USER_ADMIN_STEP)
     catalog = load_catalog([tmp_path])
     step = catalog.get("my-admin")
-    plan = Plan(step, Answers(step.id, {"login": "bob"}), (), (), ("sudo",), ())
+    plan = Plan(step, Answers(step.id, {"login": "bob"}), (), (), ("sudo",), (), step.packages)
     record = StepRecord("my-admin", "applied", {"login": "alice"})
     host = HostRecord("SHA256:k", "192.0.2.10", 22, steps={"my-admin": record})
     assert "bob would be added as a second admin" in second_admin(host, plan)
@@ -74,7 +74,7 @@ def test_a_user_step_providing_the_admin_is_read_by_role(tmp_path: Path):
 
 def test_a_step_without_the_role_never_warns_of_a_second_admin(catalog):
     step = dataclasses.replace(catalog.get("admin-user"), provides={})
-    plan = Plan(step, Answers(step.id, {"username": "bob"}), (), (), ("sudo",), ())
+    plan = Plan(step, Answers(step.id, {"username": "bob"}), (), (), ("sudo",), (), step.packages)
     host = HostRecord("SHA256:k", "192.0.2.10", 22, admin_user="alice")
     assert second_admin(host, plan) == ""
 

@@ -20,7 +20,13 @@ def catalog() -> Catalog:
 def admin_plan(catalog: Catalog, username: str, changes: bool = True) -> Plan:
     step = catalog.get("admin-user")
     return Plan(
-        step, Answers(step.id, {"username": username}), (), (), ("sudo",) if changes else (), ()
+        step,
+        Answers(step.id, {"username": username}),
+        (),
+        (),
+        ("sudo",) if changes else (),
+        (),
+        step.packages,
     )
 
 
@@ -57,5 +63,5 @@ def test_nothing_is_said_when_the_login_stays(catalog, record, username, changes
 
 def test_other_steps_never_say_it(catalog):
     step = catalog.get("base")
-    plan = Plan(step, Answers(step.id, {"username": "bob"}), (), (), ("sudo",), ())
+    plan = Plan(step, Answers(step.id, {"username": "bob"}), (), (), ("sudo",), (), step.packages)
     assert second_admin(host("alice", "alice"), plan) == ""

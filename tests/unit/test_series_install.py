@@ -19,6 +19,8 @@ from wizard.answers import Answers
 from wizard.apply import (
     POLICY_MARK,
     _held_lines,
+    apply_script,
+    cleanup_script,
     install_cleanup_script,
     install_script,
     policy_rc_d,
@@ -213,7 +215,7 @@ esac
 """,
     )
     step = load_catalog().get(step_id)
-    plan = Plan(step, Answers(step_id, {}), (), (), (), ())
+    plan = Plan(step, Answers(step_id, {}), (), (), (), (), step.packages)
     text = script(
         code('D="$1"; log() { echo "@@LOG $*"; }; rollback() { echo "@@FAIL $1 | $2"; exit 1; }'),
         *_held_lines(plan, str(server["held"])),
@@ -274,6 +276,70 @@ def test_a_held_daemon_that_does_not_start_rolls_the_step_back(server):
     assert server["held"].read_text() == "mariadb-server mariadb.service start\n"
 
 
-def test_a_step_without_packages_has_no_held_lines():
+def test_a_step_without_packages_for_its_answers_has_no_held_lines():
     step = load_catalog().get("entropy")
-    assert _held_lines(Plan(step, Answers("entropy", {}), (), (), (), ())) == []
+    assert _held_lines(Plan(step, Answers("entropy", {}), (), (), (), (), ())) == []
+    # haveged answered yes: the step's [[install]] makes it the step's to start.
+    with_haveged = Plan(step, Answers("entropy", {}), (), (), (), (), ("haveged",))
+    assert "haveged" in str(_held_lines(with_haveged)[0])
+
+
+def start_step_apply(server: dict[str, Path], apt_body: str) -> subprocess.Popen[str]:
+    """The database step's own apply (no run of several steps: mariadb-server missing) under
+    sh: apt-get is `apt_body`, systemctl and apt-cache write down what they are asked."""
+    server["policy"].parent.mkdir(exist_ok=True)
+    step = load_catalog().get("database")
+    plan = Plan(step, Answers("database", {}), (), (), ("mariadb-server",), (), step.packages)
+    paths = RunPaths(RUN)
+
+    policy, held = str(server["policy"]), str(server["held"])
+    (server["journal"] / "cleanup.sh").write_text(
+        local(str(cleanup_script(plan, paths, policy)), server)
+    )
+    fake(server["bin"], "apt-get", apt_body)
+    fake(server["bin"], "apt-cache", "printf 'mariadb-server\\n'\n")
+    fake(
+        server["bin"],
+        "systemctl",
+        f'echo "$*" >> {server["calls"]}\ncase "$1" in -q) exit 1;; esac\n',
+    )
+    env = {**os.environ, "PATH": f"{server['bin']}:{os.environ['PATH']}"}
+    return subprocess.Popen(
+        ["sh", "-c", local(str(apply_script(plan, paths, 30, policy, held)), server)],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def test_a_single_steps_apt_get_holds_its_daemons_until_the_step_starts_them(server):
+    """Not only a run's install: a step applied alone holds what its apt-get would start
+    (nginx must not start while Apache still holds port 80, MariaDB not with its defaults)."""
+    body = f'POLICY={server["policy"]}\n[ -x "$POLICY" ] || exit 100\n' + POSTINSTS
+    run = start_step_apply(server, body)
+    out, _ = run.communicate(timeout=30)
+    assert run.returncode == 0, out
+    assert status(server) == "done", out
+    assert (server["journal"] / "apt.log").read_text().count("rc=101") == 3
+    assert "starting mariadb.service, held back while mariadb-server was installed" in out
+    assert started(server) == ["mariadb.service"]
+    # fail2ban is no package of this step: still held, for its own step.
+    assert server["held"].read_text() == "fail2ban fail2ban start\n"
+    assert not server["policy"].exists()
+
+
+def test_a_single_steps_apt_get_that_fails_or_is_stopped_leaves_no_policy_rc_d(server):
+    failed = start_step_apply(server, 'echo "E: Unable to locate package"; exit 100\n')
+    out, _ = failed.communicate(timeout=30)
+    assert status(server) == "failed" and "@@FAIL apt-get install failed" in out
+    assert not server["policy"].exists()
+    (server["journal"] / "status").write_text("started\n")
+    stopped = start_step_apply(server, "touch $0.running; sleep 30\n")
+    wait_for(server["bin"] / "apt-get.running")
+    assert server["policy"].exists()
+    os.killpg(stopped.pid, signal.SIGTERM)
+    out, _ = stopped.communicate(timeout=30)
+    assert status(server) == "failed", out
+    assert not server["policy"].exists()

@@ -14,6 +14,7 @@ from wizard import stepschema
 from wizard.catalog import load_catalog, load_step, shipped_steps_dir
 from wizard.checks.manifest import MANIFEST, ParamType
 from wizard.errors import WizardError
+from wizard.plan import step_packages
 from wizard.render import render_shell
 from wizard.steps import NamedValidator
 
@@ -213,6 +214,13 @@ def test_requires_naming_no_step_is_refused_at_its_line(tmp_path: Path) -> None:
         ),
         # A missing required field: at the table's header.
         ('\n[[files]]\ntemplate = "a"\n', 4, "[[files]] needs 'dest'"),
+        # Conditional packages without their condition, or a field they do not have.
+        ('\n[[install]]\npackages = ["nginx"]\n', 4, "[[install]] needs 'when'"),
+        (
+            '[[install]]\npackages = ["nginx"]\nwhen = "true"\nstage = "before"\n',
+            6,
+            "unknown field 'stage'",
+        ),
         # A help text holding brackets and '=' does not confuse the line scan.
         (
             'help = """\n[[files]]\nmode = "x"\n"""\n[[files]]\ntemplate = "a"\ndest = "/a"\n'
@@ -252,6 +260,11 @@ def test_new_shapes_load_into_the_step(tmp_path: Path) -> None:
         "title": "X",
         "files": [{"template": "a", "dest": "/a", "validate": {"with": "apache"}}],
         "commands": [{"run": {"script": "merge.sh.j2"}, "stage": "before"}],
+        "packages": ["php-fpm"],
+        "install": [
+            {"packages": ["nginx"], "when": "answers.v == 'nginx'"},
+            {"packages": ["apache2", "php-fpm"], "when": "answers.v == 'apache'"},
+        ],
         "questions": [
             {"name": "v", "type": "choice", "prompt": "V", "choices_from": "facts.php"},
         ],
@@ -270,6 +283,9 @@ def test_new_shapes_load_into_the_step(tmp_path: Path) -> None:
         "merge 'a b; rm -rf /'\n"
     )
     assert step.questions[0].choices_from == "facts.php"
+    # Every package the step may install, each once; the plan keeps those of its answers.
+    assert step.any_packages == ("php-fpm", "nginx", "apache2")
+    assert step_packages(step, {"answers": {"v": "apache"}}) == ("php-fpm", "apache2")
     assert step.help == "" and step.source_dir == str(tmp_path)
 
 

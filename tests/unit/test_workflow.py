@@ -47,12 +47,12 @@ def changed(catalog: Catalog, step_id: str, content: bytes = b"new\n") -> Plan:
     step = catalog.get(step_id)
     spec = step.files[0]
     change = FileChange(spec, f"/etc/test/{step_id}", content, None)
-    return Plan(step, Answers(step_id, {"username": "bob"}), (change,), (), (), ())
+    return Plan(step, Answers(step_id, {"username": "bob"}), (change,), (), (), (), step.packages)
 
 
 def unchanged(catalog: Catalog, step_id: str) -> Plan:
     step = catalog.get(step_id)
-    return Plan(step, Answers(step_id, {}), (), (), (), ())
+    return Plan(step, Answers(step_id, {}), (), (), (), (), step.packages)
 
 
 @dataclasses.dataclass
