@@ -202,6 +202,9 @@ def run_command(argv: Sequence[str] | None, launch_tui: TuiLauncher | None) -> i
             # error screen, before it connects (the first screen comes 0.05 s sooner).
             needs_tui(launch_tui)(None, StateStore(args.state), connect_options(args))
             return 0
+        stats = Stats()
+        if args.command in COMMANDS:
+            connect_early_when_sure(args, stats)
         from wizard.catalog import load_catalog
 
         catalog = load_catalog()
@@ -210,7 +213,10 @@ def run_command(argv: Sequence[str] | None, launch_tui: TuiLauncher | None) -> i
         if args.command is None:
             return cmd_demo(catalog, args, needs_tui(launch_tui))
         store = StateStore(args.state)
-        session = open_session(catalog, store, args)
+        try:
+            session = open_session(catalog, store, args, stats)
+        finally:
+            drop_early_connect()
         try:
             return COMMANDS[args.command](session, catalog, args)
         finally:
@@ -264,14 +270,43 @@ def connect_options(args: argparse.Namespace) -> ConnectOptions:
     )
 
 
-def open_session(catalog: Catalog, store: StateStore, args: argparse.Namespace) -> Session:
-    """Check the answers file and --step, then connect; an unknown host key is asked on a
-    terminal, refused with --yes or no terminal."""
+def connect_early_when_sure(args: argparse.Namespace, stats: Stats) -> None:
+    """Begin the login before the catalog loads (wizard.remote.connect_early) when the session
+    will surely ask for this one: user and port given (it takes neither from this machine's
+    record then), no password to ask (asked after the answers file is checked) and no new host
+    key to accept (it would be written to known_hosts first). Anything else, or a command line
+    that is not right, connects where it always did; an error of the early login is said when
+    the session takes it, and a login no session took is closed (drop_early_connect)."""
+    if args.ask_password or args.ask_sudo_password or args.accept_host_key:
+        return
+    try:
+        options = connect_options(args)
+    except WizardError:
+        return  # said again, in its place, by open_session
+    if options.target.user and options.target.port:
+        from wizard.remote import connect_early
+
+        connect_early(options.target, options.credentials, options.known_hosts, stats)
+
+
+def drop_early_connect() -> None:
+    """Close a login begun early that the session did not take (wizard.remote)."""
+    if "wizard.remote" in sys.modules:
+        from wizard.remote import drop_early_connect as drop
+
+        drop()
+
+
+def open_session(
+    catalog: Catalog, store: StateStore, args: argparse.Namespace, stats: Stats
+) -> Session:
+    """Check the answers file and --step, then connect (or take the login begun early, see
+    connect_early_when_sure); an unknown host key is asked on a terminal, refused with --yes
+    or no terminal."""
     from wizard.session import Session
 
     run_answers(catalog, args)
     options = connect_options(args)
-    stats = Stats()
     try:
         session = Session.open(catalog, store, options, stats)
     except UnknownHostKey as unknown:

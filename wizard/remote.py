@@ -262,10 +262,25 @@ class Remote:
         accept_fingerprint: str | None = None,
         stats: Stats | None = None,
     ) -> Remote:
-        """Open the session.
+        """Open the session, or take the one connect_early began with these same arguments.
 
         Raises UnknownHostKey (ask the user), HostKeyChanged or ConnectionFailed.
         """
+        early = _take_early(target, credentials, known_hosts, accept_fingerprint, stats)
+        if early is not None:
+            return early.result()
+        return cls._login(target, credentials, known_hosts, accept_fingerprint, stats)
+
+    @classmethod
+    def _login(
+        cls,
+        target: Target,
+        credentials: Credentials,
+        known_hosts: Path,
+        accept_fingerprint: str | None,
+        stats: Stats | None,
+    ) -> Remote:
+        """Connect and log in now (see connect)."""
         _import_paramiko()
         import paramiko
 
@@ -280,7 +295,7 @@ class Remote:
         client.set_missing_host_key_policy(_StrictPolicy(accept_fingerprint, known_hosts))
         sock = None
         if proxyjump:
-            jump = cls.connect(
+            jump = cls._login(
                 Target.parse(proxyjump.split(",")[0]), credentials, known_hosts, None, stats
             )
             sock = jump._client.get_transport().open_channel(  # type: ignore[union-attr]
@@ -657,6 +672,104 @@ class Remote:
         """End the session."""
         self._close_pipe()
         self._client.close()
+
+
+class _EarlyConnect:
+    """A login begun in a thread before the command needed it (see connect_early)."""
+
+    def __init__(
+        self, target: Target, credentials: Credentials, known_hosts: Path, stats: Stats
+    ) -> None:
+        self.arguments = (target, credentials, known_hosts)
+        self.stats = stats
+        self.done = threading.Event()
+        self.remote: Remote | None = None
+        self.error: BaseException | None = None
+        self.dropped = False
+        self.lock = threading.Lock()
+
+    def run(self) -> None:
+        try:
+            remote = Remote._login(*self.arguments, None, self.stats)
+        except BaseException as error:  # raised where the session takes the login
+            self.error = error
+        else:
+            with self.lock:
+                if self.dropped:
+                    remote.close()
+                else:
+                    self.remote = remote
+        finally:
+            self.done.set()
+
+    def result(self) -> Remote:
+        """The session, once logged in; the login's error raised here, as if it were now."""
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        assert self.remote is not None
+        return self.remote
+
+    def drop(self) -> None:
+        """Close the session when it comes (at once when it is there), without waiting."""
+        with self.lock:
+            self.dropped = True
+            remote, self.remote = self.remote, None
+        if remote is not None:
+            remote.close()
+
+
+# The one login begun early in this process, until a Remote.connect takes it or it is dropped.
+_early: _EarlyConnect | None = None
+
+
+def connect_early(
+    target: Target, credentials: Credentials, known_hosts: Path, stats: Stats
+) -> None:
+    """Begin logging in, in a thread, for the Remote.connect that will ask for exactly this
+    login (equal target, credentials and known_hosts, no fingerprint to accept, this very
+    Stats object, which is the thread's until then).
+
+    The handshake is five round trips of waiting; the command loads the step catalog and the
+    engine meanwhile, about 0.1 s of processor it would otherwise spend before connecting.
+    Paramiko is imported here first, in the caller's thread: the handshake cannot start
+    before it, and the caller's own imports would otherwise slow it down.
+    """
+    global _early
+    drop_early_connect()
+    _import_paramiko()
+    _early = _EarlyConnect(target, credentials, known_hosts, stats)
+    threading.Thread(target=_early.run, name="vps-wizard-connect", daemon=True).start()
+
+
+def drop_early_connect() -> None:
+    """Close a login begun early that no Remote.connect took (the command stopped before it
+    connected, or connected as someone else)."""
+    global _early
+    early, _early = _early, None
+    if early is not None:
+        early.drop()
+
+
+def _take_early(
+    target: Target,
+    credentials: Credentials,
+    known_hosts: Path,
+    accept_fingerprint: str | None,
+    stats: Stats | None,
+) -> _EarlyConnect | None:
+    """The login begun early for exactly these arguments, taken out of the slot."""
+    global _early
+    early = _early
+    if (
+        early is None
+        or early.stats is not stats
+        or accept_fingerprint is not None
+        or early.arguments != (target, credentials, known_hosts)
+    ):
+        return None
+    _early = None
+    return early
 
 
 class _StderrReader:
