@@ -52,6 +52,10 @@ INSTALL_STEP = "packages"
 POLICY_RC_D = "/usr/sbin/policy-rc.d"
 # The word that tells the wizard's policy-rc.d from one of the server's own.
 POLICY_MARK = "vps-wizard-holds-daemons"
+# Set on the wizard's own apt-get only, and inherited by dpkg and the maintainer scripts: the
+# policy-rc.d holds back what that transaction starts and lets any other through (an apt of
+# unattended-upgrades' or the user's that gets the dpkg lock right after the wizard's).
+HOLD_VARIABLE = "VPS_WIZARD_HOLD"
 HELD_FILE = "/run/vps-wizard/held"
 
 
@@ -373,7 +377,7 @@ def _apt_install(packages: tuple[str, ...]) -> Shell:
     # apt's exit status goes through a file: a pipe's status is its last command's.
     return sh(
         "log installing {names}\n"
-        "{{ apt-get -o DPkg::Lock::Timeout=600 -q -y install {packages} 2>&1; "
+        "{{ {hold}=1 apt-get -o DPkg::Lock::Timeout=600 -q -y install {packages} 2>&1; "
         'echo $? > "$D/apt.rc"; }} | tee "$D/apt.log" | '
         'awk -v max={max} -v where="$D/apt.log" '
         "'/'{pattern}'/ {{ n++; if (n <= max) {{ print \"@@APT \" $0; fflush() }} }} "
@@ -381,6 +385,7 @@ def _apt_install(packages: tuple[str, ...]) -> Shell:
         '[ "$(cat "$D/apt.rc" 2>/dev/null)" = 0 ] '
         '|| fail "apt-get install failed" "$(tail -n 3 "$D/apt.log")"',
         names=" ".join(packages),
+        hold=code(HOLD_VARIABLE),
         packages=packages,
         max=APT_LINES_SHOWN,
         pattern=APT_LINES,
@@ -565,8 +570,10 @@ def policy_rc_d(held: str = HELD_FILE) -> Shell:
     """The policy-rc.d of a whole run's install: every start or restart a maintainer script
     asks for is refused (101) and written down (package, unit, action) for its step."""
     return sh(
-        "#!/bin/sh\n# {mark}: daemons held back while a run installs the packages of its steps\n"
+        "#!/bin/sh\n# {mark}: daemons held back while the wizard installs packages\n"
         "# Asked as: policy-rc.d [--quiet] ID ACTION [RUNLEVEL]\n"
+        "# Only the wizard's own apt-get sets {hold}: any other apt's daemons start as usual.\n"
+        '[ -n "${{{hold}:-}}" ] || exit 0\n'
         'while [ $# -gt 0 ]; do case "$1" in --*) shift;; *) break;; esac; done\n'
         'case "${{2:-}}" in\n'
         '  start|restart) echo "${{DPKG_MAINTSCRIPT_PACKAGE:--}} $1 $2" >> {held};;\n'
@@ -574,6 +581,7 @@ def policy_rc_d(held: str = HELD_FILE) -> Shell:
         "exit 101\n",
         mark=POLICY_MARK,
         held=held,
+        hold=code(HOLD_VARIABLE),
     )
 
 

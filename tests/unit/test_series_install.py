@@ -178,6 +178,24 @@ def test_the_policy_rc_d_is_marked_as_the_wizards(server):
     assert POLICY_MARK in str(policy_rc_d(str(server["held"])))
 
 
+def test_the_policy_rc_d_holds_only_what_the_wizards_own_apt_get_starts(server):
+    """Another apt (unattended-upgrades', the user's) that takes the dpkg lock while the hold
+    is in place starts and restarts its daemons as usual: nothing refused, nothing written."""
+    policy = server["root"] / "policy-rc.d"
+    policy.write_text(str(policy_rc_d(str(server["held"]))))
+    server["held"].parent.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "VPS_WIZARD_HOLD"}
+    for action in ("start", "restart", "stop"):
+        other = subprocess.run(["sh", str(policy), "mariadb.service", action], env=env)
+        assert other.returncode == 0
+    assert not server["held"].exists()
+    mine = subprocess.run(
+        ["sh", str(policy), "mariadb.service", "start"], env={**env, "VPS_WIZARD_HOLD": "1"}
+    )
+    assert mine.returncode == 101
+    assert server["held"].read_text() == "- mariadb.service start\n"
+
+
 def wait_for(path: Path) -> None:
     deadline = time.monotonic() + 10
     while not path.exists():
