@@ -55,7 +55,7 @@ POLICY_MARK = "vps-wizard-holds-daemons"
 # Set on the wizard's own apt-get only, and inherited by dpkg and the maintainer scripts: the
 # policy-rc.d holds back what that transaction starts and lets any other through (an apt of
 # unattended-upgrades' or the user's that gets the dpkg lock right after the wizard's).
-HOLD_VARIABLE = "VPS_WIZARD_HOLD"
+HOLD_VARIABLE = code("VPS_WIZARD_HOLD")
 HELD_FILE = "/run/vps-wizard/held"
 
 
@@ -385,7 +385,7 @@ def _apt_install(packages: tuple[str, ...]) -> Shell:
         '[ "$(cat "$D/apt.rc" 2>/dev/null)" = 0 ] '
         '|| fail "apt-get install failed" "$(tail -n 3 "$D/apt.log")"',
         names=" ".join(packages),
-        hold=code(HOLD_VARIABLE),
+        hold=HOLD_VARIABLE,
         packages=packages,
         max=APT_LINES_SHOWN,
         pattern=APT_LINES,
@@ -501,17 +501,20 @@ def apply_script(
     if plan.step.guard == "lockout" and plan.changed_files:
         lines.append(arm_revert_lines(paths, run, guard_seconds))
     lines.append(sh("setstatus {writing}", writing=RunStatus.WRITING))
-    for change in plan.changed_files:
+    if plan.changed_files:
+        # Every rename by one process (a mv a file cost 4 ms each, 0.4 s at 100 files): perl
+        # is Essential on Debian and Ubuntu, and its rename is the rename(2) mv -f does,
+        # atomic within the folder each staged file shares with its destination.
+        pairs = [p for c in plan.changed_files for p in (_temp_path(c, run), c.dest)]
         lines.append(
             sh(
-                "mv -f {temp} {dest} || rollback {why}",
-                temp=_temp_path(change, run),
-                dest=change.dest,
-                why=f"could not move {change.dest} into place",
+                'out=$(perl -e {renames} -- {pairs} 2>&1) || rollback {why} "$out"\nlog {what}',
+                renames=RENAMES,
+                pairs=pairs,
+                why="could not move the new files into place",
+                what=f"wrote {len(plan.changed_files)} file(s)",
             )
         )
-    if plan.changed_files:
-        lines.append(sh("log {what}", what=f"wrote {len(plan.changed_files)} file(s)"))
     lines += _service_lines(plan)
     lines += _command_lines(plan, "after", "rollback")
     lines += _held_lines(plan, held)
@@ -523,6 +526,14 @@ def apply_script(
     built = script(*lines)
     _refuse_secrets(plan, built)
     return built
+
+
+# The renames of an apply, in order, each staged file onto its destination; the first that
+# fails stops them, naming it (the rollback then puts every file back).
+RENAMES = (
+    "while (@ARGV) { my ($from, $to) = splice @ARGV, 0, 2; "
+    'rename $from, $to or die "could not move $from to $to: $!\\n" }'
+)
 
 
 def _held_lines(plan: Plan, held: str = HELD_FILE) -> list[Shell]:
@@ -581,7 +592,7 @@ def policy_rc_d(held: str = HELD_FILE) -> Shell:
         "exit 101\n",
         mark=POLICY_MARK,
         held=held,
-        hold=code(HOLD_VARIABLE),
+        hold=HOLD_VARIABLE,
     )
 
 
