@@ -27,7 +27,6 @@ from wizard.cliparse import (
     subparser_defaults_suppressed,
     unknown_command,
 )
-from wizard.crashlog import write_crash_log
 from wizard.endpoint import (
     DEFAULT_GUARD_SECONDS,
     DEFAULT_KNOWN_HOSTS,
@@ -192,9 +191,13 @@ def run_command(argv: Sequence[str] | None, launch_tui: TuiLauncher | None) -> i
     """Parse the command line and run the command; errors become a sentence and exit 1."""
     raw = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    stats = Stats()
     try:
         raw = with_command(raw, parser)
         args = parser.parse_args(raw)
+        if args.command in COMMANDS:
+            connect_early_when_sure(args, stats)
+        # Loaded once the login is under way: its waits hide their cost (see connect_early).
         from wizard.state import StateStore
 
         if args.command == "tui":
@@ -202,9 +205,6 @@ def run_command(argv: Sequence[str] | None, launch_tui: TuiLauncher | None) -> i
             # error screen, before it connects (the first screen comes 0.05 s sooner).
             needs_tui(launch_tui)(None, StateStore(args.state), connect_options(args))
             return 0
-        stats = Stats()
-        if args.command in COMMANDS:
-            connect_early_when_sure(args, stats)
         from wizard.catalog import load_catalog
 
         catalog = load_catalog()
@@ -213,10 +213,7 @@ def run_command(argv: Sequence[str] | None, launch_tui: TuiLauncher | None) -> i
         if args.command is None:
             return cmd_demo(catalog, args, needs_tui(launch_tui))
         store = StateStore(args.state)
-        try:
-            session = open_session(catalog, store, args, stats)
-        finally:
-            drop_early_connect()
+        session = open_session(catalog, store, args, stats)
         try:
             return COMMANDS[args.command](session, catalog, args)
         finally:
@@ -234,6 +231,9 @@ def run_command(argv: Sequence[str] | None, launch_tui: TuiLauncher | None) -> i
         print("vps-wizard: interrupted; run the same command again to resume.", file=sys.stderr)
         return 130
     except Exception as error:  # the user gets a sentence and a file, never a traceback
+        # Imported here, not at the top: it loads platformdirs before the login begins.
+        from wizard.crashlog import write_crash_log
+
         log = write_crash_log(error)
         print(
             f"vps-wizard: internal error: {type(error).__name__}: {error}\n"
@@ -242,6 +242,8 @@ def run_command(argv: Sequence[str] | None, launch_tui: TuiLauncher | None) -> i
             file=sys.stderr,
         )
         return 1
+    finally:
+        drop_early_connect()
 
 
 def with_command(raw: list[str], parser: argparse.ArgumentParser) -> list[str]:
