@@ -138,7 +138,6 @@ def facts_script(packages: Iterable[str]) -> PublicScript:
     script = sh(
         """\
 words() {{ tr '\\n' ' '; }}
-addresses() {{ ip -o "-$1" addr show scope global 2>/dev/null | awk '{{print $4}}' | cut -d/ -f1; }}
 {{
 echo "php_versions=$(apt-cache pkgnames php 2>/dev/null \\
   | sed -n 's/^php\\([0-9][0-9.]*\\)-fpm$/\\1/p' | words)"
@@ -162,25 +161,33 @@ done
 cat
 }} | {{
 {{
-echo "kernel=$(uname -r)"
-echo "hostname=$(hostname)"
+# The kernel's own files, read by the shell: each process less is 1 to 2 ms on a small server.
+read -r kernel </proc/sys/kernel/osrelease
+echo "kernel=$kernel"
+read -r name </proc/sys/kernel/hostname
+echo "hostname=$name"
 echo "fqdn=$(hostname -f 2>/dev/null)"
 # The zone /etc/localtime links to, as timedatectl shows it without waking timedated (0.1 s).
 tz=$(readlink /etc/localtime 2>/dev/null); tz=${{tz#*/zoneinfo/}}
 [ -n "$tz" ] || tz=$(cat /etc/timezone 2>/dev/null)
 echo "timezone=$tz"
-echo "ipv4=$(addresses 4 | words)"
-echo "ipv6=$(addresses 6 | words)"
+ip -o addr show scope global 2>/dev/null | awk '{{sub("/.*", "", $4); a[$3] = a[$3] $4 " "}}
+  END {{print "ipv4=" a["inet"]; print "ipv6=" a["inet6"]}}'
 echo "client=${{1%% *}}"
-echo "ssh_port=$(echo "$1" | awk '{{print $4}}')"
+case $1 in *" "*" "*" "*) echo "ssh_port=${{1##* }}" ;; *) echo "ssh_port=" ;; esac
 echo "login_user=${{SUDO_USER:-$(id -un)}}"
 echo "packages=$(dpkg-query -W -f='${{db:Status-Abbrev}} ${{Package}}\\n' {packages} 2>/dev/null \\
-  | awk '$1=="ii"{{print $2}}' | words)"
+  | awk '$1=="ii"{{printf "%s ", $2}}')"
 echo "unfinished=$(grep -l -s -E {unfinished} {runs}/*/status \\
-  | awk -F/ '{{print $(NF-1)}}' | words)"
-echo "congestion=$(cat /proc/sys/net/ipv4/tcp_available_congestion_control 2>/dev/null) $(\
-  ls "/lib/modules/$(uname -r)/kernel/net/ipv4" 2>/dev/null \
-  | sed -n 's/^tcp_\\([a-z0-9]*\\)[.]ko.*$/\\1/p' | words)"
+  | awk -F/ '{{printf "%s ", $(NF-1)}}')"
+# Those the kernel lists, then those a module of it adds (tcp_NAME.ko, compressed or not).
+cc=; {{ read -r cc </proc/sys/net/ipv4/tcp_available_congestion_control; }} 2>/dev/null
+modules=
+for f in "/lib/modules/$kernel/kernel/net/ipv4/"tcp_*.ko*; do
+  f=${{f##*/tcp_}}; f=${{f%%.ko*}}
+  case $f in *[!a-z0-9]*) ;; *) modules="$modules$f " ;; esac
+done
+echo "congestion=$cc $modules"
 {deleted} | sed 's/^/deleted_map=/'
 for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
   [ -f "$f" ] && echo "apt_source=$(printf %s "$f" | base64 -w0) $(head -c 65536 "$f" | base64 -w0)"

@@ -165,11 +165,11 @@ def test_bbr_is_proposed_only_when_the_kernel_has_it(listed: str, proposed: bool
 
 
 def test_the_facts_list_the_loaded_and_the_loadable_congestion_controls(tmp_path) -> None:
-    # The facts script's own line, run by a shell against a stand-in /proc and /lib/modules.
+    # The facts script's own lines, run by a shell against a stand-in /proc and /lib/modules.
     script = str(facts_script([]))
-    found = re.search(r'^echo ("congestion=.*?words\)")$', script, re.MULTILINE | re.DOTALL)
+    found = re.search(r'^cc=.*?^echo "congestion=.*?"$', script, re.MULTILINE | re.DOTALL)
     assert found, script
-    line = found.group(1)
+    lines = found.group(0)
     modules = tmp_path / "lib/modules/6.1.0-18-amd64/kernel/net/ipv4"
     modules.mkdir(parents=True)
     (modules / "tcp_bbr.ko.xz").write_bytes(b"")
@@ -177,7 +177,7 @@ def test_the_facts_list_the_loaded_and_the_loadable_congestion_controls(tmp_path
     (modules / "tcp_diag.ko").write_bytes(b"")
     proc = tmp_path / "available"
     proc.write_text("reno cubic\n")
-    shell = "words() { tr '\\n' ' '; }\nuname() { echo 6.1.0-18-amd64; }\necho " + line.replace(
+    shell = "kernel=6.1.0-18-amd64\n" + lines.replace(
         "/proc/sys/net/ipv4/tcp_available_congestion_control", str(proc)
     ).replace("/lib/modules/", f"{tmp_path}/lib/modules/")
     out = subprocess.run(["sh", "-c", shell], capture_output=True, text=True, check=True).stdout

@@ -39,7 +39,7 @@ def recorded_facts(name: str) -> Facts:
     """The facts in NAME's recording, for what differs from one recording to the next (the
     run ids, the times in the server's copy): tests read those here, never write them down."""
     remote = playback(name)
-    facts = next(e for e in remote.exchanges if 'echo "kernel=$(uname -r)"' in e.key)
+    facts = next(e for e in remote.exchanges if "echo @@OS-RELEASE" in e.key)
     return parse_facts(facts.stdout)
 
 
