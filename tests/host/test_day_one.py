@@ -131,6 +131,33 @@ def test_block_and_unblock_an_address(day_one_host, tmp_path):
     assert "192.0.2.0/24" not in sets and "2001:db8::/32" not in sets
 
 
+def test_firewall_ports_waits_as_the_link_says_and_sees_a_port_let_in_by_hand(day_one_host):
+    """A port that must be filtered is listened to for ten round trips of the link (0.5 s at
+    least, several SYNs), not a fixed 2 s; a port let in by hand still answers within it."""
+    wizard, _ = day_one_host
+    host = wizard.host
+
+    def ports_check() -> dict:
+        result = wizard.cli("verify", host.address, "--step", "firewall", "--json")
+        report = json.loads(result.stdout)
+        (check,) = [c for c in report["steps"]["firewall"] if c["check"] == "firewall.ports"]
+        return check
+
+    quiet = ports_check()
+    assert quiet["status"] == "ok", quiet
+    assert quiet["seconds"] < 1.5, quiet
+    # Accepted by hand, nothing listening: the RST is an answer, the port is let in.
+    host.exec("nft insert rule inet vpswizard input tcp dport 31337 accept")
+    try:
+        leaking = ports_check()
+        assert leaking["status"] == "fail", leaking
+        assert "31337/tcp on IPv4 " in leaking["summary"], leaking
+        assert "answers though it is not opened" in leaking["summary"], leaking
+    finally:
+        host.exec("systemctl reload nftables")
+    assert ports_check()["status"] == "ok"
+
+
 def test_blocking_your_own_address_is_refused_at_the_question(day_one_host, tmp_path):
     wizard, _ = day_one_host
     own = tmp_path / "own.toml"

@@ -25,7 +25,7 @@ from wizard.checks.base import (
     warn,
 )
 from wizard.probes.sshconfig import server_host
-from wizard.probes.tcp import probe_tcp, server_addresses
+from wizard.probes.tcp import SILENT_TRIES, probe_tcp, server_addresses, silence_waits
 from wizard.shell import code, script, sh
 
 RERUN_DATABASE = "run the database step again"
@@ -219,7 +219,7 @@ def secure_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
 
 # ----------------------------------------------------------------------------- not_exposed
 
-PROBE_TIMEOUT = 3.0
+PROBE_TIMEOUT = 3.0  # the longest silence awaited (see wizard.probes.tcp.silence_wait)
 
 
 def judge_not_exposed(port: int, seen: Sequence[tuple[str, str, str]]) -> CheckResult:
@@ -264,7 +264,8 @@ def not_exposed_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResu
             f"{ctx.address} is a loopback address",
             "run verify from a machine that reaches the server's own address",
         )
+    waits = silence_waits(addresses, ctx.reach_port(), PROBE_TIMEOUT)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(addresses))) as pool:
-        futures = [pool.submit(probe_tcp, a, port, PROBE_TIMEOUT) for a in addresses]
+        futures = [pool.submit(probe_tcp, a, port, waits[a], SILENT_TRIES) for a in addresses]
         seen = [(a, *f.result()) for a, f in zip(addresses, futures, strict=True)]
     return judge_not_exposed(port, seen)

@@ -24,7 +24,14 @@ from wizard.checks.base import (
     warn,
 )
 from wizard.probes.sshconfig import server_host
-from wizard.probes.tcp import ANSWERS, TcpState, probe_tcp, server_addresses
+from wizard.probes.tcp import (
+    ANSWERS,
+    SILENT_TRIES,
+    TcpState,
+    probe_tcp,
+    server_addresses,
+    silence_waits,
+)
 from wizard.shell import code, script, sh
 
 RERUN_FIREWALL = "run the firewall step again"
@@ -126,7 +133,7 @@ def active_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
 CLOSED_CANDIDATES = (81, 8443, 31337, 4444, 9999, 6666)
 CLOSED_COUNT = 3
 OPEN_TIMEOUT = 3.0  # a little more for the ports that must answer, over a slow link
-CLOSED_TIMEOUT = 2.0
+CLOSED_TIMEOUT = 2.0  # the longest silence awaited (see wizard.probes.tcp.silence_wait)
 
 
 @dataclass(frozen=True)
@@ -227,13 +234,20 @@ def judge_ports(probes: Sequence[Probe], not_probed: Sequence[str]) -> CheckResu
     return ok(cid, "only the opened ports answer, on IPv4 and IPv6 alike", evidence)
 
 
-def scan(addresses: Sequence[str], open_ports: Sequence[int], closed: Sequence[int]) -> list[Probe]:
-    """Probe every (address, port) at once: the scan takes one timeout, not one per port."""
+def scan(
+    addresses: Sequence[str], open_ports: Sequence[int], closed: Sequence[int], ssh_port: int
+) -> list[Probe]:
+    """Probe every (address, port) at once: the scan takes one timeout, not one per port. A
+    port that must be filtered is listened to for as long as the link's round trip says
+    (silence_wait, timed on the SSH port), several SYNs in that time."""
+    waits = silence_waits(addresses, ssh_port, CLOSED_TIMEOUT)
     plan = [(a, p, "answer") for a in addresses for p in open_ports]
     plan += [(a, p, "filtered") for a in addresses for p in closed]
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(32, len(plan)))) as pool:
         futures = [
-            pool.submit(probe_tcp, a, p, OPEN_TIMEOUT if e == "answer" else CLOSED_TIMEOUT)
+            pool.submit(probe_tcp, a, p, OPEN_TIMEOUT)
+            if e == "answer"
+            else pool.submit(probe_tcp, a, p, waits[a], SILENT_TRIES)
             for a, p, e in plan
         ]
         return [
@@ -255,4 +269,4 @@ def ports_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
             f"{ctx.address} is a loopback address",
             "run verify from a machine that reaches the server's own address",
         )
-    return judge_ports(scan(addresses, tcp, closed_ports(tcp)), not_probed)
+    return judge_ports(scan(addresses, tcp, closed_ports(tcp), ctx.reach_port()), not_probed)

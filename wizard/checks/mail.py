@@ -51,7 +51,7 @@ from wizard.probes.smtp import (
     starttls_opener,
 )
 from wizard.probes.sshconfig import server_host
-from wizard.probes.tcp import probe_tcp
+from wizard.probes.tcp import SILENT_TRIES, probe_tcp, silence_wait
 from wizard.probes.tls import (
     VERSIONS,
     Handshake,
@@ -310,7 +310,9 @@ def imaps_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
         modern=handshake(address, host, IMAPS),
         old=handshake(address, host, IMAPS, version=ssl.TLSVersion.TLSv1_1),
         greeting=imaps_greeting(address, host),
-        plain_port=probe_tcp(address, IMAP, 2.0)[0],
+        plain_port=probe_tcp(
+            address, IMAP, silence_wait(address, ctx.reach_port(), 2.0), SILENT_TRIES
+        )[0],
     )
     return judge_imaps(host, seen, datetime.datetime.now(datetime.UTC))
 
