@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import importlib
 import json
 import sys
 import time
@@ -307,7 +308,7 @@ def open_session(
     or no terminal."""
     from wizard.session import Session
 
-    run_answers(catalog, args)
+    load_what_the_command_runs(catalog, args, run_answers(catalog, args))
     options = connect_options(args)
     try:
         session = Session.open(catalog, store, options, stats)
@@ -334,6 +335,23 @@ def open_session(
     for notice in session.notices:
         print(f"note: {notice}", file=sys.stderr)
     return session
+
+
+def load_what_the_command_runs(
+    catalog: Catalog, args: argparse.Namespace, answers: AnswersFile
+) -> None:
+    """Import what the command runs once connected, before it connects: with the login begun
+    early (connect_early_when_sure) this thread only waits for the handshake then. The plan's
+    preview; for apply the workflow too, and for apply and verify the check areas of the
+    steps named (a web check loads an HTTP client and TLS, 0.02 s)."""
+    importlib.import_module("wizard.preview")
+    if args.command == "apply":
+        importlib.import_module("wizard.workflow")
+    if args.command in ("apply", "verify"):
+        from wizard.checks import load_checks
+
+        named = set(args.step) or (set(answers.tables) if args.command == "apply" else set())
+        load_checks(spec.id for step in catalog.steps if step.id in named for spec in step.checks)
 
 
 def add_resume_options(parser: argparse.ArgumentParser) -> None:
