@@ -344,7 +344,8 @@ def load_what_the_command_runs(
     early (connect_early_when_sure) this thread only waits for the handshake then. The plan's
     preview; for apply the workflow too, and for apply and verify the check areas of the
     steps named (a web check loads an HTTP client and TLS, 0.02 s)."""
-    importlib.import_module("wizard.preview")
+    if args.command in ("plan", "apply"):
+        importlib.import_module("wizard.preview")
     if args.command == "apply":
         importlib.import_module("wizard.workflow")
     if args.command in ("apply", "verify"):
