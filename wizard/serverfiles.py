@@ -12,11 +12,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Collection, Sequence
+import io
+import tarfile
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from wizard.shell import Shell, join, sh
+from wizard.shell import Shell, sh
 
 # Regular files up to this size are sent whole (and diffed); larger ones only by digest.
 CONTENT_LIMIT = 1024 * 1024
@@ -84,76 +86,112 @@ def shown(text: str) -> str:
     )
 
 
-def read_files_script(paths: Sequence[str], unread: Collection[str] = ()) -> Shell:
-    """Shell lines that describe each path, one framed section each.
+# What find's %y letter says of a path that is neither a regular file, a folder nor a link.
+_SPECIAL = {
+    "p": "fifo",
+    "s": "socket",
+    "c": "character special file",
+    "b": "block special file",
+    "D": "door",
+}
 
-    `@@MISSING i`, `@@DIR i`, `@@LINK i <target, base64>`, `@@OTHER i <kind>`, or
-    `@@FILE i <mode> <owner> <group> <size> <sha256 or ->` followed by one line: the content
-    in base64 when the digest is `-` (small enough to send), else empty. The link test comes
-    first: `-d` and `-f` follow links. A regular file at a path in `unread` (a secret file the
-    server compares itself) is described by its mode, owner and size only: digest `?`.
+
+def read_files_script(paths: Sequence[str], unread: Collection[str] = ()) -> Shell:
+    """Shell lines that describe every path in a handful of processes, whatever their number.
+
+    Three lines, each base64 of what it frames (any byte survives):
+    `@@META` one `find -printf` of every path, NUL-separated pairs: `TYPE MODE OWNER GROUP
+    SIZE PATH` and the target of a link (find describes a link and never follows one); a
+    missing path has none. `@@TAR` a tar of the regular files up to CONTENT_LIMIT, their
+    content (hard links stored whole). `@@SHA` the SHA-256 of the larger ones (`sha256sum
+    -z`). A regular file at a path in `unread` (a secret file the server compares itself) is
+    described by its mode, owner and size only: no content, no digest.
     """
-    return join(
-        sh(
-            "if [ -L {path} ]; then printf '@@LINK %s ' {index}; readlink -n {path} | base64 -w0;"
-            " echo; elif [ -d {path} ]; then echo @@DIR {index};"
-            " elif [ -f {path} ]; then echo @@FILE {index} $(stat -c '%a %U %G %s' {path}) '?';"
-            " echo; elif [ -e {path} ]; then echo @@OTHER {index} $(stat -c %F {path});"
-            " else echo @@MISSING {index}; fi",
-            path=path,
-            index=index,
-        )
-        if path in unread
-        else sh(
-            "if [ -L {path} ]; then printf '@@LINK %s ' {index}; readlink -n {path} | base64 -w0;"
-            " echo; elif [ -d {path} ]; then echo @@DIR {index};"
-            " elif [ -f {path} ]; then st=$(stat -c '%a %U %G %s' {path});"
-            ' if [ "${{st##* }}" -le {limit} ]; then echo @@FILE {index} $st -;'
-            " head -c {over} {path} | base64 -w0; echo;"
-            " else echo @@FILE {index} $st $(sha256sum < {path} | cut -c 1-64); echo; fi;"
-            " elif [ -e {path} ]; then echo @@OTHER {index} $(stat -c %F {path});"
-            " else echo @@MISSING {index}; fi",
-            path=path,
-            index=index,
-            limit=CONTENT_LIMIT,
-            over=CONTENT_LIMIT + 1,
-        )
-        for index, path in enumerate(paths)
-    ) + Shell("\n")
+    read = [path for path in paths if path not in unread]
+    return sh(
+        'vw_find() {{ find "$@" -maxdepth 0 2>/dev/null; }}\n'
+        "printf '@@META '; vw_find {paths} -printf '%y %m %u %g %s %p\\0%l\\0' | base64 -w0; echo\n"
+        # xargs -r: no archive at all when no file is small (an empty one is 10 KB of
+        # zeros); -b 1, no padding after the last file. Should xargs split a long list, the
+        # archives follow each other and are read as one.
+        "printf '@@TAR '; vw_find {read} -type f -size -{over}c -print0 | "
+        "xargs -0 -r tar -c -P --no-recursion --hard-dereference -b 1 -f - 2>/dev/null "
+        "| base64 -w0; echo\n"
+        "printf '@@SHA '; vw_find {read} -type f -size +{limit}c -print0 | "
+        "xargs -0 -r sha256sum -z | base64 -w0; echo\n",
+        paths=list(paths),
+        read=read,
+        over=CONTENT_LIMIT + 1,
+        limit=CONTENT_LIMIT,
+    )
 
 
 def parse_read_files(output: str, paths: Sequence[str]) -> dict[str, RemoteFile | None]:
-    """Parse what read_files_script printed (one pass over the lines)."""
-    files: dict[str, RemoteFile | None] = dict.fromkeys(paths)
-    lines = iter(output.splitlines())
-    for line in lines:
+    """Parse what read_files_script printed: a path find did not describe is missing."""
+    framed = {}
+    for line in output.splitlines():
         tag, _, rest = line.partition(" ")
-        if tag not in ("@@FILE", "@@DIR", "@@LINK", "@@OTHER"):
+        if tag in ("@@META", "@@TAR", "@@SHA"):
+            framed[tag] = _decode(rest)
+    contents = _tar_contents(framed.get("@@TAR", b""))
+    digests = {}
+    for entry in framed.get("@@SHA", b"").split(b"\0"):
+        digest, _, name = entry.partition(b"  ")
+        if name:
+            digests[name.decode(errors="surrogateescape")] = digest.decode()
+    files: dict[str, RemoteFile | None] = dict.fromkeys(paths)
+    fields = framed.get("@@META", b"").split(b"\0")
+    for header, target in zip(fields[0::2], fields[1::2], strict=False):
+        parts = header.decode(errors="surrogateescape").split(" ", 5)
+        if len(parts) != 6 or parts[5] not in files:
             continue
-        index_text, _, rest = rest.partition(" ")
-        path = paths[int(index_text)]
-        if tag == "@@FILE":
-            files[path] = _regular(path, rest, next(lines, ""))
-        elif tag == "@@DIR":
+        kind, mode, owner, group, size, path = parts
+        if kind == "f":
+            files[path] = _regular(path, mode, owner, group, int(size), contents, digests)
+        elif kind == "d":
             files[path] = RemoteFile(path, None, "", "", "", kind="directory")
-        elif tag == "@@LINK":
-            target = _decode(rest).decode(errors="replace")
-            files[path] = RemoteFile(path, None, "", "", "", kind="symlink", link_target=target)
+        elif kind == "l":
+            link = target.decode(errors="replace")
+            files[path] = RemoteFile(path, None, "", "", "", kind="symlink", link_target=link)
         else:
-            files[path] = RemoteFile(path, None, "", "", "", kind="other", detail=rest.strip())
+            detail = _SPECIAL.get(kind, "special file")
+            files[path] = RemoteFile(path, None, "", "", "", kind="other", detail=detail)
     return files
 
 
-def _regular(path: str, header: str, body: str) -> RemoteFile:
-    mode, owner, group, size, digest = header.split()
-    if digest == "-":
-        content = _decode(body)
-        if len(content) <= CONTENT_LIMIT:
-            return RemoteFile(path, content, mode.zfill(4), owner, group)
-        # The file grew past the limit between stat and read: no digest of it was taken,
-        # and a digest of a prefix would say "unchanged" wrongly. Nothing matches "?".
-        digest, size = "?", str(len(content))
-    return RemoteFile(path, None, mode.zfill(4), owner, group, size=int(size), sha256=digest)
+def _tar_contents(archive: bytes) -> dict[str, bytes]:
+    """The regular files of a tar read in memory, by their absolute names (nothing is
+    extracted anywhere: the names and contents are the server's)."""
+    contents: dict[str, bytes] = {}
+    if not archive:
+        return contents
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:", ignore_zeros=True) as tar:
+            for member in tar:
+                handle = tar.extractfile(member) if member.isfile() else None
+                if handle is not None:
+                    contents[member.name] = handle.read(CONTENT_LIMIT + 1)
+    except tarfile.TarError:
+        return contents
+    return contents
+
+
+def _regular(
+    path: str,
+    mode: str,
+    owner: str,
+    group: str,
+    size: int,
+    contents: Mapping[str, bytes],
+    digests: Mapping[str, str],
+) -> RemoteFile:
+    content = contents.get(path)
+    if content is not None and len(content) <= CONTENT_LIMIT:
+        return RemoteFile(path, content, mode.zfill(4), owner, group)
+    # A secret file (never read), or one that changed between find and tar (grew past the
+    # limit, vanished): no digest of it was taken, and nothing matches "?".
+    digest = digests.get(path, "?")
+    return RemoteFile(path, None, mode.zfill(4), owner, group, size=size, sha256=digest)
 
 
 def _decode(text: str) -> bytes:
