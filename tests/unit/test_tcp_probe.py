@@ -6,6 +6,7 @@ SYN does not make an open port look filtered."""
 
 from __future__ import annotations
 
+import errno
 import socket
 import threading
 import time
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from wizard.probes.tcp import SILENCE_MIN_S, probe_tcp, silence_wait
+from wizard.probes.tcp import SILENCE_MIN_S, _state, probe_tcp, silence_wait
 
 
 @pytest.fixture
@@ -84,3 +85,12 @@ def test_the_silence_wait_follows_the_answering_port(silent):
         assert silence_wait("127.0.0.1", answering.getsockname()[1], 2.0) == SILENCE_MIN_S
     # The reference itself silent: nothing measured, the whole ceiling.
     assert silence_wait("127.0.0.1", silent.getsockname()[1], 1.0) == 1.0
+
+
+def test_an_unreachable_address_is_worded_as_a_blocking_connect_said_it():
+    """The evidence names the address and the system's words ("No route to host"), as the
+    OSError of a blocking connect did, not an errno symbol."""
+    assert _state(errno.EHOSTUNREACH, "192.0.2.9") == (
+        "unreachable",
+        "192.0.2.9: [Errno 113] No route to host",
+    )

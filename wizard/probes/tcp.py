@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import errno
+import os
 import selectors
 import socket
 import time
@@ -47,9 +48,9 @@ def probe_tcp(address: str, port: int, timeout: float, tries: int = 1) -> tuple[
                 selector.register(sock, selectors.EVENT_WRITE)
             if now >= deadline:
                 return "filtered", ""
-            until = deadline
-            if len(sockets) < tries:
-                until = min(until, started + len(sockets) * timeout / tries)
+            # Until the next attempt is due, or the deadline once every attempt started.
+            next_try = started + len(sockets) * timeout / tries
+            until = min(deadline, next_try) if len(sockets) < tries else deadline
             for key, _ in selector.select(max(0.0, until - now)):
                 sock = key.fileobj  # type: ignore[assignment]
                 selector.unregister(sock)
@@ -66,7 +67,8 @@ def _state(code: int, address: str) -> tuple[TcpState, str]:
         return "open", ""
     if code == errno.ECONNREFUSED:
         return "refused", ""
-    return "unreachable", f"{address}: {OSError(code, errno.errorcode.get(code, '')).strerror}"
+    # Worded as the OSError a blocking connect raised: "[Errno 113] No route to host".
+    return "unreachable", f"{address}: {OSError(code, os.strerror(code))}"
 
 
 def silence_wait(address: str, answering_port: int, ceiling: float) -> float:
