@@ -42,13 +42,13 @@ APT_LINES_SHOWN = 200
 TAIL_POLL_S = 0.02
 # The journal's step of the run that installs the packages of a whole run at once.
 INSTALL_STEP = "packages"
-# While that run's one apt transaction installs every step's packages, no daemon may start with
-# its package's defaults before its own step wrote its files: a policy-rc.d (the Debian
-# interface invoke-rc.d and deb-systemd-invoke ask before they start anything) answers 101,
-# "not now", and writes down what it held back: the package whose maintainer script asked
-# (DPKG_MAINTSCRIPT_PACKAGE) and the unit. The apply of the step whose packages brought it
-# starts it once its files are in place (_held_lines). In /run: after a reboot every enabled
-# unit has started anyway, and nothing is held any more.
+# While the wizard's apt-get runs (a whole run's one transaction, or a step's own), no daemon
+# may start with its package's defaults before its own step wrote its files: a policy-rc.d
+# (the Debian interface invoke-rc.d and deb-systemd-invoke ask before they start anything)
+# answers 101, "not now", and writes down what it held back: the package whose maintainer
+# script asked (DPKG_MAINTSCRIPT_PACKAGE) and the unit. The apply of the step whose packages
+# brought it starts it once its files are in place (_held_lines). In /run: after a reboot
+# every enabled unit has started anyway, and nothing is held any more.
 POLICY_RC_D = "/usr/sbin/policy-rc.d"
 # The word that tells the wizard's policy-rc.d from one of the server's own.
 POLICY_MARK = "vps-wizard-holds-daemons"
@@ -578,8 +578,9 @@ def _held_lines(plan: Plan, held: str = HELD_FILE) -> list[Shell]:
 
 
 def policy_rc_d(held: str = HELD_FILE) -> Shell:
-    """The policy-rc.d of a whole run's install: every start or restart a maintainer script
-    asks for is refused (101) and written down (package, unit, action) for its step."""
+    """The policy-rc.d of the wizard's apt-get (see POLICY_RC_D): every start or restart a
+    maintainer script of that transaction asks for is refused (101) and written down
+    (package, unit, action) for its step; any other apt's pass (0)."""
     return sh(
         "#!/bin/sh\n# {mark}: daemons held back while the wizard installs packages\n"
         "# Asked as: policy-rc.d [--quiet] ID ACTION [RUNLEVEL]\n"
@@ -606,7 +607,7 @@ def install_cleanup_script(policy: str = POLICY_RC_D) -> Shell:
     )
 
 
-def _hold_daemons(policy: str = POLICY_RC_D, held: str = HELD_FILE) -> Shell:
+def _hold_daemons(policy: str, held: str) -> Shell:
     """Put the wizard's policy-rc.d in place for an apt transaction (see POLICY_RC_D); a
     policy-rc.d of the server's own is left as it is, and says what starts."""
     return sh(
