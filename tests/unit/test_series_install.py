@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -127,12 +128,21 @@ def test_a_failed_transaction_leaves_no_policy_rc_d(server):
     assert not server["policy"].exists()
 
 
-def test_a_transaction_stopped_by_a_signal_leaves_no_policy_rc_d(server):
-    run = start_install(server, "touch $0.running; sleep 30\n")
+def stop_during_apt_get(
+    server: dict[str, Path], start: Callable[[dict[str, Path], str], subprocess.Popen[str]]
+) -> str:
+    """Start a run whose apt-get hangs (`start`: start_install or start_step_apply), SIGTERM
+    it once apt-get runs under the hold, and return what the run printed."""
+    run = start(server, "touch $0.running; sleep 30\n")
     wait_for(server["bin"] / "apt-get.running")
     assert server["policy"].exists()
     os.killpg(run.pid, signal.SIGTERM)
     out, _ = run.communicate(timeout=30)
+    return out
+
+
+def test_a_transaction_stopped_by_a_signal_leaves_no_policy_rc_d(server):
+    out = stop_during_apt_get(server, start_install)
     assert status(server) == "failed", out
     assert "@@FAIL the install stopped early" in out
     assert not server["policy"].exists()
@@ -354,10 +364,6 @@ def test_a_single_steps_apt_get_that_fails_or_is_stopped_leaves_no_policy_rc_d(s
     assert status(server) == "failed" and "@@FAIL apt-get install failed" in out
     assert not server["policy"].exists()
     (server["journal"] / "status").write_text("started\n")
-    stopped = start_step_apply(server, "touch $0.running; sleep 30\n")
-    wait_for(server["bin"] / "apt-get.running")
-    assert server["policy"].exists()
-    os.killpg(stopped.pid, signal.SIGTERM)
-    out, _ = stopped.communicate(timeout=30)
+    out = stop_during_apt_get(server, start_step_apply)
     assert status(server) == "failed", out
     assert not server["policy"].exists()
