@@ -308,10 +308,17 @@ def open_session(
     or no terminal."""
     from wizard.session import Session
 
-    load_what_the_command_runs(catalog, args, run_answers(catalog, args))
+    answers = run_answers(catalog, args)
+    load_what_the_command_runs(catalog, args, answers)
+    first_plan = None
+    if args.command in ("plan", "apply"):
+        from wizard.answerfile import selected_steps
+
+        steps = selected_steps(catalog, args.step, answers)
+        first_plan = (steps[0], answers.for_step(steps[0])) if steps else None
     options = connect_options(args)
     try:
-        session = Session.open(catalog, store, options, stats)
+        session = Session.open(catalog, store, options, stats, first_plan)
     except UnknownHostKey as unknown:
         if args.yes or not sys.stdin.isatty():
             raise WizardError(
@@ -330,7 +337,7 @@ def open_session(
             unknown.fingerprint,
             options.guard_seconds,
         )
-        session = Session.open(catalog, store, options, stats)
+        session = Session.open(catalog, store, options, stats, first_plan)
     settle_reset(session, args)
     for notice in session.notices:
         print(f"note: {notice}", file=sys.stderr)

@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from wizard.aptsources import AptEntry, parse_sources, security_source_to_add
-from wizard.connector import Connector
 from wizard.deletedlibs import (
     DELETED_MAPS_SCRIPT,
     DeletedMap,
@@ -353,8 +352,3 @@ def _apt_source_files(head: str) -> list[tuple[str, str]]:
         except (binascii.Error, ValueError):
             continue
     return files
-
-
-def gather_facts(remote: Connector, packages: Iterable[str]) -> Facts:
-    """Gather the facts in one round trip."""
-    return parse_facts(remote.run(facts_script(packages)).stdout)

@@ -429,6 +429,16 @@ def probe_script(step: Step, desired: DesiredState) -> Shell:
     return script(*lines)
 
 
+def guessed_probe(step: Step, context: Mapping[str, Any]) -> Shell | None:
+    """The probe script make_plan would send for the step in this context, to read it ahead
+    (Remote.read_ahead) before the context is final. None for a step that compares a secret:
+    its value goes to the server only in the probe of the plan that needs it."""
+    desired = render_step(step, context)
+    if any(f.compare is not None for f in desired.files):
+        return None
+    return probe_script(step, desired)
+
+
 def compare_lines(index: int, content: bytes, compare: Shell) -> Shell:
     """A secret file's compare test, `@@SAME index` when it passes.
 

@@ -14,6 +14,11 @@ The pipe: the session's commands one after another go through one channel whose 
 runs script after script (PIPE_LOOP), so a command costs one round trip instead of three (a
 channel open and an exec reply each wait a latency). Commands started while the pipe is busy
 (the checks, in parallel) get a channel of their own, as before.
+
+Reading ahead (read_ahead): scripts that only read the server can go on the pipe right
+behind the next command, without waiting for its answer; their answers are kept for a later
+`run` of the very same script, which then costs no round trip (a plan's probe, guessed before
+the facts came, rides behind the facts script).
 """
 
 from __future__ import annotations
@@ -28,12 +33,12 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wizard.endpoint import DEFAULT_KNOWN_HOSTS, Credentials, Stats, Target
+from wizard.endpoint import DEFAULT_KNOWN_HOSTS, Credentials, PhaseStats, Stats, Target
 from wizard.errors import (
     ConnectionFailed,
     HostKeyChanged,
@@ -252,6 +257,15 @@ class Remote:
         # at a time; a command that finds it busy opens a channel of its own.
         self._pipe: paramiko.Channel | None = None
         self._pipe_busy = threading.Lock()
+        # What the pipe carried past the end of the last command read from it (the output of
+        # a script sent behind it, read_ahead): its stdout, its stderr.
+        self._pipe_rest = (b"", b"")
+        # read_ahead: the scripts to send behind the next pipe command, then their answers
+        # (exit status, stdout, stderr) by script text until a command takes them or another
+        # command runs.
+        self._ahead: list[Shell] = []
+        self._kept: dict[str, tuple[int, bytes, bytes]] = {}
+        self._kept_lock = threading.Lock()
 
     @classmethod
     def connect(
@@ -390,6 +404,9 @@ class Remote:
         """
         if not isinstance(command, Shell):
             raise TypeError("Remote.run takes Shell: build commands with wizard.shell.sh()")
+        kept = self._take_kept(command, sudo)
+        if kept is not None:
+            return self._result(*kept)
         # The pipe runs as root (through sudo when the login is not root); a command asked
         # to run as the login user itself goes on a channel of its own.
         if (sudo or self.is_root) and self._pipe_busy.acquire(blocking=False):
@@ -404,6 +421,27 @@ class Remote:
                 lambda: self._on_channel(command, sudo, timeout, on_line)
             )
         return self._result(code, stdout, stderr)
+
+    def read_ahead(self, scripts: Sequence[Shell]) -> None:
+        """Send these scripts on the pipe right behind the next command that goes on it, and
+        keep their answers for a `run` of the very same script text (as root), as long as no
+        other command ran in between: any other command may change what they read.
+
+        For scripts that only read the server (a plan's probe): sent behind the facts script,
+        they run on the server while the client still waits for the facts, and the plan
+        that asks for the same script finds its answer here, without a round trip of its own.
+        """
+        self._ahead = list(scripts)
+
+    def _take_kept(self, command: Shell, sudo: bool) -> tuple[int, bytes, bytes] | None:
+        """The answer read ahead for this script; any other command drops them all."""
+        with self._kept_lock:
+            if not self._kept:
+                return None
+            kept = self._kept.pop(str(command), None) if (sudo or self.is_root) else None
+            if kept is None:
+                self._kept.clear()
+            return kept
 
     def _guarded(self, run: Callable[[], tuple[int, bytes, bytes]]) -> tuple[int, bytes, bytes]:
         """A command's exit status and output; a dropped link is said as such."""
@@ -531,25 +569,73 @@ class Remote:
                 channel = self._pipe
                 bucket.round_trips += PIPE_ROUND_TRIPS
                 channel.settimeout(timeout)
-            end = (END_MARK + nonce).encode()
-            reader = _StderrReader(channel, end + b"\n")
+            ahead, self._ahead = self._ahead, []
             if not sent:
                 channel.sendall(frame + data)
-            stdout, code = _drain_until(channel, end, on_line)
-            stderr = early_stderr + reader.join()
+            behind = self._send_behind(channel, ahead, bucket, after_exec=sent)
+            code, stdout, stderr = self._answer_on_pipe(channel, nonce, on_line)
             if code is None:
                 # The loop ended (the script came cut, or sudo ended it): what it said last.
                 status = channel.recv_exit_status()
                 self._close_pipe()
-                return status, stdout, stderr
-            return code, stdout, stderr
+                return status, stdout, early_stderr + stderr
+            for script, script_nonce in behind:
+                answer = self._answer_on_pipe(channel, script_nonce, None)
+                if answer[0] is None:
+                    self._close_pipe()
+                    break
+                with self._kept_lock:
+                    self._kept[script] = (answer[0], answer[1], answer[2])
+            return code, stdout, early_stderr + stderr
         except BaseException:
             self._close_pipe()
             raise
 
+    def _send_behind(
+        self, channel: paramiko.Channel, scripts: list[Shell], bucket: PhaseStats, after_exec: bool
+    ) -> list[tuple[str, str]]:
+        """Send read_ahead's scripts on the pipe, framed as _on_pipe frames one: the loop runs
+        them after the command before them. Their text and nonce, in order.
+
+        Behind a command that came in the pipe's command line they go once the exec request
+        is answered (sshd opens the channel's window then): one more turn of the link, taken
+        while the server runs the first command. Behind a framed command they go with it."""
+        if not scripts:
+            return []
+        frames = []
+        behind = []
+        for script in scripts:
+            data = script.encode()
+            nonce = secrets.token_hex(8)
+            frames.append(f"{len(data)} {hashlib.sha256(data).hexdigest()} {nonce}\n".encode())
+            frames.append(data)
+            behind.append((str(script), nonce))
+        payload = b"".join(frames)
+        channel.sendall(payload)
+        bucket.commands += len(scripts)
+        bucket.bytes_sent += len(payload)
+        bucket.round_trips += 1 if after_exec else 0
+        with self._kept_lock:
+            self._kept.clear()
+        return behind
+
+    def _answer_on_pipe(
+        self, channel: paramiko.Channel, nonce: str, on_line: Callable[[str], None] | None
+    ) -> tuple[int | None, bytes, bytes]:
+        """One pipe command's exit status (None when the loop ended first), stdout and
+        stderr, each up to its end mark; what came after the marks is kept for the next."""
+        end = (END_MARK + nonce).encode()
+        rest_out, rest_err = self._pipe_rest
+        reader = _StderrReader(channel, end + b"\n", rest_err)
+        stdout, code, rest_out = _drain_until(channel, end, on_line, rest_out)
+        stderr = reader.join()
+        self._pipe_rest = (rest_out, reader.rest)
+        return code, stdout, stderr
+
     def _close_pipe(self) -> None:
         """Close the pipe's channel, if any (its loop ends with it)."""
         channel, self._pipe = self._pipe, None
+        self._pipe_rest = (b"", b"")
         if channel is not None:
             self._release_channel(channel)
 
@@ -774,70 +860,78 @@ def _take_early(
 
 class _StderrReader:
     """Reads a channel's stderr in a thread, so a chatty command never stalls its stdout; on
-    the pipe, up to the end mark of the command (which is left out)."""
+    the pipe, up to the end mark of the command (which is left out), what followed it kept in
+    `rest` (the stderr of the command sent behind it). `start`: what was read of it already."""
 
-    def __init__(self, channel: paramiko.Channel, end: bytes = b"") -> None:
-        self._chunks: list[bytes] = []
+    def __init__(self, channel: paramiko.Channel, end: bytes = b"", start: bytes = b"") -> None:
+        self._received = bytearray(start)
         self._end = end
+        self._data = b""
+        self.rest = b""
         self._thread = threading.Thread(target=self._read, args=(channel,), daemon=True)
         self._thread.start()
 
     def _read(self, channel: paramiko.Channel) -> None:
-        tail = b""
+        received = self._received
+        searched = 0
         try:
-            while chunk := channel.recv_stderr(65536):
-                self._chunks.append(chunk)
-                if self._end:
-                    # The end mark may come split over two chunks.
-                    tail = (tail + chunk)[-(len(self._end) + len(chunk)) :]
-                    if tail.endswith(self._end):
-                        return
+            while not self._end or received.find(self._end, searched) < 0:
+                # The end mark may come split over two chunks.
+                searched = max(0, len(received) - len(self._end))
+                chunk = channel.recv_stderr(65536)
+                if not chunk:
+                    return
+                received += chunk
         except Exception:  # the stdout side reports a dropped link
             return
 
     def join(self) -> bytes:
         """Everything stderr carried, once the channel closed it (or the end mark came)."""
         self._thread.join()
-        data = b"".join(self._chunks)
-        if self._end and data.endswith(self._end):
-            data = data[: -len(self._end)]
-        return data
+        data = bytes(self._received)
+        at = data.find(self._end) if self._end else -1
+        if at < 0:
+            return data
+        self.rest = data[at + len(self._end) :]
+        return data[:at]
 
 
 def _drain_until(
-    channel: paramiko.Channel, end: bytes, on_line: Callable[[str], None] | None
-) -> tuple[bytes, int | None]:
-    """A pipe command's stdout up to `end` (its end mark) and the exit status after it; None
-    for the status when the channel closed first. Lines go to `on_line` as they arrive."""
-    received = bytearray()
+    channel: paramiko.Channel,
+    end: bytes,
+    on_line: Callable[[str], None] | None,
+    start: bytes = b"",
+) -> tuple[bytes, int | None, bytes]:
+    """A pipe command's stdout up to `end` (its end mark), the exit status after it (None
+    when the channel closed first) and what came after that line (the stdout of the command
+    sent behind it). `start`: what was read of it already. Lines go to `on_line` as they
+    arrive."""
+    received = bytearray(start)
     passed = 0  # what on_line has had, as an offset into received
-    at = -1
-    while True:
-        chunk = channel.recv(65536)
-        if not chunk:
-            break
-        searched = max(0, len(received) - len(end))
-        received += chunk
-        at = received.find(end, searched)
-        if at >= 0:
-            while received.find(b"\n", at) < 0:
-                more = channel.recv(4096)
-                if not more:
-                    raise EOFError("channel closed in the end mark")
-                received += more
-            break
-        if on_line:
+    at = received.find(end)
+    while at < 0 or received.find(b"\n", at) < 0:
+        if at < 0 and on_line:
             last = received.rfind(b"\n", passed)
             if last >= 0:
                 for line in bytes(received[passed:last]).split(b"\n"):
                     on_line(line.decode(errors="replace"))
                 passed = last + 1
+        chunk = channel.recv(65536)
+        if not chunk:
+            if at >= 0:
+                raise EOFError("channel closed in the end mark")
+            break
+        searched = max(0, len(received) - len(end))
+        received += chunk
+        if at < 0:
+            at = received.find(end, searched)
     stop = at if at >= 0 else len(received)
     if on_line and passed < stop:
         # The last line may lack its newline: it is passed on all the same, as _drain does.
         for line in bytes(received[passed:stop]).removesuffix(b"\n").split(b"\n"):
             on_line(line.decode(errors="replace"))
     if at < 0:
-        return bytes(received), None
-    status = received[at + len(end) : received.find(b"\n", at)].strip()
-    return bytes(received[:at]), int(status)
+        return bytes(received), None, b""
+    newline = received.find(b"\n", at)
+    status = received[at + len(end) : newline].strip()
+    return bytes(received[:at]), int(status), bytes(received[newline + 1 :])

@@ -7,6 +7,7 @@ blocking and may be called from a worker thread; none of them prints.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -31,12 +32,13 @@ from wizard.confirm import confirm_from_new_session
 from wizard.connector import Connector
 from wizard.endpoint import ConnectOptions, Stats, Target
 from wizard.errors import ConnectionFailed, WizardError
-from wizard.facts import SERVER_STATE, STATE_DIR, Facts, gather_facts
+from wizard.facts import SERVER_STATE, STATE_DIR, Facts, facts_script, parse_facts
 from wizard.followups import Outdated, outdated_by
 from wizard.journal import new_run_id
 from wizard.localkeys import local_public_key
 from wizard.manifest import file_digests, manifest_script
-from wizard.plan import Plan, make_plan
+from wizard.plan import Plan, guessed_probe, make_plan
+from wizard.publicscript import PublicScript
 from wizard.remote import Remote, _resolve
 from wizard.resume import (
     ResetSuspected,
@@ -115,9 +117,13 @@ class Session:
         store: StateStore,
         options: ConnectOptions,
         stats: Stats | None = None,
+        first_plan: tuple[str, Mapping[str, Any]] | None = None,
     ) -> Session:
         """Connect (as the user given, else the admin this machine recorded), gather facts,
-        resume; say when the server does not back the record (`reset`)."""
+        resume; say when the server does not back the record (`reset`).
+
+        `first_plan`: the step and raw answers the command will plan first, when it knows
+        them: its probe is guessed now and read behind the facts (see _read_ahead)."""
         address, port, _, _, _ = _resolve(options.target)
         given_port = port if options.target.port or port != 22 else None
         known = store.reached_at(address, given_port)
@@ -142,14 +148,48 @@ class Session:
             )
         session = cls(catalog, store, options, remote, _empty_facts(), record, notices)
         session.previous = previous
+        if first_plan is not None:
+            session._read_ahead(remote, *first_plan)
         session.refresh()
         return session
 
+    def _read_ahead(self, remote: Remote, step_id: str, raw: Mapping[str, Any]) -> None:
+        """Guess the probe of the step's plan before the facts are in, and send it behind
+        the facts script (Remote.read_ahead): the plan then needs no round trip of its own
+        when the guess holds (the script is the very same text).
+
+        The guess renders the step with the record and the facts this machine kept from the
+        last connect to this server (none on the first: most steps' probes do not depend on
+        them). A wrong guess (the facts changed a path, a condition or a command) costs the
+        server that read and nothing else: the plan sends its own probe. A guess that cannot
+        be made (answers valid only with the facts) is not made."""
+        script = self._facts_script()
+        kept = self.store.last_facts(self.host.key, hashlib.sha256(script.encode()).hexdigest())
+        facts = parse_facts(kept) if kept else self.facts
+        guess = dataclasses.replace(
+            self, facts=facts, catalog=offered_catalog(self.catalog, facts.as_template_context())
+        )
+        step = guess.catalog.get(step_id)
+        try:
+            answers = guess.validate(step, raw)
+            probe = guessed_probe(step, guess.context(step, answers.values))
+        except WizardError:
+            return
+        if probe is not None:
+            remote.read_ahead([probe])
+
+    def _facts_script(self) -> PublicScript:
+        """The facts script for this catalog: every step's packages and the watched ones."""
+        packages = {p for s in self.catalog.steps for p in s.any_packages} | set(WATCHED_PACKAGES)
+        return facts_script(packages)
+
     def refresh(self) -> None:
         """Gather facts (one round trip), merge the server's record, finish interrupted runs."""
-        packages = {p for s in self.catalog.steps for p in s.any_packages} | set(WATCHED_PACKAGES)
+        script = self._facts_script()
         with self.stats.phase("facts"):
-            self.facts = gather_facts(self.remote, packages)
+            output = self.remote.run(script).stdout
+            self.facts = parse_facts(output)
+        self.store.save_facts(self.host.key, hashlib.sha256(script.encode()).hexdigest(), output)
         # Choices that depend on the server (PHP versions its apt offers) from now on.
         self.catalog = offered_catalog(self.catalog, self.facts.as_template_context())
         record = merge_server_copy(self.host, self.facts.server_state)

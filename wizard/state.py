@@ -348,6 +348,8 @@ class StateStore:
                 updated REAL, message TEXT, PRIMARY KEY (host, step_id));
             CREATE TABLE IF NOT EXISTS runs (
                 host TEXT, run_id TEXT, step_id TEXT, status TEXT, message TEXT, ended REAL);
+            CREATE TABLE IF NOT EXISTS facts (
+                host TEXT PRIMARY KEY, script TEXT, output TEXT);
             """
         )
         self._add_columns()
@@ -497,6 +499,24 @@ class StateStore:
                 step.checked,
             ),
         )
+
+    def save_facts(self, key: str, script: str, output: str) -> None:
+        """Keep what the facts script (named by its digest) printed on the server with this
+        host key, the last time: the next connect guesses its first plan from it."""
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO facts (host, script, output) VALUES (?, ?, ?)",
+                (key, script, output),
+            )
+
+    def last_facts(self, key: str, script: str) -> str:
+        """What save_facts kept for this host key and this very facts script ("" when none:
+        another version of the wizard prints them otherwise)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT output FROM facts WHERE host = ? AND script = ?", (key, script)
+            ).fetchone()
+        return row[0] if row else ""
 
     def record_run(self, key: str, run_id: str, step_id: str, status: str, message: str) -> None:
         """Add one run to the history."""

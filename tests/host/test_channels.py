@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.host.harness import DAY_ONE_STEPS, Wizard
+from wizard.publicscript import PublicScript
 from wizard.remote import (
     COMMAND_ROUND_TRIPS,
     CONNECT_ROUND_TRIPS,
@@ -165,6 +166,40 @@ def test_stats_count_the_round_trips_the_link_sees(testhost: TestHost, tmp_path:
         # the server; the channel close it sends last may add one.
         assert abs(counted - relay.round_trips) <= 1, (counted, relay.round_trips)
         assert counted == CONNECT_ROUND_TRIPS + COMMAND_ROUND_TRIPS + 2 * PIPE_ROUND_TRIPS
+
+
+def test_scripts_read_ahead_ride_behind_the_first_command_and_are_counted(
+    testhost: TestHost, tmp_path: Path
+) -> None:
+    """Scripts read ahead go behind the command that opens the pipe (in its command line):
+    one more turn of the link, counted, and their answers need none of their own later."""
+    with CountingRelay(testhost.address, testhost.port, delay_s=0.05) as relay:
+        assert relay.address is not None
+        host, port = relay.address
+        known_hosts = write_known_hosts(testhost, tmp_path / "known_hosts", [relay.address])
+        remote = Remote.connect(
+            Target(host, "root", port), Credentials(str(testhost.root_key_path)), known_hosts
+        )
+        read = [code("cat /etc/hostname"), code("echo second; echo err >&2; exit 3")]
+        try:
+            remote.read_ahead(read)
+            first = remote.run(PublicScript(code("echo facts")))
+            started = time.monotonic()
+            answers = [remote.run(script) for script in read]
+            took = time.monotonic() - started
+            direct = remote.run(code("cat /etc/hostname"))
+        finally:
+            remote.close()
+        counted = remote.stats.total_round_trips()
+        assert abs(counted - relay.round_trips) <= 1, (counted, relay.round_trips)
+    assert first.stdout == "facts\n"
+    assert [(a.exit_code, a.stdout, a.stderr) for a in answers] == [
+        (0, direct.stdout, ""),
+        (3, "second\n", "err\n"),
+    ]
+    # Taken from what was read: no round trip of 0.05 s each.
+    assert took < 0.05
+    assert counted == CONNECT_ROUND_TRIPS + COMMAND_ROUND_TRIPS + PIPE_ROUND_TRIPS
 
 
 def test_commands_in_a_row_share_the_pipe_and_keep_their_own_results(

@@ -116,6 +116,39 @@ def test_stats_show_round_trips_per_phase(day_one_host):
     assert int(lines["review"][0]) <= 2 * COMMAND_ROUND_TRIPS * len(DAY_ONE_STEPS)
 
 
+def test_a_plan_read_behind_the_facts_is_the_plan_the_server_gives(day_one_host, wizard_factory):
+    """The first step a command plans is guessed from the facts this laptop kept and read
+    on the server behind the facts: its probe takes no round trip of its own. A laptop
+    that never saw the server guesses without them; where the guess is wrong (base's files
+    depend on the facts) the plan reads again, and both laptops show the same plan."""
+    wizard, _ = day_one_host
+    other = wizard_factory(wizard.host)
+    other.trust_host()
+
+    def plan(laptop, step: str) -> tuple[dict, dict]:
+        result = laptop.cli(
+            "plan", f"admin@{wizard.host.address}", "--answers", str(DAY_ONE), "--step", step,
+            "--json", "--stats",
+        )  # fmt: skip
+        assert result.returncode in (0, 2), result.stderr
+        stats = json.loads(result.stderr.strip().splitlines()[-1])["stats"]
+        return json.loads(result.stdout), stats
+
+    read_again = []
+    # Steps that make no follow-up here (ssh-hardening plans the firewall again): the review
+    # has nothing else to read.
+    for step in ("base", "admin-user", "firewall", "fail2ban"):
+        known, known_stats = plan(wizard, step)
+        assert known_stats["review"]["round_trips"] == 0, (step, known_stats)
+        assert known_stats["review"]["commands"] == 0, (step, known_stats)
+        fresh, fresh_stats = plan(other, step)
+        assert fresh == known, step
+        if fresh_stats["review"]["commands"]:
+            read_again.append(step)
+    # The wrong guess was tried: base's probe depends on the facts (its security source).
+    assert read_again == ["base"]
+
+
 def test_block_and_unblock_an_address(day_one_host, tmp_path):
     wizard, _ = day_one_host
     blocked = tmp_path / "block.toml"

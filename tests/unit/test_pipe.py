@@ -21,7 +21,7 @@ from wizard.remote import (
     Remote,
     _drain_until,
 )
-from wizard.shell import code
+from wizard.shell import code, sh
 
 CONNECTION = "192.0.2.7 50000 192.0.2.1 22"
 
@@ -124,7 +124,7 @@ def test_a_script_whose_digest_does_not_match_is_not_run(piped) -> None:
     data = b"touch /nonexistent/never; echo ran\n"
     wrong = hashlib.sha256(b"something else").hexdigest()
     channel.sendall(f"{len(data)} {wrong} n1\n".encode() + data)
-    stdout, status = _drain_until(channel, b"@@VW-END-n1", None)  # type: ignore[arg-type]
+    stdout, status, _ = _drain_until(channel, b"@@VW-END-n1", None)  # type: ignore[arg-type]
     assert (stdout, status) == (b"", 125)
     assert b"@@VW-INCOMPLETE" in channel.recv_stderr(4096)
     # The pipe goes on with the next script.
@@ -143,7 +143,7 @@ def test_a_cut_script_ends_the_loop_with_nothing_run(piped) -> None:
     channel.sendall(f"{len(data)} {hashlib.sha256(data).hexdigest()} n2\n".encode() + data[:5])
     assert channel.process.stdin is not None
     channel.process.stdin.close()
-    stdout, status = _drain_until(channel, b"@@VW-END-n2", None)  # type: ignore[arg-type]
+    stdout, status, _ = _drain_until(channel, b"@@VW-END-n2", None)  # type: ignore[arg-type]
     assert (stdout, status) == (b"", None)
     assert channel.recv_exit_status() == 125
 
@@ -155,3 +155,50 @@ def test_round_trips_counted_one_per_command_on_an_open_pipe(piped) -> None:
     bucket = remote.stats.bucket()
     assert (bucket.round_trips, bucket.channels, bucket.commands) == (3 * PIPE_ROUND_TRIPS, 0, 3)
     assert PIPE_ROUND_TRIPS < COMMAND_ROUND_TRIPS
+
+
+def test_scripts_read_ahead_answer_later_without_running_again(piped, tmp_path) -> None:
+    """read_ahead's scripts go behind the next command; a run of the same text later takes
+    the answer kept, each with its own output and status, none run twice."""
+    remote, _ = piped
+    ran = str(tmp_path / "ran")
+    first = sh("echo first >> {ran}; echo one; echo warn >&2; exit 3", ran=ran)
+    second = sh("echo second >> {ran}; printf 'no newline'", ran=ran)
+    remote.read_ahead([first, second])
+    assert remote.run(code("echo facts; echo facts-err >&2")).stdout == "facts\n"
+    assert remote.stats.bucket().commands == 3
+    got = remote.run(first)
+    assert (got.exit_code, got.stdout, got.stderr) == (3, "one\n", "warn\n")
+    got = remote.run(second)
+    assert (got.exit_code, got.stdout, got.stderr) == (0, "no newline", "")
+    assert (tmp_path / "ran").read_text() == "first\nsecond\n"
+    # Taken once: the same script again runs on the server.
+    assert remote.run(second).stdout == "no newline"
+    assert (tmp_path / "ran").read_text() == "first\nsecond\nsecond\n"
+
+
+def test_another_command_drops_what_was_read_ahead(piped, tmp_path) -> None:
+    """A command in between may change what a script read: its kept answer is not used."""
+    remote, _ = piped
+    state = str(tmp_path / "state")
+    read = sh("cat {state} 2>/dev/null || echo none", state=state)
+    remote.read_ahead([read])
+    remote.run(code("true"))
+    remote.run(sh("echo changed > {state}", state=state))
+    assert remote.run(read).stdout == "changed\n"
+
+
+def test_output_read_ahead_may_come_in_one_chunk_with_the_first(piped) -> None:
+    """The answers behind a command arrive in the same reads as its own: each is cut at its
+    end mark, large outputs on both streams included."""
+    remote, _ = piped
+    big = code("head -c 200000 /dev/zero | tr '\\0' o; head -c 100000 /dev/zero | tr '\\0' e >&2")
+    small = code("echo small; echo small-err >&2")
+    remote.read_ahead([big, small, big])
+    lines: list[str] = []
+    assert remote.run(code("sleep 0.2; echo main"), on_line=lines.append).stdout == "main\n"
+    assert lines == ["main"]
+    got = remote.run(big)
+    assert (got.stdout, got.stderr) == ("o" * 200000, "e" * 100000)
+    got = remote.run(small)
+    assert (got.stdout, got.stderr) == ("small\n", "small-err\n")
