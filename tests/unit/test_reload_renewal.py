@@ -90,3 +90,40 @@ def test_the_children_are_read_from_proc_by_the_shell(tmp_path):
     finally:
         os.killpg(parent.pid, signal.SIGKILL)
         parent.wait()
+
+
+def test_the_main_process_systemd_reported_settled_is_not_asked_again(tmp_path):
+    """vw_settled reads the unit's state and main process in one systemctl call; vw_renewed
+    then watches that process's children without asking systemd again."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "systemctl"
+    fake.write_text(
+        '#!/bin/sh\necho "$*" >> "$DIR/systemctl-calls"\n'
+        'printf "Type=notify\\nMainPID=$MAIN\\nActiveState=active\\n"\n'
+    )
+    fake.chmod(0o755)
+    parent = subprocess.Popen(["sh", "-c", "sleep 30 & wait"], start_new_session=True)
+    try:
+        time.sleep(0.2)
+        child = Path(f"/proc/{parent.pid}/task/{parent.pid}/children").read_text().split()
+        # The old worker goes 0.2 s after the wait starts.
+        subprocess.Popen(["sh", "-c", f"sleep 0.2; kill {child[0]}"])
+        started = time.monotonic()
+        subprocess.run(
+            ["sh", "-c", f'{SETTLED}\nvw_settled nginx && vw_renewed nginx "$BEFORE"'],
+            env={
+                "PATH": f"{bin_dir}:/usr/bin:/bin",
+                "DIR": str(tmp_path),
+                "MAIN": str(parent.pid),
+                "BEFORE": child[0],
+            },
+            check=True,
+        )
+        seconds = time.monotonic() - started
+    finally:
+        os.killpg(parent.pid, signal.SIGKILL)
+        parent.wait()
+    assert 0.15 < seconds < 0.8
+    calls = (tmp_path / "systemctl-calls").read_text().splitlines()
+    assert calls == ["show -p Type -p MainPID -p ActiveState -- nginx"]
