@@ -30,6 +30,7 @@ import hashlib
 import logging
 import re
 import secrets
+import socket
 import sys
 import threading
 import time
@@ -293,8 +294,10 @@ class Remote:
         known_hosts: Path,
         accept_fingerprint: str | None,
         stats: Stats | None,
+        connected: socket.socket | None = None,
     ) -> Remote:
-        """Connect and log in now (see connect)."""
+        """Connect and log in now (see connect); `connected`: a TCP connection to the target
+        made already (see _EarlyTcp)."""
         _import_paramiko()
         import paramiko
 
@@ -307,7 +310,7 @@ class Remote:
         if known_hosts.exists():
             client.load_host_keys(str(known_hosts))
         client.set_missing_host_key_policy(_StrictPolicy(accept_fingerprint, known_hosts))
-        sock = None
+        sock: socket.socket | paramiko.Channel | None = connected
         if proxyjump:
             jump = cls._login(
                 Target.parse(proxyjump.split(",")[0]), credentials, known_hosts, None, stats
@@ -760,14 +763,51 @@ class Remote:
         self._client.close()
 
 
+class _EarlyTcp:
+    """The TCP connection of a login begun early, opened in a thread before paramiko is even
+    imported: its round trip is waited for while the import runs (0.1 s).
+
+    Only for a target reached as given: with a ~/.ssh/config, its HostName, Port, ProxyJump
+    or Match lines may send the login elsewhere, and only paramiko reads them. A connection
+    that fails is left to paramiko, which tries again and words the error as always."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.address = (host, port)
+        self.connected: socket.socket | None = None
+        self._thread = threading.Thread(target=self._open, name="vps-wizard-tcp", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def start(cls, target: Target) -> _EarlyTcp | None:
+        """Open the connection now, when the target is reached as given."""
+        if target.port is None or Path("~/.ssh/config").expanduser().exists():
+            return None
+        return cls(target.host, target.port)
+
+    def _open(self) -> None:
+        with contextlib.suppress(OSError):
+            self.connected = socket.create_connection(self.address, timeout=CONNECT_TIMEOUT)
+
+    def take(self) -> socket.socket | None:
+        """The connection once made (None when it failed)."""
+        self._thread.join()
+        return self.connected
+
+
 class _EarlyConnect:
     """A login begun in a thread before the command needed it (see connect_early)."""
 
     def __init__(
-        self, target: Target, credentials: Credentials, known_hosts: Path, stats: Stats
+        self,
+        target: Target,
+        credentials: Credentials,
+        known_hosts: Path,
+        stats: Stats,
+        tcp: _EarlyTcp | None = None,
     ) -> None:
         self.arguments = (target, credentials, known_hosts)
         self.stats = stats
+        self.tcp = tcp
         self.done = threading.Event()
         self.remote: Remote | None = None
         self.error: BaseException | None = None
@@ -776,7 +816,13 @@ class _EarlyConnect:
 
     def run(self) -> None:
         try:
-            remote = Remote._login(*self.arguments, None, self.stats)
+            connected = self.tcp.take() if self.tcp is not None else None
+            try:
+                remote = Remote._login(*self.arguments, None, self.stats, connected)
+            except BaseException:
+                if connected is not None:
+                    connected.close()
+                raise
         except BaseException as error:  # raised where the session takes the login
             self.error = error
         else:
@@ -819,12 +865,15 @@ def connect_early(
     The handshake is five round trips of waiting; the command loads the step catalog and the
     engine meanwhile, about 0.1 s of processor it would otherwise spend before connecting.
     Paramiko is imported here first, in the caller's thread: the handshake cannot start
-    before it, and the caller's own imports would otherwise slow it down.
+    before it, and the caller's own imports would otherwise slow it down. The TCP connection,
+    the first of the five, needs no paramiko: it is opened while paramiko is imported (when
+    no ~/.ssh/config can send the login elsewhere, see _EarlyTcp).
     """
     global _early
     drop_early_connect()
+    tcp = _EarlyTcp.start(target)
     _import_paramiko()
-    _early = _EarlyConnect(target, credentials, known_hosts, stats)
+    _early = _EarlyConnect(target, credentials, known_hosts, stats, tcp)
     threading.Thread(target=_early.run, name="vps-wizard-connect", daemon=True).start()
 
 

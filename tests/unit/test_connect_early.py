@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from wizard import cli
+from wizard import remote as remote_module
 from wizard.endpoint import Credentials, Stats, Target
 from wizard.errors import ConnectionFailed
 from wizard.remote import (
@@ -194,3 +195,41 @@ def test_without_a_port_the_command_connects_where_it_always_did(
     assert code == 1
     assert "no-such-step" in capsys.readouterr().err
     assert server.logins == []
+
+
+def test_the_tcp_connection_is_opened_while_paramiko_loads_and_the_login_rides_it(
+    server: Server,
+) -> None:
+    """Without a ~/.ssh/config the target is reached as given: its TCP connection is opened
+    before paramiko is imported, and the early login makes no other."""
+    stats = Stats()
+    connect_early(server.target(), server.credentials(), server.known_hosts, stats)
+    early = remote_module._early
+    assert early is not None and early.tcp is not None
+    opened = early.tcp.take()
+    remote = Remote.connect(server.target(), server.credentials(), server.known_hosts, None, stats)
+    try:
+        assert opened is not None
+        transport = remote._client.get_transport()
+        assert transport is not None and transport.sock is opened
+        assert len(server.logins) == 1
+    finally:
+        remote.close()
+
+
+def test_an_ssh_config_leaves_the_connection_to_paramiko(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ~/.ssh/config may send the login elsewhere (HostName, Port, ProxyJump, Match): only
+    paramiko reads it, so nothing is opened before it."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "config").write_text("Host elsewhere\n  Port 2222\n")
+    monkeypatch.setenv("HOME", str(home))
+    stats = Stats()
+    connect_early(server.target(), server.credentials(), server.known_hosts, stats)
+    early = remote_module._early
+    assert early is not None and early.tcp is None
+    remote = Remote.connect(server.target(), server.credentials(), server.known_hosts, None, stats)
+    remote.close()
+    assert len(server.logins) == 1
