@@ -327,6 +327,27 @@ def restore_script(plan: Plan, paths: RunPaths) -> Shell:
     return script(*lines)
 
 
+# A validation that names its file: "$new" (the staged file), as a validate line's {new}
+# becomes, or ${new...}.
+_NAMES_THE_FILE = re.compile(r"\$\{?new\b")
+
+
+def _validations(changes: tuple[FileChange, ...]) -> list[list[FileChange]]:
+    """The validations to run, in the files' order: the files of one validation each, or
+    several whose validation is the very same command (the same rendered line, the same
+    copied folder) and names none of them. Such a command checks the staged configuration
+    as a whole (Postfix's main.cf and master.cf, each nginx file of a site with `nginx -t`
+    on a copy): run once for them all (Postfix's takes 3 s)."""
+    groups: dict[tuple[str, str | None] | int, list[FileChange]] = {}
+    for index, change in enumerate(changes):
+        if change.validate is None:
+            continue
+        text = str(change.validate)
+        key = index if _NAMES_THE_FILE.search(text) else (text, change.spec.validate_in)
+        groups.setdefault(key, []).append(change)
+    return list(groups.values())
+
+
 def validate_command(change: FileChange, run: str) -> Shell:
     """The shell command validating a staged file (see steps.FileSpec.validate_in).
 
@@ -487,17 +508,17 @@ def apply_script(
             what=f"backed up {len(plan.changed_files)} file(s) to {paths.backup_dir}",
         )
     )
-    for change in plan.changed_files:
-        if change.validate is not None:
-            lines.append(
-                sh(
-                    "log {what}\n"
-                    'out=$( ( {command} ) 2>&1 ) || fail {why} "$(echo "$out" | tail -n 5)"',
-                    what=f"validating {change.dest}",
-                    command=validate_command(change, run),
-                    why=f"validation of {change.dest} failed",
-                )
+    for changes in _validations(plan.changed_files):
+        names = ", ".join(change.dest for change in changes)
+        lines.append(
+            sh(
+                "log {what}\n"
+                'out=$( ( {command} ) 2>&1 ) || fail {why} "$(echo "$out" | tail -n 5)"',
+                what=f"validating {names}",
+                command=validate_command(changes[0], run),
+                why=f"validation of {names} failed",
             )
+        )
     if plan.step.guard == "lockout" and plan.changed_files:
         lines.append(arm_revert_lines(paths, run, guard_seconds))
     lines.append(sh("setstatus {writing}", writing=RunStatus.WRITING))
