@@ -164,7 +164,7 @@ class Session:
         server that read and nothing else: the plan sends its own probe. A guess that cannot
         be made (answers valid only with the facts) is not made."""
         script = self._facts_script()
-        kept = self.store.last_facts(self.host.key, hashlib.sha256(script.encode()).hexdigest())
+        kept = self.store.last_facts(self.host.key, _digest(script))
         facts = parse_facts(kept) if kept else self.facts
         guess = dataclasses.replace(
             self, facts=facts, catalog=offered_catalog(self.catalog, facts.as_template_context())
@@ -189,7 +189,7 @@ class Session:
         with self.stats.phase("facts"):
             output = self.remote.run(script).stdout
             self.facts = parse_facts(output)
-        self.store.save_facts(self.host.key, hashlib.sha256(script.encode()).hexdigest(), output)
+        self.store.save_facts(self.host.key, _digest(script), output)
         # Choices that depend on the server (PHP versions its apt offers) from now on.
         self.catalog = offered_catalog(self.catalog, self.facts.as_template_context())
         record = merge_server_copy(self.host, self.facts.server_state)
@@ -695,6 +695,11 @@ def _connect(
                 f"{admin}@{options.target.host}, or no user.",
             ) from None
         raise
+
+
+def _digest(script: PublicScript) -> str:
+    """What names a facts script in the kept facts: its SHA-256."""
+    return hashlib.sha256(script.encode()).hexdigest()
 
 
 def _empty_facts() -> Facts:
