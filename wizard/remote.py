@@ -409,6 +409,11 @@ class Remote:
             raise TypeError("Remote.run takes Shell: build commands with wizard.shell.sh()")
         kept = self._take_kept(command, sudo)
         if kept is not None:
+            # Counted in the phase that needed it; its one turn of the link was counted
+            # where it was sent (_send_behind).
+            bucket = self.stats.bucket()
+            bucket.commands += 1
+            bucket.bytes_sent += len(command.encode())
             return self._result(*kept)
         # The pipe runs as root (through sudo when the login is not root); a command asked
         # to run as the login user itself goes on a channel of its own.
@@ -613,10 +618,8 @@ class Remote:
             frames.append(f"{len(data)} {hashlib.sha256(data).hexdigest()} {nonce}\n".encode())
             frames.append(data)
             behind.append((str(script), nonce))
-        payload = b"".join(frames)
-        channel.sendall(payload)
-        bucket.commands += len(scripts)
-        bucket.bytes_sent += len(payload)
+        channel.sendall(b"".join(frames))
+        # Its commands and bytes count where an answer is taken (`run`), its turn here.
         bucket.round_trips += 1 if after_exec else 0
         with self._kept_lock:
             self._kept.clear()
