@@ -43,6 +43,16 @@ def connect(host: TestHost, tmp_path: Path) -> Remote:
     )
 
 
+def connect_through(relay: CountingRelay, host: TestHost, tmp_path: Path) -> Remote:
+    """A session as root to `host` through the counting relay."""
+    assert relay.address is not None
+    address, port = relay.address
+    known_hosts = write_known_hosts(host, tmp_path / "known_hosts", [relay.address])
+    return Remote.connect(
+        Target(address, "root", port), Credentials(str(host.root_key_path)), known_hosts
+    )
+
+
 def run_at_once(remote: Remote, count: int) -> list[Result]:
     """`count` short commands started together from as many threads, on one connection."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
@@ -148,12 +158,7 @@ def test_stats_count_the_round_trips_the_link_sees(testhost: TestHost, tmp_path:
     """--stats counts what a slow link makes the wizard wait for: the handshake, the pipe's
     channel and its exec request's reply once, and each command's answer."""
     with CountingRelay(testhost.address, testhost.port, delay_s=0.05) as relay:
-        assert relay.address is not None
-        host, port = relay.address
-        known_hosts = write_known_hosts(testhost, tmp_path / "known_hosts", [relay.address])
-        remote = Remote.connect(
-            Target(host, "root", port), Credentials(str(testhost.root_key_path)), known_hosts
-        )
+        remote = connect_through(relay, testhost, tmp_path)
         try:
             for _ in range(3):
                 assert remote.run(code("echo x")).stdout == "x\n"
@@ -174,12 +179,7 @@ def test_scripts_read_ahead_ride_behind_the_first_command_and_are_counted(
     """Scripts read ahead go behind the command that opens the pipe (in its command line):
     one more turn of the link, counted, and their answers need none of their own later."""
     with CountingRelay(testhost.address, testhost.port, delay_s=0.05) as relay:
-        assert relay.address is not None
-        host, port = relay.address
-        known_hosts = write_known_hosts(testhost, tmp_path / "known_hosts", [relay.address])
-        remote = Remote.connect(
-            Target(host, "root", port), Credentials(str(testhost.root_key_path)), known_hosts
-        )
+        remote = connect_through(relay, testhost, tmp_path)
         read = [code("cat /etc/hostname"), code("echo second; echo err >&2; exit 3")]
         try:
             remote.read_ahead(read)
