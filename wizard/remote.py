@@ -524,8 +524,7 @@ class Remote:
         """One command on the pipe, opening it first when there is none. The pipe is closed
         when anything goes wrong on it (the next command opens a new one)."""
         data = command.encode()
-        nonce = secrets.token_hex(8)
-        frame = f"{len(data)} {hashlib.sha256(data).hexdigest()} {nonce}\n".encode()
+        frame, nonce = _frame(data)
         bucket = self.stats.bucket()
         bucket.commands += 1
         bucket.bytes_sent += len(frame) + len(data)
@@ -588,12 +587,12 @@ class Remote:
                 self._close_pipe()
                 return status, stdout, early_stderr + stderr
             for script, script_nonce in behind:
-                answer = self._answer_on_pipe(channel, script_nonce, None)
-                if answer[0] is None:
+                status, out, err = self._answer_on_pipe(channel, script_nonce, None)
+                if status is None:
                     self._close_pipe()
                     break
                 with self._kept_lock:
-                    self._kept[script] = (answer[0], answer[1], answer[2])
+                    self._kept[script] = (status, out, err)
             return code, stdout, early_stderr + stderr
         except BaseException:
             self._close_pipe()
@@ -614,9 +613,8 @@ class Remote:
         behind = []
         for script in scripts:
             data = script.encode()
-            nonce = secrets.token_hex(8)
-            frames.append(f"{len(data)} {hashlib.sha256(data).hexdigest()} {nonce}\n".encode())
-            frames.append(data)
+            frame, nonce = _frame(data)
+            frames += [frame, data]
             behind.append((str(script), nonce))
         channel.sendall(b"".join(frames))
         # Its commands and bytes count where an answer is taken (`run`), its turn here.
@@ -910,6 +908,13 @@ def _take_early(
     return early
 
 
+def _frame(data: bytes) -> tuple[bytes, str]:
+    """The line that frames a script on the pipe (`LENGTH SHA256 NONCE`, see PIPE_LOOP), and
+    its nonce: new for every script, so no output of an earlier one can end a later one."""
+    nonce = secrets.token_hex(8)
+    return f"{len(data)} {hashlib.sha256(data).hexdigest()} {nonce}\n".encode(), nonce
+
+
 class _StderrReader:
     """Reads a channel's stderr in a thread, so a chatty command never stalls its stdout; on
     the pipe, up to the end mark of the command (which is left out), what followed it kept in
@@ -918,7 +923,6 @@ class _StderrReader:
     def __init__(self, channel: paramiko.Channel, end: bytes = b"", start: bytes = b"") -> None:
         self._received = bytearray(start)
         self._end = end
-        self._data = b""
         self.rest = b""
         self._thread = threading.Thread(target=self._read, args=(channel,), daemon=True)
         self._thread.start()
