@@ -9,10 +9,10 @@ import getpass
 from collections.abc import Sequence
 from pathlib import Path
 
+from wizard.endpoint import SSH_CONFIG
 from wizard.errors import WizardError
 
 COMMANDS = ("plan", "apply", "verify", "status", "steps", "tui")
-SSH_CONFIG = Path("~/.ssh/config")
 
 
 def subparser_defaults_suppressed(common: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -119,6 +119,8 @@ class Credentials:
 
 # Where the server's host key is checked and kept, as OpenSSH's own client does.
 DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts").expanduser()
+# The user's ssh config (host names, ports, users, keys, ProxyJump), expanded where it is read.
+SSH_CONFIG = Path("~/.ssh/config")
 # How long a guarded change (sshd, the firewall) waits for a new session's confirmation
 # before the server puts the old configuration back by itself.
 DEFAULT_GUARD_SECONDS = 120

@@ -39,7 +39,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wizard.endpoint import DEFAULT_KNOWN_HOSTS, Credentials, PhaseStats, Stats, Target
+from wizard.endpoint import (
+    DEFAULT_KNOWN_HOSTS,
+    SSH_CONFIG,
+    Credentials,
+    PhaseStats,
+    Stats,
+    Target,
+)
 from wizard.errors import (
     ConnectionFailed,
     HostKeyChanged,
@@ -68,7 +75,7 @@ def _import_paramiko() -> None:
     one) invoke is kept out of that one import; with one, paramiko imports it as usual."""
     if "paramiko" in sys.modules or "invoke" in sys.modules:
         return
-    config = Path("~/.ssh/config").expanduser()
+    config = SSH_CONFIG.expanduser()
     try:
         text = config.read_text(errors="replace") if config.is_file() else ""
     except OSError:
@@ -194,7 +201,7 @@ def _resolve(target: Target) -> tuple[str, int, str, list[str], str | None]:
     import paramiko
 
     config = paramiko.SSHConfig()
-    config_path = Path("~/.ssh/config").expanduser()
+    config_path = SSH_CONFIG.expanduser()
     if config_path.exists():
         config = paramiko.SSHConfig.from_path(str(config_path))
     entry = config.lookup(target.host)
@@ -781,7 +788,7 @@ class _EarlyTcp:
     @classmethod
     def start(cls, target: Target) -> _EarlyTcp | None:
         """Open the connection now, when the target is reached as given."""
-        if target.port is None or Path("~/.ssh/config").expanduser().exists():
+        if target.port is None or SSH_CONFIG.expanduser().exists():
             return None
         return cls(target.host, target.port)
 

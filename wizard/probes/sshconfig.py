@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import paramiko
+
+from wizard.endpoint import SSH_CONFIG
 
 
 def server_host(address: str) -> str:
@@ -12,7 +12,7 @@ def server_host(address: str) -> str:
 
     The main session resolves aliases the same way, and records host keys under that name.
     """
-    path = Path("~/.ssh/config").expanduser()
+    path = SSH_CONFIG.expanduser()
     if not path.exists():
         return address
     return str(paramiko.SSHConfig.from_path(str(path)).lookup(address).get("hostname", address))
