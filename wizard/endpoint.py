@@ -5,6 +5,7 @@ importing the connector (wizard.remote)."""
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -74,25 +75,40 @@ class PhaseStats:
 
 @dataclass
 class Stats:
-    """Counters per phase (connect, facts, review, apply, verify, ...)."""
+    """Counters per phase (connect, facts, review, apply, verify, ...).
+
+    Two phases may run at once in two threads (a verify's checks begin while the facts are
+    read): each thread counts in the phase it entered, and the threads a check pool starts
+    with its context (contextvars.copy_context) count in their starter's. `current` is the
+    phase entered last anywhere, what a progress display shows, and what a thread that
+    entered none counts in.
+    """
 
     phases: dict[str, PhaseStats] = field(default_factory=dict)
     current: str = "other"
+    _entered: contextvars.ContextVar[str | None] = field(
+        default_factory=lambda: contextvars.ContextVar("vps-wizard-phase", default=None),
+        repr=False,
+        compare=False,
+    )
 
     @contextlib.contextmanager
     def phase(self, name: str) -> Iterator[None]:
         """Count everything done inside the block under `name`."""
         previous, self.current = self.current, name
+        token = self._entered.set(name)
         started = time.monotonic()
         try:
             yield
         finally:
-            self.bucket().seconds += time.monotonic() - started
-            self.current = previous
+            self.bucket(name).seconds += time.monotonic() - started
+            self._entered.reset(token)
+            if self.current == name:
+                self.current = previous
 
     def bucket(self, name: str | None = None) -> PhaseStats:
-        """The counters of a phase (the current one by default)."""
-        return self.phases.setdefault(name or self.current, PhaseStats())
+        """The counters of a phase (this thread's by default)."""
+        return self.phases.setdefault(name or self._entered.get() or self.current, PhaseStats())
 
     def total_round_trips(self) -> int:
         """All round trips so far."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import enum
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -195,8 +196,11 @@ def run_checks(
     specs = list(specs)
     results: dict[int, CheckResult] = {}
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(16, len(specs))))
+    # Each check counts its commands in the phase of the thread that runs the checks
+    # (wizard.endpoint.Stats), carried into the pool's threads with the caller's context.
     futures = {
-        pool.submit(run_one, context, cid, params): i for i, (cid, params) in enumerate(specs)
+        pool.submit(contextvars.copy_context().run, run_one, context, cid, params): i
+        for i, (cid, params) in enumerate(specs)
     }
     try:
         for future in concurrent.futures.as_completed(futures, timeout=timeout):
