@@ -316,9 +316,11 @@ def open_session(
 
         steps = selected_steps(catalog, args.step, answers)
         first_plan = (steps[0], answers.for_step(steps[0])) if steps else None
+    # verify's checks begin beside the facts (Session.open): the steps named, else the applied.
+    first_verify = tuple(args.step) if args.command == "verify" else None
     options = connect_options(args)
     try:
-        session = Session.open(catalog, store, options, stats, first_plan)
+        session = Session.open(catalog, store, options, stats, first_plan, first_verify)
     except UnknownHostKey as unknown:
         if args.yes or not sys.stdin.isatty():
             raise WizardError(
@@ -337,7 +339,7 @@ def open_session(
             unknown.fingerprint,
             options.guard_seconds,
         )
-        session = Session.open(catalog, store, options, stats, first_plan)
+        session = Session.open(catalog, store, options, stats, first_plan, first_verify)
     settle_reset(session, args)
     for notice in session.notices:
         print(f"note: {notice}", file=sys.stderr)
@@ -731,7 +733,7 @@ def print_results(results: list[CheckResult]) -> None:
 
 def cmd_verify(session: Session, catalog: Catalog, args: argparse.Namespace) -> int:
     """Run the checks of the given steps (default: every applied step)."""
-    steps = args.step or [s.step.id for s in session.overview() if s.record.status != "pending"]
+    steps = args.step or session.applied_steps()
     for step_id in steps:
         catalog.get(step_id)
     by_step = session.verify(steps)

@@ -30,6 +30,7 @@ from wizard.checks.paramtypes import param_failure
 from wizard.choices import offered_catalog
 from wizard.confirm import confirm_from_new_session
 from wizard.connector import Connector
+from wizard.earlychecks import EarlyChecks
 from wizard.endpoint import ConnectOptions, Stats, Target
 from wizard.errors import ConnectionFailed, WizardError
 from wizard.facts import SERVER_STATE, STATE_DIR, Facts, facts_script, parse_facts
@@ -103,6 +104,9 @@ class Session:
     # The host's record before each step's last apply in this session: a step's follow-ups
     # compare the defaults its old and new answers gave (wizard.followups.moved_defaults).
     before_apply: dict[str, HostRecord] = field(default_factory=dict)
+    # Checks begun with the kept facts while the facts script ran (Session.open's
+    # first_verify); verify takes the results that still hold once the facts are in.
+    early: EarlyChecks | None = None
 
     @property
     def stats(self) -> Stats:
@@ -118,12 +122,15 @@ class Session:
         options: ConnectOptions,
         stats: Stats | None = None,
         first_plan: tuple[str, Mapping[str, Any]] | None = None,
+        first_verify: Sequence[str] | None = None,
     ) -> Session:
         """Connect (as the user given, else the admin this machine recorded), gather facts,
         resume; say when the server does not back the record (`reset`).
 
         `first_plan`: the step and raw answers the command will plan first, when it knows
-        them: its probe is guessed now and read behind the facts (see _read_ahead)."""
+        them: its probe is guessed now and read behind the facts (see _read_ahead).
+        `first_verify`: the steps the command will verify first (empty: those the record
+        shows applied); their checks begin now, beside the facts (see _begin_checks)."""
         address, port, _, _, _ = _resolve(options.target)
         given_port = port if options.target.port or port != 22 else None
         known = store.reached_at(address, given_port)
@@ -150,8 +157,42 @@ class Session:
         session.previous = previous
         if first_plan is not None:
             session._read_ahead(remote, *first_plan)
+        if first_verify is not None:
+            session._begin_checks(first_verify)
         session.refresh()
         return session
+
+    def _kept_facts(self) -> Facts | None:
+        """The facts this machine kept from its last connect to this server (by its host key)
+        with this facts script, or None."""
+        kept = self.store.last_facts(self.host.key, _digest(self._facts_script()))
+        return parse_facts(kept) if kept else None
+
+    def _as_if(self, facts: Facts) -> Session:
+        """This session as it would be with these facts (a guess made before they come)."""
+        return dataclasses.replace(
+            self, facts=facts, catalog=offered_catalog(self.catalog, facts.as_template_context())
+        )
+
+    def _begin_checks(self, step_ids: Sequence[str]) -> None:
+        """Begin the steps' checks with the kept facts, while the facts script runs: a verify
+        then waits for its slowest check, not for the facts and then that check.
+
+        Only with kept facts: a check's parameters (the sshd port, the addresses) come from
+        them. verify takes a result only when its check would run now just as it ran
+        (wizard.earlychecks); the others run again in their turn."""
+        facts = self._kept_facts()
+        if facts is None:
+            return
+        guess = self._as_if(facts)
+        specs, owners = guess._check_specs_of(step_ids or guess.applied_steps())
+        runnable = [i for i, spec in enumerate(specs) if param_failure(*spec) is None]
+        self.early = EarlyChecks(
+            guess.check_context(),
+            [specs[i] for i in runnable],
+            [owners[i] for i in runnable],
+            self.stats,
+        )
 
     def _read_ahead(self, remote: Remote, step_id: str, raw: Mapping[str, Any]) -> None:
         """Guess the probe of the step's plan before the facts are in, and send it behind
@@ -163,12 +204,7 @@ class Session:
         them). A wrong guess (the facts changed a path, a condition or a command) costs the
         server that read and nothing else: the plan sends its own probe. A guess that cannot
         be made (answers valid only with the facts) is not made."""
-        script = self._facts_script()
-        kept = self.store.last_facts(self.host.key, _digest(script))
-        facts = parse_facts(kept) if kept else self.facts
-        guess = dataclasses.replace(
-            self, facts=facts, catalog=offered_catalog(self.catalog, facts.as_template_context())
-        )
+        guess = self._as_if(self._kept_facts() or self.facts)
         step = guess.catalog.get(step_id)
         try:
             answers = guess.validate(step, raw)
@@ -286,6 +322,11 @@ class Session:
         Only runs whose owner is gone: a run another wizard is staging or applying, or one
         waiting for its guard's confirmation while its timer runs, is left to end by itself.
         """
+        if self.early is not None:
+            # Checks begun early must not run while a recovery changes the server, nor stand
+            # for checks of what it leaves.
+            self.early.drop()
+            self.early = None
         with self.stats.phase("resume"):
             output = self.remote.run_script(recovery_script(run_ids)).stdout
         for recovered in parse_recovery(output):
@@ -576,13 +617,7 @@ class Session:
     ) -> dict[str, list[CheckResult]]:
         """Run the checks of the given steps, all concurrently; record verified or failed."""
         step_ids = list(step_ids)
-        specs: list[tuple[str, dict[str, Any]]] = []
-        owners: list[str] = []
-        for step_id in step_ids:
-            step = self.catalog.get(step_id)
-            for spec in self.check_specs(step):
-                specs.append(spec)
-                owners.append(step_id)
+        specs, owners = self._check_specs_of(step_ids)
         checked = time.time()
         results = self._run_checks(specs, owners, on_result)
         by_step: dict[str, list[CheckResult]] = {}
@@ -599,6 +634,22 @@ class Session:
         self._push_server_copy()
         return by_step
 
+    def _check_specs_of(
+        self, step_ids: Iterable[str]
+    ) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+        """The checks of these steps with their parameters, and the step each belongs to."""
+        specs: list[tuple[str, dict[str, Any]]] = []
+        owners: list[str] = []
+        for step_id in step_ids:
+            for spec in self.check_specs(self.catalog.get(step_id)):
+                specs.append(spec)
+                owners.append(step_id)
+        return specs, owners
+
+    def applied_steps(self) -> list[str]:
+        """The steps the record shows applied (in any state but pending): a verify's default."""
+        return [s.step.id for s in self.overview() if s.record.status != StepState.PENDING]
+
     def _run_checks(
         self,
         specs: list[tuple[str, dict[str, Any]]],
@@ -606,26 +657,53 @@ class Session:
         on_result: Callable[[str, CheckResult], None] | None,
     ) -> list[CheckResult]:
         """Run the checks concurrently, each reported as it arrives; a check whose rendered
-        parameters have the wrong type fails at once, naming the parameter, without running.
+        parameters have the wrong type fails at once, naming the parameter, without running;
+        a check begun early that ran just as it would now is not run again (_begin_checks).
         Only the areas of these checks are imported (the TUI starts without any)."""
         refused = {i: param_failure(cid, params) for i, (cid, params) in enumerate(specs)}
-        runnable = [i for i, failure in refused.items() if failure is None]
         results: dict[int, CheckResult] = {}
         for index, failure in refused.items():
             if failure is not None:
                 results[index] = failure
                 if on_result:
                     on_result(owners[index], failure)
+        results.update(self._take_early(specs, owners, refused, on_result))
+        runnable = [i for i in range(len(specs)) if i not in results]
         load_checks(specs[i][0] for i in runnable)
 
         def arrived(position: int, result: CheckResult) -> None:
             if on_result:
                 on_result(owners[runnable[position]], result)
 
-        with self.stats.phase("verify"):
-            ran = run_checks(self.check_context(), [specs[i] for i in runnable], on_result=arrived)
-        results.update(zip(runnable, ran, strict=True))
+        if runnable:
+            with self.stats.phase("verify"):
+                ran = run_checks(
+                    self.check_context(), [specs[i] for i in runnable], on_result=arrived
+                )
+            results.update(zip(runnable, ran, strict=True))
         return [results[i] for i in range(len(specs))]
+
+    def _take_early(
+        self,
+        specs: list[tuple[str, dict[str, Any]]],
+        owners: list[str],
+        refused: Mapping[int, CheckResult | None],
+        on_result: Callable[[str, CheckResult], None] | None,
+    ) -> dict[int, CheckResult]:
+        """The results of the checks begun early that ran as these would (see _begin_checks),
+        by position in `specs`, each reported as it is taken; taken once."""
+        if self.early is None:
+            return {}
+        early, self.early = self.early, None
+        candidates = [i for i in range(len(specs)) if refused[i] is None]
+        taken = early.take(
+            self.check_context(), [specs[i] for i in candidates], [owners[i] for i in candidates]
+        )
+        results = {candidates[position]: result for position, result in taken.items()}
+        if on_result:
+            for index, result in sorted(results.items()):
+                on_result(owners[index], result)
+        return results
 
     def _verdict(
         self, record: StepRecord, failed: list[CheckResult], checked: float

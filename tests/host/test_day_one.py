@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -148,6 +149,40 @@ def test_a_plan_read_behind_the_facts_is_the_plan_the_server_gives(day_one_host,
             read_again.append(step)
     # The wrong guess was tried: base's probe depends on the facts (its security source).
     assert read_again == ["base"]
+
+
+def test_verify_begins_its_checks_beside_the_facts(day_one_host, wizard_factory):
+    """With the facts this laptop kept from its last connect, verify's checks begin while the
+    facts script runs: no check runs twice, and each result is the one a laptop that kept no
+    facts gets (its checks wait for them). When the facts changed since, every check runs
+    again with the new ones."""
+    wizard, _ = day_one_host
+    host = wizard.host
+    other = wizard_factory(host)
+    other.trust_host()
+
+    def verify(laptop) -> tuple[dict[str, str], int]:
+        result = laptop.cli(
+            "verify", f"admin@{host.address}", "--step", "firewall", "--step", "fail2ban",
+            "--json", "--stats",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        stats = json.loads(result.stderr.strip().splitlines()[-1])["stats"]
+        statuses = {c["check"]: c["status"] for cs in json.loads(result.stdout)["steps"].values()
+                    for c in cs}  # fmt: skip
+        return statuses, stats["verify"]["commands"]
+
+    fresh, fresh_commands = verify(other)
+    assert fresh_commands > 0 and set(fresh.values()) == {"ok"}, fresh
+    assert verify(wizard) == (fresh, fresh_commands)
+    name = host.exec("cat /proc/sys/kernel/hostname").stdout.strip()
+    host.exec("hostname early-checks-test")
+    try:
+        changed, changed_commands = verify(wizard)
+    finally:
+        host.exec(f"hostname {shlex.quote(name)}")
+    assert changed == fresh
+    assert changed_commands == 2 * fresh_commands
 
 
 def test_block_and_unblock_an_address(day_one_host, tmp_path):
