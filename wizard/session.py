@@ -178,11 +178,12 @@ class Session:
         """Begin the steps' checks with the kept facts, while the facts script runs: a verify
         then waits for its slowest check, not for the facts and then that check.
 
-        Only with kept facts: a check's parameters (the sshd port, the addresses) come from
-        them. verify takes a result only when its check would run now just as it ran
-        (wizard.earlychecks); the others run again in their turn."""
+        Only with kept facts read since this machine last changed the server: a check's
+        parameters (the sshd port, the addresses) come from them, and facts from before an
+        apply would make every check run twice. verify takes a result only when its check
+        would run now just as it ran (wizard.earlychecks); the others run again in turn."""
         facts = self._kept_facts()
-        if facts is None:
+        if facts is None or self.store.changed_since_facts(self.host.key):
             return
         guess = self._as_if(facts)
         specs, owners = guess._check_specs_of(step_ids or guess.applied_steps())

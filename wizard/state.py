@@ -357,7 +357,7 @@ class StateStore:
 
     def _add_columns(self) -> None:
         """Columns added since the first version; a database of that version gains them."""
-        added = {"hosts": ("seen", "archived"), "steps": ("checked",)}
+        added = {"hosts": ("seen", "archived"), "steps": ("checked",), "facts": ("read_at",)}
         with self._lock, self._db:
             for table, columns in added.items():
                 present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
@@ -505,9 +505,20 @@ class StateStore:
         host key, the last time: the next connect guesses its first plan from it."""
         with self._lock, self._db:
             self._db.execute(
-                "INSERT OR REPLACE INTO facts (host, script, output) VALUES (?, ?, ?)",
-                (key, script, output),
+                "INSERT OR REPLACE INTO facts (host, script, output, read_at) VALUES (?, ?, ?, ?)",
+                (key, script, output, time.time()),
             )
+
+    def changed_since_facts(self, key: str) -> bool:
+        """Whether a run this machine recorded on the host ended after the kept facts were
+        read: the server changed since (an apply, a recovery), they may no longer hold."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT (SELECT MAX(ended) FROM runs WHERE host = ?)"
+                " > (SELECT read_at FROM facts WHERE host = ?)",
+                (key, key),
+            ).fetchone()
+        return bool(row and row[0])
 
     def last_facts(self, key: str, script: str) -> str:
         """What save_facts kept for this host key and this very facts script ("" when none:

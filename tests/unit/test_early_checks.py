@@ -21,6 +21,7 @@ from wizard.endpoint import Stats
 from wizard.facts import parse_facts
 from wizard.remote import Credentials
 from wizard.resume import ServerTraces
+from wizard.state import StateStore
 
 CHECK = "system.hostname"  # a real id, its function replaced for these tests
 load_checks([CHECK])  # registered now: EarlyChecks' own import would put the real one back
@@ -162,3 +163,18 @@ def test_no_check_reads_the_wizards_traces_from_the_facts() -> None:
         if re.search(r"\b(server_state|traces)\b", path.read_text())
     ]
     assert readers == []
+
+
+def test_facts_read_before_this_machine_changed_the_server_are_stale(tmp_path, monkeypatch):
+    """Facts kept from before an apply would make every check begun early run again."""
+    clock = iter(range(1, 100))
+    monkeypatch.setattr("wizard.state.time.time", lambda: float(next(clock)))
+    store = StateStore(tmp_path / "state.db")
+    store.save_facts("SHA256:x", "digest", "kernel=6.1\n")
+    assert not store.changed_since_facts("SHA256:x")
+    store.record_run("SHA256:x", "20261207-1", "base", "applied", "")
+    assert store.changed_since_facts("SHA256:x")
+    store.save_facts("SHA256:x", "digest", "kernel=6.1\n")
+    assert not store.changed_since_facts("SHA256:x")
+    store.record_run("SHA256:other", "20261207-2", "base", "applied", "")
+    assert not store.changed_since_facts("SHA256:x")
