@@ -239,7 +239,7 @@ def ciphers_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
 
 @check("tls.profile")
 def profile_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
-    """Offer every version, cipher suite and group alone on 443 and judge what was taken."""
+    """Find every version, cipher suite and group 443 takes and judge them (probes.tlsscan)."""
     host = str(params["host"])
     accepted = scan(plain_opener(server_host(ctx.address), 443), host)
     return judge_profiles(

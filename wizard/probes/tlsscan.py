@@ -1,8 +1,9 @@
-"""What a TLS server accepts, enumerated from the outside one offer at a time, and Mozilla's
-"intermediate" profile to judge it against.
+"""What a TLS server accepts, enumerated from the outside, and Mozilla's "intermediate" profile
+to judge it against.
 
-Each probe is a hand-made ClientHello that offers one protocol version, one cipher suite or one
-key exchange group, sent on a fresh connection; the server's first answer (ServerHello, a
+Each probe is a hand-made ClientHello that offers one protocol version, one TLS 1.3 suite or
+one TLS 1.2 curve, or the TLS 1.2 suites or TLS 1.3 groups not yet taken (see `taken`), sent
+on a fresh connection; the server's first answer (ServerHello, a
 HelloRetryRequest, the TLS 1.2 ServerKeyExchange, or an alert) says what it took. The handshake
 is never finished: nothing is encrypted, so the local OpenSSL's own limits (security level,
 suites it was built without) do not hide what the server would accept. The connection is opened
@@ -379,8 +380,9 @@ def offer(opener: Opener, hello: bytes) -> ServerAnswer:
 
 @dataclass(frozen=True)
 class Accepted:
-    """What one port accepted, each item offered alone; `errors` lists probes that got no
-    answer at all (a timeout, a refused connection), which prove nothing either way."""
+    """What one port accepted (what offering each item alone would find); `errors` lists
+    probes that got no answer at all (a timeout, a refused connection), which prove nothing
+    either way."""
 
     versions: tuple[str, ...] = ()
     suites12: tuple[str, ...] = ()
@@ -423,29 +425,68 @@ def _answered(answer: ServerAnswer) -> bool:
 
 
 def scan(opener: Opener, name: str, parallel: int = PARALLEL) -> Accepted:
-    """Offer each version, suite and group alone and collect what the server took."""
+    """Offer each version, TLS 1.3 suite and TLS 1.2 curve alone, and find every TLS 1.2 suite
+    and TLS 1.3 group the server takes by taking out what it chose (see `taken`)."""
     all12, all13, elliptic = list(SUITES12), list(SUITES13), list(ELLIPTIC)
     ecdhe = [code for code, suite in SUITES12.items() if suite.startswith("ECDHE")]
     probes: dict[str, bytes] = {}
     for label, code in VERSIONS.items():
         probes[f"version {label}"] = client_hello(name, all12, elliptic, code)
     probes["version TLS 1.3"] = client_hello(name, all13, list(GROUPS), tls13=True)
-    for code in SUITES12:
-        probes[f"suite12 {code}"] = client_hello(name, [code], [*elliptic, 0x0100, 0x0101])
     for code in SUITES13:
         probes[f"suite13 {code}"] = client_hello(name, [code], list(GROUPS), tls13=True)
-    for code in GROUPS:
-        probes[f"group13 {code}"] = client_hello(name, all13, [code], tls13=True)
-        if code in ELLIPTIC:
-            # An ECDSA certificate's own curve must be among the groups on TLS 1.2: P-256 and
-            # P-384 follow, after the group tried. A server that picks by its own order may
-            # then take one of those instead; TLS 1.3 (above) still tells.
-            curves = list(dict.fromkeys([code, 0x0017, 0x0018]))
-            probes[f"group12 {code}"] = client_hello(name, ecdhe, curves)
+    for code in ELLIPTIC:
+        # An ECDSA certificate's own curve must be among the groups on TLS 1.2: P-256 and
+        # P-384 follow, after the group tried. A server that picks by its own order may
+        # then take one of those instead; TLS 1.3 (below) still tells.
+        curves = list(dict.fromkeys([code, 0x0017, 0x0018]))
+        probes[f"group12 {code}"] = client_hello(name, ecdhe, curves)
+
+    def suites12_hello(left: list[int]) -> bytes:
+        return client_hello(name, left, [*elliptic, 0x0100, 0x0101])
+
+    def groups13_hello(left: list[int]) -> bytes:
+        return client_hello(name, all13, left, tls13=True)
+
+    # Each list dealt in turn into hands, so that the few items a hardened server takes (the
+    # tables' first) fall in different hands and each hand needs about two connections.
+    hands = [("suite12", all12[start::parallel], suites12_hello) for start in range(parallel)]
+    half = max(1, parallel // 2)
+    hands += [("group13", list(GROUPS)[start::half], groups13_hello) for start in range(half)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
+        chains = [pool.submit(taken, opener, kind, hand, hello) for kind, hand, hello in hands]
         futures = {key: pool.submit(offer, opener, hello) for key, hello in probes.items()}
         answers = {key: future.result() for key, future in futures.items()}
+        for chain in chains:
+            answers.update(chain.result())
     return tally(answers)
+
+
+def taken(
+    opener: Opener, kind: str, items: Sequence[int], hello: Callable[[list[int]], bytes]
+) -> dict[str, ServerAnswer]:
+    """Each item's answer (TLS 1.2 suites, kind "suite12", or TLS 1.3 groups, "group13"),
+    keyed as `tally` reads them: the items are offered together, the one the server chose is
+    taken out and the rest offered again, until it refuses them all. As many connections as
+    items it takes, plus one, not one an item.
+
+    A TLS server takes a list when it takes one of its items alone, and chooses one it would
+    take alone (OpenSSL goes through the list, or its own, for the first it can use): so this
+    finds what one offer an item finds. The last answer (the refusal, or the error that ended
+    the offers) stands for every item left.
+    """
+    left = list(items)
+    answers: dict[str, ServerAnswer] = {}
+    while left:
+        answer = offer(opener, hello(left))
+        chosen = answer.group if kind == "group13" else answer.suite
+        if not (answer.accepted and chosen in left):
+            break
+        answers[f"{kind} {chosen}"] = answer
+        left.remove(chosen)
+    else:
+        return answers
+    return answers | {f"{kind} {code}": answer for code in left}
 
 
 def tally(answers: Mapping[str, ServerAnswer]) -> Accepted:
