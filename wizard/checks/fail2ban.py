@@ -197,12 +197,12 @@ def ignoreip_check(ctx: CheckContext, params: Mapping[str, Any]) -> CheckResult:
 
 # fail2ban may apply a ban in its actions thread: give nft up to 5 s to show it, or drop it.
 WAIT_FOR_BAN = code(
-    'i=0; while [ $i -lt 20 ]; do nft list ruleset 2>/dev/null | grep -qwF "$addr" && break; '
-    "sleep 0.25; i=$((i+1)); done"
+    'i=0; while [ $i -lt 100 ]; do nft list ruleset 2>/dev/null | grep -qwF "$addr" && break; '
+    "sleep 0.05; i=$((i+1)); done"
 )
 WAIT_FOR_UNBAN = code(
-    'i=0; while [ $i -lt 20 ]; do nft list ruleset 2>/dev/null | grep -qwF "$addr" || break; '
-    "sleep 0.25; i=$((i+1)); done"
+    'i=0; while [ $i -lt 100 ]; do nft list ruleset 2>/dev/null | grep -qwF "$addr" || break; '
+    "sleep 0.05; i=$((i+1)); done"
 )
 
 
