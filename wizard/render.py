@@ -5,18 +5,19 @@ as its text: answers are typed, so a domain cannot hold a `;`), and one for shel
 commands, guards, validate lines and `*.sh.j2` scripts, in which every `{{ value }}` becomes
 one quoted shell word (wizard.shell) and may only stand in a plain word, never inside quotes.
 
-Compiling is most of rendering's cost: a template string (a destination, a command, a default)
-is compiled once per process, text without Jinja syntax is not compiled at all, and template
-files are compiled once per content, kept in the user's cache folder for the next run.
+Compiling is most of rendering's cost: text without Jinja syntax is not compiled at all, and
+template files and template strings (a destination, a command, a guard) are compiled once per
+content, kept in the user's cache folder for the next run.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import secrets
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import jinja2
@@ -68,10 +69,32 @@ def _bytecode_cache(for_shell: bool) -> jinja2.BytecodeCache | None:
     return jinja2.FileSystemBytecodeCache(str(folder))
 
 
+class _Loader(jinja2.BaseLoader):
+    """A step folder's template files, and the template strings compiled so far under the
+    name of their digest: both reach the environment's bytecode cache, so a command compiles
+    only the strings (destinations, commands, guards) no earlier run of this version saw."""
+
+    def __init__(self, source_dir: str) -> None:
+        self.files = jinja2.FileSystemLoader(source_dir)
+        self.strings: dict[str, str] = {}
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        text = self.strings.get(template)
+        if text is not None:
+            return text, None, None
+        return self.files.get_source(environment, template)
+
+
+# The name a template string is loaded under: not a path any step folder can hold.
+STRING_NAME = "\x00string:"
+
+
 @functools.lru_cache(maxsize=128)
 def _environment(source_dir: str, for_shell: bool) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(source_dir),
+        loader=_Loader(source_dir),
         bytecode_cache=_bytecode_cache(for_shell),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -93,14 +116,21 @@ def environment(step: Step) -> jinja2.Environment:
 
 @functools.lru_cache(maxsize=4096)
 def _compiled(source_dir: str, for_shell: bool, text: str) -> jinja2.Template:
-    """A template string of a step folder, compiled once."""
-    return _environment(source_dir, for_shell).from_string(text)
+    """A template string of a step folder, loaded once a process, compiled once a version
+    (see _Loader)."""
+    env = _environment(source_dir, for_shell)
+    assert isinstance(env.loader, _Loader)
+    name = STRING_NAME + hashlib.sha256(text.encode()).hexdigest()
+    env.loader.strings[name] = text
+    return env.get_template(name)
 
 
 @functools.lru_cache(maxsize=4096)
 def _expression(source_dir: str, expression: str) -> Any:
-    """A Jinja expression of a step folder, compiled once."""
-    return _environment(source_dir, False).compile_expression(expression, undefined_to_none=False)
+    """A Jinja expression of a step folder (a step definition's: never an answer or a
+    server's text), compiled once a version as the template compile_expression makes."""
+    template = _compiled(source_dir, False, "{% set result = (" + expression + ") %}")
+    return jinja2.environment.TemplateExpression(template, undefined_to_none=False)
 
 
 @contextlib.contextmanager

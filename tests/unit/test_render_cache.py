@@ -1,12 +1,15 @@
-"""Rendering compiles each template once: strings per process, template files by content in
-the user's cache folder. What is rendered is always the template as it is now."""
+"""Rendering compiles each template once: template files and strings by content, kept in the
+user's cache folder. What is rendered is always the template as it is now."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from wizard import render
 from wizard.catalog import load_step
+from wizard.errors import WizardError
 
 STEP = """id = "cache-test"
 order = 999
@@ -49,3 +52,36 @@ def test_a_string_without_jinja_is_itself_and_one_with_it_renders(tmp_path):
         assert render.render_string(step, text, {}) == text
     assert render.render_string(step, "/etc/{{ d }}/x{# no #}", {"d": "y"}) == "/etc/y/x"
     assert render.render_string(step, "/etc/{{ d }}/x", {"d": "z"}) == "/etc/z/x"
+
+
+def test_the_next_run_compiles_no_string_or_expression_it_compiled_before(tmp_path, monkeypatch):
+    """A command is a new process: a destination, a command or a condition compiled by an
+    earlier run of the same version is loaded from the cache folder, not compiled again, and
+    renders what it says now."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    step = step_in(tmp_path / "cache-test", "x\n")
+    compiled: list[str] = []
+    original = render.jinja2.Environment.compile
+
+    def counting(self, source, *args, **kwargs):
+        compiled.append(str(source))
+        return original(self, source, *args, **kwargs)
+
+    monkeypatch.setattr(render.jinja2.Environment, "compile", counting)
+
+    def one_run(word: str) -> tuple[str, str, object]:
+        for cached in (render._environment, render._compiled, render._expression):
+            cached.cache_clear()
+        return (
+            render.render_string(step, "/etc/{{ word }}.conf", {"word": word}),
+            str(render.render_shell(step, "echo {{ word }}", {"word": word})),
+            render.evaluate(step, "word | length > 2 and word != 'xyz'", {"word": word}),
+        )
+
+    assert one_run("ab") == ("/etc/ab.conf", "echo ab", False)
+    assert len(compiled) == 3
+    assert one_run("abcd") == ("/etc/abcd.conf", "echo abcd", True)
+    assert len(compiled) == 3, compiled[3:]
+    # An expression keeps compile_expression's meaning: an undefined name is an error on use.
+    with pytest.raises(WizardError, match="undefined"):
+        render.evaluate(step, "missing > 1", {})
