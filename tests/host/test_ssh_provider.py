@@ -3,7 +3,7 @@
 The image ships a drop-in read before the wizard's (root and passwords on, an ECDSA host
 key), a PasswordAuthentication line above sshd_config's Include and Match blocks turning them
 back on. The plan shows each of those lines by file and line and comments them out; the apply
-is refused before the reload while a file the plan cannot see still overrides a setting; once
+is refused before sshd restarts while a file the plan cannot see still overrides a setting; once
 applied, root and passwords are refused from outside, and sshd offers only ed25519 and RSA
 (3072 bits) host keys and the key exchange, ciphers and MACs chosen for its OpenSSH.
 """
@@ -62,7 +62,7 @@ def test_a_provider_shaped_host_is_hardened_whatever_it_shipped(distro, tmp_path
         apply_ok(wizard, f"root@{host.address}", ["base", "admin-user"], QUICK)
 
         # A file the facts do not read (an Include of its own, above the drop-ins) still lets
-        # root in: sshd -T on the staged files says so and the apply stops before the reload.
+        # root in: sshd -T on the staged files says so and the apply stops before sshd restarts.
         host.exec(f"echo 'PermitRootLogin yes' > {EXTRA}")
         host.exec(f"sed -i '1i Include {EXTRA}' /etc/ssh/sshd_config")
         refused = wizard.cli(
