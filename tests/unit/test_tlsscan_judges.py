@@ -24,6 +24,7 @@ from wizard.probes.tlsscan import (
     INTERMEDIATE_CIPHERS,
     PROFILE_SUITES13,
     SUITES12,
+    SUITES12_GROUPS,
     SUITES13,
     VERSIONS,
     Accepted,
@@ -239,10 +240,9 @@ def test_the_scan_takes_what_one_offer_each_would_take(request, key, ciphers):
             return plain()
 
         accepted = scan(counted, "example.net", parallel=4)
-        curves = [*ELLIPTIC, 0x0100, 0x0101]
         suites_alone, groups_alone = set(), set()
         for code, suite in SUITES12.items():
-            answer = offer(plain, client_hello("example.net", [code], curves))
+            answer = offer(plain, client_hello("example.net", [code], SUITES12_GROUPS))
             if answer.accepted and answer.suite == code:
                 suites_alone.add(suite)
         for code, group in GROUPS.items():

@@ -161,6 +161,9 @@ GROUPS = {
     0x6399: "X25519Kyber768Draft00",
 }
 ELLIPTIC = tuple(code for code in GROUPS if code < 0x0100)
+# The groups a TLS 1.2 suite is offered with: every curve, and ffdhe2048 and ffdhe3072 for the
+# DHE suites.
+SUITES12_GROUPS = (*ELLIPTIC, 0x0100, 0x0101)
 
 # Mozilla's "intermediate" configuration (version 5.7): TLS 1.2 and 1.3; on TLS 1.2 the ECDHE
 # and DHE suites with AES-GCM or ChaCha20-Poly1305 (DHE optional); every TLS 1.3 suite but the
@@ -443,7 +446,7 @@ def scan(opener: Opener, name: str, parallel: int = PARALLEL) -> Accepted:
         probes[f"group12 {code}"] = client_hello(name, ecdhe, curves)
 
     def suites12_hello(left: list[int]) -> bytes:
-        return client_hello(name, left, [*elliptic, 0x0100, 0x0101])
+        return client_hello(name, left, SUITES12_GROUPS)
 
     def groups13_hello(left: list[int]) -> bytes:
         return client_hello(name, all13, left, tls13=True)
@@ -481,12 +484,10 @@ def taken(
         answer = offer(opener, hello(left))
         chosen = answer.group if kind == "group13" else answer.suite
         if not (answer.accepted and chosen in left):
-            break
+            return answers | {f"{kind} {code}": answer for code in left}
         answers[f"{kind} {chosen}"] = answer
         left.remove(chosen)
-    else:
-        return answers
-    return answers | {f"{kind} {code}": answer for code in left}
+    return answers
 
 
 def tally(answers: Mapping[str, ServerAnswer]) -> Accepted:
