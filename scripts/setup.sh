@@ -33,3 +33,10 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
     .venv/bin/pip install -q -e '.[test]'
     touch "$stamp"
 fi
+
+# Compile the project's own modules once, as installing a package does: an editable install
+# leaves it to each start, and where PYTHONDONTWRITEBYTECODE is set (as on this project's CI
+# machine) every start compiles them again: 0.05 s more for `vps-wizard steps`, more for a
+# command that connects, in each of the test suite's hundreds of runs of the CLI. Up-to-date
+# files are skipped; a file edited since is compiled in memory until the next run of this.
+.venv/bin/python -m compileall -q -j 0 wizard screens vps_wizard.py
