@@ -10,10 +10,13 @@ everyone) that opens the pipe as root: it comes in the pipe's command line (in t
 list while the pipe is open), checked the same way, and saves the round trip that waits for
 the pipe to be ready.
 
-The pipe: the session's commands one after another go through one channel whose bootstrap
-runs script after script (PIPE_LOOP), so a command costs one round trip instead of three (a
-channel open and an exec reply each wait a latency). Commands started while the pipe is busy
-(the checks, in parallel) get a channel of their own, as before.
+The pipes: a command goes through a channel whose bootstrap runs script after script
+(PIPE_LOOP) and stays open for the next one, so a command costs one round trip instead of three
+(a channel open and an exec reply each wait a latency), and on the server a few small processes
+instead of an exec, a sudo and a bootstrap. Commands started while every pipe is busy (the
+checks, in parallel) open one more pipe, up to the channels the server allows; a pipe is kept
+open for the next command once its own is done. A command that cannot go on a pipe (run as the
+login user, not root) gets a channel of its own, closing an idle pipe when no channel is free.
 
 Reading ahead (read_ahead): scripts that only read the server can go on the pipe right
 behind the next command, without waiting for its answer; their answers are kept for a later
@@ -261,13 +264,9 @@ class Remote:
         self.max_channels = MAX_CHANNELS
         self._open_channels = 0
         self._slots = threading.Condition()
-        # The pipe (see the module's docstring): its channel once open, held by one command
-        # at a time; a command that finds it busy opens a channel of its own.
-        self._pipe: paramiko.Channel | None = None
-        self._pipe_busy = threading.Lock()
-        # What the pipe carried past the end of the last command read from it (the output of
-        # a script sent behind it, read_ahead): its stdout, its stderr.
-        self._pipe_rest = (b"", b"")
+        # The pipes (see the module's docstring) no command holds, guarded by _slots: each
+        # holds one of the max_channels slots while open.
+        self._idle_pipes: list[_Pipe] = []
         # read_ahead: the scripts to send behind the next pipe command, then their answers
         # (exit status, stdout, stderr) by script text until a command takes them or another
         # command runs.
@@ -404,8 +403,9 @@ class Remote:
         timeout: float | None = 600,
         on_line: Callable[[str], None] | None = None,
     ) -> Result:
-        """Run a shell script or command: on the pipe when it is free (one round trip, three
-        when it opens), else on a channel of its own (three). `on_line` receives stdout lines.
+        """Run a shell script or command: on an idle pipe (one round trip), else on a new one
+        (three), or as the login user on a channel of its own (three). `on_line` receives
+        stdout lines.
 
         The script travels on stdin to a small bootstrap that runs it only once all of it
         arrived, checked by length and SHA-256 and parsed whole (`sh -n`): a cut link runs
@@ -422,15 +422,10 @@ class Remote:
             bucket.commands += 1
             bucket.bytes_sent += len(command.encode())
             return self._result(*kept)
-        # The pipe runs as root (through sudo when the login is not root); a command asked
-        # to run as the login user itself goes on a channel of its own.
-        if (sudo or self.is_root) and self._pipe_busy.acquire(blocking=False):
-            try:
-                code, stdout, stderr = self._guarded(
-                    lambda: self._on_pipe(command, timeout, on_line)
-                )
-            finally:
-                self._pipe_busy.release()
+        # Pipes run as root (through sudo when the login is not root); a command asked to run
+        # as the login user itself goes on a channel of its own.
+        if sudo or self.is_root:
+            code, stdout, stderr = self._guarded(lambda: self._on_pipe(command, timeout, on_line))
         else:
             code, stdout, stderr = self._guarded(
                 lambda: self._on_channel(command, sudo, timeout, on_line)
@@ -528,20 +523,20 @@ class Remote:
     def _on_pipe(
         self, command: Shell, timeout: float | None, on_line: Callable[[str], None] | None
     ) -> tuple[int, bytes, bytes]:
-        """One command on the pipe, opening it first when there is none. The pipe is closed
-        when anything goes wrong on it (the next command opens a new one)."""
+        """One command on an idle pipe, or on a new one when none is idle. The pipe is kept for
+        the next command when the command's answer came whole, else closed."""
         data = command.encode()
         frame, nonce = _frame(data)
         bucket = self.stats.bucket()
         bucket.commands += 1
         bucket.bytes_sent += len(frame) + len(data)
         early_stderr = b""
+        pipe = self._idle_pipe()
         try:
             sent = False
-            if self._pipe is None or self._pipe.closed or self._pipe.exit_status_ready():
-                self._close_pipe()
+            if pipe is None:
                 line, may_prompt = self._exec_line(PIPE_LOOP, None, True)
-                # A public script opening the pipe as root comes in its command line: it runs
+                # A public script opening a pipe as root comes in its command line: it runs
                 # as the exec request arrives, without the round trip that waits for the pipe
                 # to take stdin. Not through sudo, which would write it to the server's log.
                 sent = (
@@ -564,14 +559,14 @@ class Remote:
                 )
                 bucket.channels += 1
                 bucket.bytes_sent += len(line)
-                self._pipe = channel = self._open_channel()
-                channel.settimeout(timeout)
-                channel.exec_command(line)
+                pipe = _Pipe(self._open_channel(reserved=True))
+                pipe.channel.settimeout(timeout)
+                pipe.channel.exec_command(line)
                 if may_prompt:
-                    early_stderr, ready = self._await_ready(channel)
+                    early_stderr, ready = self._await_ready(pipe.channel)
                     if not ready:
                         # sudo refused: the loop never started, its reason is on stderr.
-                        self._pipe = None
+                        channel, pipe = pipe.channel, None
                         try:
                             channel.shutdown_write()
                             stdout = self._drain(channel, None)
@@ -580,30 +575,31 @@ class Remote:
                         finally:
                             self._release_channel(channel)
             else:
-                channel = self._pipe
                 bucket.round_trips += PIPE_ROUND_TRIPS
-                channel.settimeout(timeout)
+                pipe.channel.settimeout(timeout)
+            channel = pipe.channel
             ahead, self._ahead = self._ahead, []
             if not sent:
                 channel.sendall(frame + data)
             behind = self._send_behind(channel, ahead, bucket, after_exec=sent)
-            code, stdout, stderr = self._answer_on_pipe(channel, nonce, on_line)
+            code, stdout, stderr = self._answer_on_pipe(pipe, nonce, on_line)
             if code is None:
                 # The loop ended (the script came cut, or sudo ended it): what it said last.
                 status = channel.recv_exit_status()
-                self._close_pipe()
                 return status, stdout, early_stderr + stderr
             for script, script_nonce in behind:
-                status, out, err = self._answer_on_pipe(channel, script_nonce, None)
+                status, out, err = self._answer_on_pipe(pipe, script_nonce, None)
                 if status is None:
-                    self._close_pipe()
                     break
                 with self._kept_lock:
                     self._kept[script] = (status, out, err)
+            else:
+                self._keep_idle(pipe)
+                pipe = None
             return code, stdout, early_stderr + stderr
-        except BaseException:
-            self._close_pipe()
-            raise
+        finally:
+            if pipe is not None:
+                self._release_channel(pipe.channel)
 
     def _send_behind(
         self, channel: paramiko.Channel, scripts: list[Shell], bucket: PhaseStats, after_exec: bool
@@ -630,25 +626,43 @@ class Remote:
             self._kept.clear()
         return behind
 
+    @staticmethod
     def _answer_on_pipe(
-        self, channel: paramiko.Channel, nonce: str, on_line: Callable[[str], None] | None
+        pipe: _Pipe, nonce: str, on_line: Callable[[str], None] | None
     ) -> tuple[int | None, bytes, bytes]:
         """One pipe command's exit status (None when the loop ended first), stdout and
         stderr, each up to its end mark; what came after the marks is kept for the next."""
         end = (END_MARK + nonce).encode()
-        rest_out, rest_err = self._pipe_rest
-        reader = _StderrReader(channel, end + b"\n", rest_err)
-        stdout, code, rest_out = _drain_until(channel, end, on_line, rest_out)
+        rest_out, rest_err = pipe.rest
+        reader = _StderrReader(pipe.channel, end + b"\n", rest_err)
+        stdout, code, rest_out = _drain_until(pipe.channel, end, on_line, rest_out)
         stderr = reader.join()
-        self._pipe_rest = (rest_out, reader.rest)
+        pipe.rest = (rest_out, reader.rest)
         return code, stdout, stderr
 
-    def _close_pipe(self) -> None:
-        """Close the pipe's channel, if any (its loop ends with it)."""
-        channel, self._pipe = self._pipe, None
-        self._pipe_rest = (b"", b"")
-        if channel is not None:
-            self._release_channel(channel)
+    def _idle_pipe(self) -> _Pipe | None:
+        """A pipe no command holds, or None once a slot is reserved for a new one: waits while
+        every slot is held by a command (see _open_channel). A pipe whose loop ended (a
+        dropped channel) is closed on the way."""
+        while True:
+            with self._slots:
+                pipe = self._reserve_slot(take_idle=True)
+            if pipe is None or pipe.usable():
+                return pipe
+            self._release_channel(pipe.channel)
+
+    def _keep_idle(self, pipe: _Pipe) -> None:
+        """Give a pipe back once its command's answer came whole, for the next command."""
+        with self._slots:
+            self._idle_pipes.append(pipe)
+            self._slots.notify_all()
+
+    def _close_idle_pipes(self) -> None:
+        """Close the pipes no command holds (their loops end with them)."""
+        with self._slots:
+            idle, self._idle_pipes = self._idle_pipes, []
+        for pipe in idle:
+            self._release_channel(pipe.channel)
 
     run_script = run
 
@@ -661,25 +675,43 @@ class Remote:
         finally:
             self._release_channel(channel)
 
-    def _open_channel(self) -> paramiko.Channel:
-        """A session channel, at most `max_channels` open at once: sshd refuses more than its
-        MaxSessions (10 by default) on one connection. When the server refuses one anyway (a
-        lower MaxSessions, or channels it has not finished closing), the limit goes down to
-        what it accepted and the open waits for a slot to free up. Given back with
-        _release_channel."""
+    def _reserve_slot(self, take_idle: bool) -> _Pipe | None:
+        """Hold one of the max_channels slots, waiting while none is free; called with _slots
+        held. With take_idle, an idle pipe is taken instead when there is one (it holds its
+        slot already, returned); without, an idle pipe is closed when no slot is free (its
+        slot goes to the caller). None when a slot is reserved."""
+        deadline = time.monotonic() + CHANNEL_WAIT
+        while True:
+            if take_idle and self._idle_pipes:
+                return self._idle_pipes.pop()
+            if self._open_channels < self.max_channels:
+                self._open_channels += 1
+                return None
+            if self._idle_pipes:
+                self._open_channels -= 1  # _release_channel does it when the slot is not taken
+                self._idle_pipes.pop().channel.close()
+                continue
+            if not self._slots.wait(timeout=max(0.0, deadline - time.monotonic())):
+                raise ConnectionLost(
+                    f"{self.target.host} gave no free channel for {CHANNEL_WAIT:.0f} s",
+                    "Check MaxSessions in the server's sshd configuration, then run "
+                    "the wizard again.",
+                )
+
+    def _open_channel(self, reserved: bool = False) -> paramiko.Channel:
+        """A session channel, at most `max_channels` open at once (pipes included): sshd
+        refuses more than its MaxSessions (10 by default) on one connection. When the server
+        refuses one anyway (a lower MaxSessions, or channels it has not finished closing), the
+        limit goes down to what it accepted and the open waits for a slot to free up.
+        `reserved`: the caller holds a slot for it already. Given back with _release_channel."""
         import paramiko
 
         deadline = time.monotonic() + CHANNEL_WAIT
         while True:
-            with self._slots:
-                while self._open_channels >= self.max_channels:
-                    if not self._slots.wait(timeout=max(0.0, deadline - time.monotonic())):
-                        raise ConnectionLost(
-                            f"{self.target.host} gave no free channel for {CHANNEL_WAIT:.0f} s",
-                            "Check MaxSessions in the server's sshd configuration, then run "
-                            "the wizard again.",
-                        )
-                self._open_channels += 1
+            if not reserved:
+                with self._slots:
+                    self._reserve_slot(take_idle=False)
+            reserved = False
             try:
                 transport = self._client.get_transport()
                 assert transport is not None
@@ -767,7 +799,7 @@ class Remote:
 
     def close(self) -> None:
         """End the session."""
-        self._close_pipe()
+        self._close_idle_pipes()
         self._client.close()
 
 
@@ -913,6 +945,20 @@ def _take_early(
         return None
     _early = None
     return early
+
+
+@dataclass
+class _Pipe:
+    """An open pipe (PIPE_LOOP on its channel) and what it carried past the end of the last
+    command read from it (the output of a script sent behind it, read_ahead): its stdout, its
+    stderr."""
+
+    channel: paramiko.Channel
+    rest: tuple[bytes, bytes] = (b"", b"")
+
+    def usable(self) -> bool:
+        """Its loop still reads scripts: the channel was not closed nor its loop ended."""
+        return not self.channel.closed and not self.channel.exit_status_ready()
 
 
 def _frame(data: bytes) -> tuple[bytes, str]:

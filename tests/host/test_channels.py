@@ -206,8 +206,8 @@ def test_commands_in_a_row_share_the_pipe_and_keep_their_own_results(
     testhost: TestHost, tmp_path: Path
 ) -> None:
     """Script after script on one channel of a real sshd: each its own output, stderr and
-    status; one started while the pipe is busy gets a channel of its own; a dropped pipe
-    is replaced by the next command."""
+    status; one started while the pipe is busy opens a second pipe, and both stay open;
+    dropped pipes are replaced by the next command."""
     remote = connect(testhost, tmp_path)
     try:
         results = [
@@ -219,7 +219,9 @@ def test_commands_in_a_row_share_the_pipe_and_keep_their_own_results(
             time.sleep(0.3)
             quick = pool.submit(remote.run, code("echo quick"))
             both = [slow.result(), quick.result()]
-        remote._pipe.close()  # type: ignore[union-attr]  # as a dropped channel would be
+        kept = len(remote._idle_pipes)
+        for pipe in remote._idle_pipes:
+            pipe.channel.close()  # as a dropped channel would be
         after = remote.run(code("echo again"))
     finally:
         remote.close()
@@ -229,5 +231,6 @@ def test_commands_in_a_row_share_the_pipe_and_keep_their_own_results(
     ]
     assert [r.stdout for r in both] == ["slow\n", "quick\n"]
     assert after.stdout == "again\n"
-    # The pipe, a channel for the command that found it busy, a new pipe after the drop.
+    # The pipe, a second pipe for the command that found it busy, a new pipe after the drop.
+    assert kept == 2
     assert remote.stats.total_channels() == 3

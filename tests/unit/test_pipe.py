@@ -20,6 +20,7 @@ from wizard.remote import (
     ConnectionLost,
     Remote,
     _drain_until,
+    _Pipe,
 )
 from wizard.shell import code, sh
 
@@ -72,7 +73,7 @@ def piped() -> Iterator[tuple[Remote, LocalChannel]]:
     )
     channel = LocalChannel(process)
     remote = Remote(None, Target("pipe.test", "root"), "root", Credentials(), Stats(), "")  # type: ignore[arg-type]
-    remote._pipe = channel  # type: ignore[assignment]
+    remote._idle_pipes = [_Pipe(channel)]  # type: ignore[arg-type]
     remote._open_channels = 1
     yield remote, channel
     remote.close = lambda: None  # type: ignore[method-assign]

@@ -54,7 +54,7 @@ def remote_as(user: str) -> tuple[Remote, list[ExecChannel]]:
     remote = Remote(None, Target("pipe.test", user), user, Credentials(), Stats(), "")  # type: ignore[arg-type]
     opened: list[ExecChannel] = []
 
-    def open_channel() -> ExecChannel:
+    def open_channel(reserved: bool = False) -> ExecChannel:
         opened.append(ExecChannel())
         return opened[-1]
 
