@@ -531,10 +531,11 @@ class Remote:
         bucket.commands += 1
         bucket.bytes_sent += len(frame) + len(data)
         early_stderr = b""
-        pipe = self._idle_pipe()
+        pipe: _Pipe | None
+        pipe, new = self._take_pipe()
         try:
             sent = False
-            if pipe is None:
+            if new:
                 line, may_prompt = self._exec_line(PIPE_LOOP, None, True)
                 # A public script opening a pipe as root comes in its command line: it runs
                 # as the exec request arrives, without the round trip that waits for the pipe
@@ -559,7 +560,6 @@ class Remote:
                 )
                 bucket.channels += 1
                 bucket.bytes_sent += len(line)
-                pipe = _Pipe(self._open_channel(reserved=True))
                 pipe.channel.settimeout(timeout)
                 pipe.channel.exec_command(line)
                 if may_prompt:
@@ -640,16 +640,23 @@ class Remote:
         pipe.rest = (rest_out, reader.rest)
         return code, stdout, stderr
 
-    def _idle_pipe(self) -> _Pipe | None:
-        """A pipe no command holds, or None once a slot is reserved for a new one: waits while
-        every slot is held by a command (see _open_channel). A pipe whose loop ended (a
-        dropped channel) is closed on the way."""
+    def _take_pipe(self) -> tuple[_Pipe, bool]:
+        """A pipe no command holds (False), or a new channel for one, not yet started (True):
+        waits while every slot is held by a command (see _open_channel). A pipe whose loop
+        ended (a dropped channel) is closed on the way. While it waits, a pipe given back is
+        taken, never closed to open another."""
+        deadline = time.monotonic() + CHANNEL_WAIT
         while True:
             with self._slots:
                 pipe = self._reserve_slot(take_idle=True)
-            if pipe is None or pipe.usable():
-                return pipe
-            self._release_channel(pipe.channel)
+            if pipe is None:
+                channel = self._session_in_slot(deadline)
+                if channel is not None:
+                    return _Pipe(channel), True
+            elif pipe.usable():
+                return pipe, False
+            else:
+                self._release_channel(pipe.channel)
 
     def _keep_idle(self, pipe: _Pipe) -> None:
         """Give a pipe back once its command's answer came whole, for the next command."""
@@ -698,50 +705,56 @@ class Remote:
                     "the wizard again.",
                 )
 
-    def _open_channel(self, reserved: bool = False) -> paramiko.Channel:
+    def _open_channel(self) -> paramiko.Channel:
         """A session channel, at most `max_channels` open at once (pipes included): sshd
         refuses more than its MaxSessions (10 by default) on one connection. When the server
         refuses one anyway (a lower MaxSessions, or channels it has not finished closing), the
-        limit goes down to what it accepted and the open waits for a slot to free up.
-        `reserved`: the caller holds a slot for it already. Given back with _release_channel."""
-        import paramiko
-
+        limit goes down to what it accepted and the open waits for a slot to free up. Given
+        back with _release_channel."""
         deadline = time.monotonic() + CHANNEL_WAIT
         while True:
-            if not reserved:
-                with self._slots:
-                    self._reserve_slot(take_idle=False)
-            reserved = False
-            try:
-                transport = self._client.get_transport()
-                assert transport is not None
-                return transport.open_session(timeout=CONNECT_TIMEOUT)
-            except paramiko.SSHException:
-                # A refusal is a ChannelException only for the thread that fetches paramiko's
-                # one saved exception; others refused at the same time get a bare
-                # SSHException("Unable to open channel."). Either is a refusal while the
-                # connection itself is up.
-                if not transport.is_active():
-                    with self._slots:
-                        self._open_channels -= 1
-                        self._slots.notify_all()
-                    raise
-                with self._slots:
-                    self._open_channels -= 1
-                    self.max_channels = max(1, self._open_channels)
-                    self._slots.notify_all()
-                if time.monotonic() > deadline:
-                    raise ConnectionLost(
-                        f"{self.target.host} refused every new channel on this connection",
-                        "Check MaxSessions in the server's sshd configuration, then run the "
-                        "wizard again.",
-                    ) from None
-                time.sleep(0.05)
-            except BaseException:
+            with self._slots:
+                self._reserve_slot(take_idle=False)
+            channel = self._session_in_slot(deadline)
+            if channel is not None:
+                return channel
+
+    def _session_in_slot(self, deadline: float) -> paramiko.Channel | None:
+        """Open a session channel in the slot the caller reserved; None when the server
+        refused it (the slot is given back and the limit lowered: reserve again)."""
+        import paramiko
+
+        try:
+            transport = self._client.get_transport()
+            assert transport is not None
+            return transport.open_session(timeout=CONNECT_TIMEOUT)
+        except paramiko.SSHException:
+            # A refusal is a ChannelException only for the thread that fetches paramiko's
+            # one saved exception; others refused at the same time get a bare
+            # SSHException("Unable to open channel."). Either is a refusal while the
+            # connection itself is up.
+            if not transport.is_active():
                 with self._slots:
                     self._open_channels -= 1
                     self._slots.notify_all()
                 raise
+            with self._slots:
+                self._open_channels -= 1
+                self.max_channels = max(1, self._open_channels)
+                self._slots.notify_all()
+            if time.monotonic() > deadline:
+                raise ConnectionLost(
+                    f"{self.target.host} refused every new channel on this connection",
+                    "Check MaxSessions in the server's sshd configuration, then run the "
+                    "wizard again.",
+                ) from None
+            time.sleep(0.05)
+            return None
+        except BaseException:
+            with self._slots:
+                self._open_channels -= 1
+                self._slots.notify_all()
+            raise
 
     def _release_channel(self, channel: paramiko.Channel) -> None:
         """Close a channel from _open_channel and free its slot."""

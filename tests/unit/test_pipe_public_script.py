@@ -54,11 +54,12 @@ def remote_as(user: str) -> tuple[Remote, list[ExecChannel]]:
     remote = Remote(None, Target("pipe.test", user), user, Credentials(), Stats(), "")  # type: ignore[arg-type]
     opened: list[ExecChannel] = []
 
-    def open_channel(reserved: bool = False) -> ExecChannel:
+    def open_channel(_deadline: float = 0.0) -> ExecChannel:
         opened.append(ExecChannel())
         return opened[-1]
 
     remote._open_channel = open_channel  # type: ignore[assignment, method-assign]
+    remote._session_in_slot = open_channel  # type: ignore[assignment, method-assign]
     remote._release_channel = lambda channel: channel.close()  # type: ignore[method-assign]
     return remote, opened
 
