@@ -648,7 +648,7 @@ class Remote:
         deadline = time.monotonic() + CHANNEL_WAIT
         while True:
             with self._slots:
-                pipe = self._reserve_slot(take_idle=True)
+                pipe = self._reserve_slot(deadline, take_idle=True)
             if pipe is None:
                 channel = self._session_in_slot(deadline)
                 if channel is not None:
@@ -682,12 +682,11 @@ class Remote:
         finally:
             self._release_channel(channel)
 
-    def _reserve_slot(self, take_idle: bool) -> _Pipe | None:
-        """Hold one of the max_channels slots, waiting while none is free; called with _slots
-        held. With take_idle, an idle pipe is taken instead when there is one (it holds its
-        slot already, returned); without, an idle pipe is closed when no slot is free (its
-        slot goes to the caller). None when a slot is reserved."""
-        deadline = time.monotonic() + CHANNEL_WAIT
+    def _reserve_slot(self, deadline: float, take_idle: bool) -> _Pipe | None:
+        """Hold one of the max_channels slots, waiting while none is free, until the caller's
+        deadline; called with _slots held. With take_idle, an idle pipe is taken instead when
+        there is one (it holds its slot already, returned); without, an idle pipe is closed
+        when no slot is free (its slot goes to the caller). None when a slot is reserved."""
         while True:
             if take_idle and self._idle_pipes:
                 return self._idle_pipes.pop()
@@ -714,7 +713,7 @@ class Remote:
         deadline = time.monotonic() + CHANNEL_WAIT
         while True:
             with self._slots:
-                self._reserve_slot(take_idle=False)
+                self._reserve_slot(deadline, take_idle=False)
             channel = self._session_in_slot(deadline)
             if channel is not None:
                 return channel
@@ -734,14 +733,9 @@ class Remote:
             # SSHException("Unable to open channel."). Either is a refusal while the
             # connection itself is up.
             if not transport.is_active():
-                with self._slots:
-                    self._open_channels -= 1
-                    self._slots.notify_all()
+                self._free_slot()
                 raise
-            with self._slots:
-                self._open_channels -= 1
-                self.max_channels = max(1, self._open_channels)
-                self._slots.notify_all()
+            self._free_slot(lower_limit=True)
             if time.monotonic() > deadline:
                 raise ConnectionLost(
                     f"{self.target.host} refused every new channel on this connection",
@@ -751,9 +745,7 @@ class Remote:
             time.sleep(0.05)
             return None
         except BaseException:
-            with self._slots:
-                self._open_channels -= 1
-                self._slots.notify_all()
+            self._free_slot()
             raise
 
     def _release_channel(self, channel: paramiko.Channel) -> None:
@@ -761,9 +753,17 @@ class Remote:
         try:
             channel.close()
         finally:
-            with self._slots:
-                self._open_channels -= 1
-                self._slots.notify_all()
+            self._free_slot()
+
+    def _free_slot(self, lower_limit: bool = False) -> None:
+        """Give back a slot of _reserve_slot, and wake whoever waits for one; with lower_limit
+        (the server refused the channel), the limit becomes the slots still held: what the
+        server accepted."""
+        with self._slots:
+            self._open_channels -= 1
+            if lower_limit:
+                self.max_channels = max(1, self._open_channels)
+            self._slots.notify_all()
 
     def _await_ready(self, channel: paramiko.Channel) -> tuple[bytes, bool]:
         """Read stderr until the bootstrap says it runs; give sudo its password if it asks.

@@ -7,11 +7,9 @@ transport, so what runs is the real pipe loop and the real slot keeping."""
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import paramiko
 import pytest
@@ -66,14 +64,6 @@ class LocalClient:
     def close(self) -> None:
         for channel in self.transport.opened:
             channel.close()
-
-
-@pytest.fixture
-def stand_in_sudo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A sudo that runs the rest of its command line (there is no sudo here)."""
-    (tmp_path / "sudo").write_text('#!/bin/sh\n[ "$1" = -n ] && shift; shift; exec "$@"\n')
-    (tmp_path / "sudo").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
 
 
 def session(user: str, limit: int = 10, max_channels: int = 8) -> Remote:

@@ -8,7 +8,6 @@ import hashlib
 import os
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -100,14 +99,9 @@ def test_any_other_script_opening_the_pipe_travels_on_stdin(as_root) -> None:
     assert remote.stats.bucket().round_trips == COMMAND_ROUND_TRIPS
 
 
-def test_a_public_script_is_not_put_on_sudos_command_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("stand_in_sudo")
+def test_a_public_script_is_not_put_on_sudos_command_line() -> None:
     # sudo writes its command line to the server's log: as another user, stdin as always.
-    # (A stand-in sudo here runs the rest of its command line.)
-    (tmp_path / "sudo").write_text('#!/bin/sh\n[ "$1" = -n ] && shift; shift; exec "$@"\n')
-    (tmp_path / "sudo").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
     remote, opened = remote_as("admin")
     try:
         assert remote.run(FACTS_LIKE).stdout == f"facts for {CONNECTION}\n"
