@@ -7,15 +7,17 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from wizard.checks.base import CheckStatus, exit_code, split_sections
 from wizard.checks.fail2ban import (
-    FAIL2BAN_ANSWERS,
+    ignoreip_script,
     jails_script,
+    judge_ignoreip,
     judge_jails,
     judge_test_ban,
     trial_ban_script,
 )
-from wizard.shell import code, script
 
 
 def stand_in(bin_dir: Path, name: str, body: str) -> None:
@@ -105,24 +107,75 @@ echo 1
     assert ruleset.read_text() == ""
 
 
-def test_the_checks_wait_for_the_socket_a_restart_brings_late(tmp_path: Path) -> None:
-    """systemd calls fail2ban active before its socket answers: a check asks once it does."""
+def late_socket(tmp_path: Path, answers_after: int) -> Path:
+    """A fail2ban-client whose server answers from its `answers_after`-th call on (every call
+    counted, pings included), as fail2ban's socket after a restart; before, it fails as the
+    real one does. It bans and lists ignoreip."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    counter = tmp_path / "pings"
+    counter = tmp_path / "calls"
     counter.write_text("0")
+    stand_in(bin_dir, "nft", f"cat {tmp_path / 'ruleset'} 2>/dev/null\n")
     stand_in(
         bin_dir,
         "fail2ban-client",
-        f"""if [ "$1" = ping ]; then
-  n=$(cat {counter}); echo $((n + 1)) > {counter}
-  [ "$n" -ge 4 ] && echo pong && exit 0
-  echo "Failed to access socket path: /var/run/fail2ban/fail2ban.sock" >&2; exit 255
+        f"""n=$(cat {counter}); echo $((n + 1)) > {counter}
+if [ "$n" -lt {answers_after} ]; then
+  echo "Failed to access socket path: /var/run/fail2ban/fail2ban.sock. Is fail2ban running?" >&2
+  exit 255
 fi
-[ "$(cat {counter})" -ge 5 ] || {{ echo "Failed to access socket path" >&2; exit 255; }}
-echo "These IP addresses/networks are ignored:"; echo "\\`- 192.0.2.10"
+case "$1 $3" in
+"ping "*) echo "Server replied: pong";;
+"get "*) echo "These IP addresses/networks are ignored:"; echo "\\`- 192.0.2.10";;
+"set banip") echo "ip saddr $4 drop" > {tmp_path / "ruleset"}; echo 1;;
+"set unbanip") : > {tmp_path / "ruleset"}; echo 1;;
+esac
 """,
     )
-    ask = script(FAIL2BAN_ANSWERS, code("fail2ban-client get sshd ignoreip 2>&1"))
-    out = run(str(ask), bin_dir)
-    assert "192.0.2.10" in out and "socket" not in out
+    return bin_dir
+
+
+def calls(tmp_path: Path) -> int:
+    return int((tmp_path / "calls").read_text())
+
+
+@pytest.mark.parametrize("kind", ["ignoreip", "test_ban"])
+def test_the_checks_wait_for_the_socket_a_restart_brings_late(tmp_path: Path, kind: str) -> None:
+    """systemd calls fail2ban active before its socket answers: a check asks again once it
+    does, and judges the answer, not the refusal."""
+    bin_dir = late_socket(tmp_path, answers_after=5)
+    if kind == "ignoreip":
+        out = run(str(ignoreip_script()), bin_dir)
+        assert judge_ignoreip("192.0.2.10", out, 0).status is CheckStatus.OK, out
+    else:
+        sections = split_sections(run(str(trial_ban_script("sshd", "192.0.2.77")), bin_dir))
+        assert judge_test_ban("sshd", "192.0.2.77", sections).status is CheckStatus.OK
+    assert calls(tmp_path) > 5
+
+
+@pytest.mark.parametrize("kind", ["ignoreip", "test_ban"])
+def test_a_server_that_answers_is_asked_once_without_a_ping(tmp_path: Path, kind: str) -> None:
+    """Each fail2ban-client is a Python start on the server: no ping before a question that
+    is answered (ignoreip: one call; the trial: the ban and the unban)."""
+    bin_dir = late_socket(tmp_path, answers_after=0)
+    if kind == "ignoreip":
+        run(str(ignoreip_script()), bin_dir)
+        assert calls(tmp_path) == 1
+    else:
+        run(str(trial_ban_script("sshd", "192.0.2.77")), bin_dir)
+        assert calls(tmp_path) == 2
+
+
+def test_a_server_that_never_answers_is_judged_after_the_wait(tmp_path: Path) -> None:
+    bin_dir = late_socket(tmp_path, answers_after=1000)
+    shell = str(ignoreip_script())
+    assert "-lt 40" in shell  # the wait: 40 pings, 2 here
+    completed = subprocess.run(
+        ["sh", "-c", shell.replace("-lt 40", "-lt 2")],
+        env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    result = judge_ignoreip("192.0.2.10", completed.stdout, completed.returncode)
+    assert result.status is CheckStatus.FAIL and "socket" in result.evidence
