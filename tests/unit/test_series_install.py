@@ -1,6 +1,6 @@
 """The run that installs the packages of a whole run in one apt transaction (wizard.apply
 install_script), and the start of what it held back by each step's apply, through a real
-`sh`: apt-get, apt-cache and systemctl are small fakes on PATH, the journal and policy-rc.d
+`sh`: apt-get, dpkg-query and systemctl are small fakes on PATH, the journal and policy-rc.d
 live in a temporary folder. However the install ends (done, apt failed, a signal, kill -9
 then recovery's cleanup), no policy-rc.d of the wizard stays behind, and one of the server's
 own is never touched."""
@@ -18,6 +18,7 @@ import pytest
 
 from wizard.answers import Answers
 from wizard.apply import (
+    BROUGHT_ALONG,
     POLICY_MARK,
     _held_lines,
     apply_script,
@@ -30,7 +31,7 @@ from wizard.catalog import load_catalog
 from wizard.journal import RunPaths
 from wizard.plan import Plan
 from wizard.resume import parse_recovery, recovery_script
-from wizard.shell import code, script
+from wizard.shell import code, script, sh
 
 RUN = "20261207T000000000Z-abcdef"
 
@@ -213,19 +214,38 @@ def wait_for(path: Path) -> None:
         time.sleep(0.02)
 
 
+# dpkg's database as BROUGHT_ALONG asks for it (status, package, provides, pre-depends,
+# depends, recommends): the mail and database steps' packages and what they bring.
+DPKG = (
+    ("ii ", "postfix", "mail-transport-agent", "", "libc6, perl:any, cpio", "python3"),
+    ("ii ", "dovecot-imapd", "imap-server", "", "dovecot-core (= 1:2.3.19.1-2)", ""),
+    ("ii ", "dovecot-core", "", "", "libc6 (>= 2.34), openssl | libssl3", ""),
+    ("ii ", "mariadb-server", "virtual-mysql-server", "", "mariadb-server-core (>= 1:10.11)", ""),
+    ("ii ", "mariadb-server-core", "", "", "libc6", ""),
+    ("ii ", "perl", "", "perl-base", "", ""),
+    ("ii ", "perl-base", "", "", "", ""),
+    ("ii ", "libc6", "", "", "", ""),
+    ("ii ", "libssl3", "", "", "", ""),
+    ("ii ", "fail2ban", "", "", "python3:any", "nftables | iptables"),
+    ("rc ", "exim4-daemon-light", "mail-transport-agent", "", "", ""),
+)
+
+
+def installed_packages(server: dict[str, Path], rows: tuple[tuple[str, ...], ...]) -> None:
+    """A dpkg-query that answers these rows, whatever it is asked."""
+    table = "".join("\t".join(row[:4]) + f", {row[4]}, {row[5]}\n" for row in rows)
+    (server["root"] / "dpkg-status").write_text(table)
+    fake(server["bin"], "dpkg-query", f"cat {server['root'] / 'dpkg-status'}\n")
+
+
 def held_start(
     server: dict[str, Path], step_id: str, held: str, systemctl: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    """A step's held-start lines under sh: apt-cache answers its packages' closure,
-    systemctl writes down what it was asked (or runs `systemctl`)."""
+    """A step's held-start lines under sh: dpkg-query answers DPKG, systemctl writes down what
+    it was asked (or runs `systemctl`)."""
     server["held"].parent.mkdir(exist_ok=True)
     server["held"].write_text(held)
-    closure = {
-        "database": "mariadb-server\n  Depends: mariadb-server-core\nmariadb-server-core\n",
-        "mail": "postfix\n  Depends: <mail-transport-agent>\ndovecot-imapd\n  Depends: "
-        "dovecot-core\ndovecot-core\n",
-    }
-    fake(server["bin"], "apt-cache", f"printf '%s' '{closure[step_id]}'\n")
+    installed_packages(server, DPKG)
     active = server["root"] / "active"
     active.touch()
     # systemctl: what it was asked, in `calls`; a started unit is active from then on; a
@@ -314,7 +334,8 @@ def test_a_step_without_packages_for_its_answers_has_no_held_lines():
 
 def start_step_apply(server: dict[str, Path], apt_body: str) -> subprocess.Popen[str]:
     """The database step's own apply (no run of several steps: mariadb-server missing) under
-    sh: apt-get is `apt_body`, systemctl and apt-cache write down what they are asked."""
+    sh: apt-get is `apt_body`, systemctl writes down what it is asked, dpkg-query answers
+    DPKG."""
     server["policy"].parent.mkdir(exist_ok=True)
     step = load_catalog().get("database")
     plan = Plan(step, Answers("database", {}), (), (), ("mariadb-server",), (), step.packages)
@@ -325,7 +346,7 @@ def start_step_apply(server: dict[str, Path], apt_body: str) -> subprocess.Popen
         local(str(cleanup_script(plan, paths, policy)), server)
     )
     fake(server["bin"], "apt-get", apt_body)
-    fake(server["bin"], "apt-cache", "printf 'mariadb-server\\n'\n")
+    installed_packages(server, DPKG)
     fake(
         server["bin"],
         "systemctl",
@@ -367,3 +388,60 @@ def test_a_single_steps_apt_get_that_fails_or_is_stopped_leaves_no_policy_rc_d(s
     out = stop_during_apt_get(server, start_step_apply)
     assert status(server) == "failed", out
     assert not server["policy"].exists()
+
+
+def brought_along(
+    server: dict[str, Path], rows: tuple[tuple[str, ...], ...], *roots: str
+) -> set[str]:
+    """BROUGHT_ALONG under sh over these rows of dpkg's database: the names it prints."""
+    installed_packages(server, rows)
+    env = {**os.environ, "PATH": f"{server['bin']}:{os.environ['PATH']}"}
+    out = subprocess.run(
+        ["sh", "-c", str(sh("{brought} {roots}", brought=BROUGHT_ALONG, roots=list(roots)))],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    assert out.startswith(" ") and out.endswith(" \n")  # each name between spaces
+    return set(out.split())
+
+
+def test_what_a_steps_packages_brought_along_is_every_installed_dependency(server):
+    # Depends, Pre-Depends (perl's perl-base), Recommends, an arch qualifier (perl:any) and a
+    # version taken off; what is not installed (cpio, python3) or only configured is left.
+    assert brought_along(server, DPKG, "postfix") == {"postfix", "libc6", "perl", "perl-base"}
+    # Each alternative that is installed (libssl3 for "openssl | libssl3").
+    assert brought_along(server, DPKG, "dovecot-imapd") == {
+        "dovecot-imapd",
+        "dovecot-core",
+        "libc6",
+        "libssl3",
+    }
+    assert brought_along(server, DPKG, "fail2ban") == {"fail2ban"}
+
+
+def test_a_virtual_dependency_brings_its_installed_providers_and_loops_end(server):
+    rows = (
+        *DPKG,
+        ("ii ", "bsd-mailx", "mailx", "", "default-mta | mail-transport-agent", ""),
+        ("ii ", "loop-a", "", "", "loop-b", ""),
+        ("ii ", "loop-b", "", "", "loop-a, bsd-mailx", ""),
+    )
+    # postfix provides mail-transport-agent; exim4-daemon-light does too, but only its
+    # configuration files are left (rc).
+    assert brought_along(server, rows, "loop-a") == {
+        "loop-a",
+        "loop-b",
+        "bsd-mailx",
+        "postfix",
+        "libc6",
+        "perl",
+        "perl-base",
+    }
+
+
+def test_a_package_name_reaches_awk_as_it_is(server):
+    # Arguments, not awk -v: a backslash in a name is not read as an escape.
+    assert brought_along(server, DPKG, "odd\\tname") == {"odd\\tname"}
