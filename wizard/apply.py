@@ -807,21 +807,29 @@ def _service_lines(plan: Plan) -> list[Shell]:
     return lines
 
 
-# `vw_settled UNIT`: wait (at most SETTLE_POLLS times SETTLE_POLL_S) while systemd reports the
-# unit (or any unit a pattern names) in transition (activating, reloading, deactivating), or
-# active without a main process yet (a forking daemon before its PID file; a oneshot has
-# none). A unit that is not loaded, inactive or failed is settled: the handler's own exit
-# status already judged it. systemctl show's values are words without spaces, read by awk.
-# Settled, it leaves the unit's main process in vw_main (when UNIT named one unit) for
+# `vw_settled UNIT`: wait (at most SETTLE_WAIT_S, looking every SETTLE_POLL_S) while systemd
+# reports the unit (or any unit a pattern names) in transition (activating, reloading,
+# deactivating), or active without a main process yet (a forking daemon before its PID file;
+# a oneshot has none). A unit that is not loaded, inactive or failed is settled: the handler's
+# own exit status already judged it. systemctl show's values are words without spaces, read by
+# awk. Settled, it leaves the unit's main process in vw_main (when UNIT named one unit) for
 # vw_renewed: one systemctl process less (7 ms).
-SETTLE_POLLS = 1500
+SETTLE_WAIT_S = 15
 SETTLE_POLL_S = 0.01
-RENEW_POLLS = 100
+RENEW_WAIT_S = 1
+# The waits are bounded by the clock, not by a count of polls: each poll starts processes (a
+# subshell, sleep, systemctl), and on a busy machine 100 polls of 10 ms took up to 3 s.
+# `vw_clock` reads the clock without a process: /proc/uptime's seconds, in hundredths, into
+# vw_now.
 SETTLED = sh(
     """\
+vw_clock() {{
+  read -r vw_up vw_idle < /proc/uptime
+  vw_now=${{vw_up%.*}}${{vw_up#*.}}
+}}
 vw_settled() {{
-  n=0
-  while [ $n -lt {polls} ]; do
+  vw_clock; vw_end=$((vw_now + {settle_cs}))
+  while [ "$vw_now" -lt "$vw_end" ]; do
     vw_main=$(systemctl show -p Type -p MainPID -p ActiveState -- "$1" 2>/dev/null | awk '
       BEGIN {{ RS = "" }}
       {{
@@ -834,7 +842,7 @@ vw_settled() {{
         if (a == "active" && p == "0" && t != "oneshot") busy = 1
       }}
       END {{ if (units == 1) print p; exit busy }}') && return 0
-    n=$((n + 1)); sleep {poll}
+    sleep {poll}; vw_clock
   done
   vw_main=
   log "$1 did not settle within {limit} s"
@@ -863,21 +871,22 @@ vw_renewed() {{
   [ -n "$2" ] || return 0
   vw_b=" $(echo $2) "
   vw_m=${{vw_main:-$(systemctl show -p MainPID --value -- "$1" 2>/dev/null)}}
-  n=0
-  while [ $n -lt {renew_polls} ]; do
+  vw_clock; vw_end=$((vw_now + {renew_cs}))
+  while :; do
     left=""
     for c in $(vw_children "$1" "$vw_m"); do
       case "$vw_b" in *" $c "*) left=1;; esac
     done
     [ -n "$left" ] || return 0
-    n=$((n + 1)); sleep {poll}
+    vw_clock; [ "$vw_now" -lt "$vw_end" ] || return 0
+    sleep {poll}
   done
 }}""",
-    polls=SETTLE_POLLS,
+    settle_cs=SETTLE_WAIT_S * 100,
     poll=SETTLE_POLL_S,
-    limit=int(SETTLE_POLLS * SETTLE_POLL_S),
-    renew_polls=RENEW_POLLS,
-    renew_limit=RENEW_POLLS * SETTLE_POLL_S,
+    limit=SETTLE_WAIT_S,
+    renew_cs=RENEW_WAIT_S * 100,
+    renew_limit=RENEW_WAIT_S,
 )
 
 
