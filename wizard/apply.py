@@ -569,19 +569,19 @@ BROUGHT_ALONG = code(
     "${Pre-Depends}, ${Depends}, ${Recommends}\\n' 2>/dev/null | awk -F '\\t' '\n"
     '  function bare(word) { sub(/\\(.*/, "", word); sub(/:.*/, "", word); '
     'gsub(/[ \\t]/, "", word); return word }\n'
-    # The names come as arguments, not -v (which would read backslashes in them): taken out
-    # of ARGV before awk would open them as files; it reads the database on its stdin.
-    "  BEGIN { for (i = 1; i < ARGC; i++) root[i] = ARGV[i]; roots = ARGC - 1; ARGC = 1 }\n"
+    # The names come as arguments, not -v (which would read backslashes in them): the queue's
+    # first entries, taken out of ARGV before awk would open them as files; it reads the
+    # database on its stdin. n is the queue's length from then on.
+    "  BEGIN { for (n = 1; n < ARGC; n++) { queue[n] = ARGV[n]; seen[ARGV[n]] = 1 }\n"
+    "    n = ARGC - 1; ARGC = 1 }\n"
     "  $1 ~ /^.[nc]/ { next }\n"
     "  {\n"
     "    installed[$2] = 1; deps[$2] = $4\n"
-    '    n = split($3, provided, ",")\n'
-    '    for (i = 1; i <= n; i++) { p = bare(provided[i]); if (p != "") '
+    '    count = split($3, provided, ",")\n'
+    '    for (i = 1; i <= count; i++) { p = bare(provided[i]); if (p != "") '
     'providers[p] = providers[p] " " $2 }\n'
     "  }\n"
     "  END {\n"
-    "    for (n = 1; n <= roots; n++) { queue[n] = root[n]; seen[root[n]] = 1 }\n"
-    "    n = roots\n"
     "    for (head = 1; head <= n; head++) {\n"
     "      m = split(deps[queue[head]], alternatives, /[,|]/)\n"
     "      for (j = 1; j <= m; j++) {\n"
