@@ -28,6 +28,7 @@ from wizard.plan import FileChange, Plan, guard_test, mask
 from wizard.runlock import ALIVE_FUNCTION, LOCK_FILE, MUTEX_FILE, ApplyBusy
 from wizard.runstatus import FINAL, RunStatus, case_pattern
 from wizard.shell import Shell, code, heredoc, script, sh
+from wizard.transient import systemd_run
 
 EventSink = Callable[[str], None]
 # A staged file is named <dest><STAGED_SUFFIX><run id>, beside its destination.
@@ -199,6 +200,7 @@ def _stage_script(
         ("cleanup.sh", cleanup_sh),
         ("restore.sh", restore_sh),
         ("apply.sh", apply_sh),
+        ("start.sh", _start_script(paths)),
     ):
         parts.append(heredoc(sh('base64 -d > "$D"/{name}', name=name), body.encode()))
     parts.append(
@@ -238,25 +240,58 @@ def _stage_script(
             ': > "$D/log"\n'
             # systemd-run --wait lasts as long as the unit (a process to follow without asking
             # systemd for its main PID: 20-35 ms). Started from a subshell that exits at once,
-            # it is no child of this shell: once it ends it is reaped, not left a zombie that
-            # tail --pid would wait on for ever. Killed with this session (a cut link), it
-            # leaves the unit running. The unit's first command writes $D/running: without it,
-            # the unit never ran.
-            "W=$(systemd-run --quiet --collect --wait --unit={unit} /bin/sh -c "
-            '\': > "$2"; exec /bin/sh "$0" >> "$1" 2>&1\' "$D/apply.sh" "$D/log" "$D/running" '
-            '</dev/null >/dev/null 2>"$D/start.err" & echo $!)\n'
-            # tail ends by itself once systemd-run is gone, after printing the rest; it looks
+            # the group is no child of this shell: once it ends it is reaped, not left a zombie
+            # that tail --pid would wait on for ever. Killed with this session (a cut link), it
+            # leaves the unit running.
+            'W=$({{ {run}\n{follow}\n}} </dev/null >/dev/null 2>"$D/start.err" & echo $!)\n'
+            # tail ends by itself once the group is gone, after printing the rest; it looks
             # every TAIL_POLL_S (new lines arrive at once, through inotify).
             'tail -s {poll} -n +1 -f --pid="$W" "$D/log"\n'
             '[ -e "$D/running" ] || {{ echo "@@FAIL systemd-run could not start the apply: '
             '$(cat "$D/start.err")"; sh "$D/cleanup.sh"; echo {failed} > "$D/status"; exit 1; }}\n'
             'echo "@@RESULT $(cat "$D/status")"',
-            unit=unit,
+            run=systemd_run(
+                ("--quiet", "--collect", "--wait", f"--unit={unit}"), start_command(paths)
+            ),
+            follow=_follow_early_exit(unit),
             failed=RunStatus.FAILED,
             poll=TAIL_POLL_S,
         )
     )
     return script(*parts)
+
+
+def start_command(paths: RunPaths) -> tuple[str, ...]:
+    """The command of the apply's unit: the run's start.sh (_start_script), by its path."""
+    return ("/bin/sh", f"{paths.dir}/start.sh")
+
+
+def _start_script(paths: RunPaths) -> Shell:
+    """What the apply's unit runs: it writes its PID to $D/running (the proof that the unit
+    ran, and the process to follow), then becomes the apply, its output going to $D/log.
+    A file, not `sh -c`: see wizard.transient."""
+    return script(
+        _journal_vars(paths),
+        code('echo $$ > "$D/running"'),
+        code('exec /bin/sh "$D/apply.sh" >> "$D/log" 2>&1'),
+    )
+
+
+def _follow_early_exit(unit: str) -> Shell:
+    """Run after systemd-run --wait: normally the unit has ended and this returns at once.
+    systemd-run also leaves early, with no more than a warning and exit status 0, when its
+    D-Bus connection drops (dbus restarted during the apply): the unit goes on without it.
+    Then wait for the unit to start while systemd still knows it (30 s at most), and for the
+    apply's own process to end, so that the result read after is the run's last word."""
+    return sh(
+        "n=0\n"
+        'while [ ! -s "$D/running" ] && [ $n -lt 600 ] && [ "$(systemctl show -p LoadState '
+        '--value -- {service} 2>/dev/null)" = loaded ]; do sleep 0.05; n=$((n + 1)); done\n'
+        'if [ -s "$D/running" ] && read -r p < "$D/running"; then\n'
+        '  while kill -0 "$p" 2>/dev/null; do sleep 0.05; done\n'
+        "fi",
+        service=unit + ".service",
+    )
 
 
 def _staged_archive(changes: tuple[FileChange, ...], run: str) -> bytes:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from wizard.journal import RunPaths
 from wizard.shell import Shell, sh
+from wizard.transient import systemd_run
 
 
 def revert_unit(run_id: str) -> str:
@@ -18,13 +19,16 @@ def revert_unit(run_id: str) -> str:
 def arm_revert_lines(paths: RunPaths, run_id: str, seconds: int) -> Shell:
     """Shell lines, for the apply script, that arm the revert before the reload."""
     return sh(
-        "systemd-run --quiet --unit={unit} --on-active={on_active} "
-        "--timer-property=AccuracySec=1s /bin/sh {restore} "
-        "|| fail 'could not arm the lockout guard (systemd-run)'\n"
-        "log {armed}\n",
-        unit=revert_unit(run_id),
-        on_active=f"{int(seconds)}s",
-        restore=paths.restore,
+        "{arm} || fail 'could not arm the lockout guard (systemd-run)'\nlog {armed}\n",
+        arm=systemd_run(
+            (
+                "--quiet",
+                f"--unit={revert_unit(run_id)}",
+                f"--on-active={int(seconds)}s",
+                "--timer-property=AccuracySec=1s",
+            ),
+            ("/bin/sh", paths.restore),
+        ),
         armed=f"lockout guard armed: the server reverts in {int(seconds)} s unless a new "
         "session confirms",
     )

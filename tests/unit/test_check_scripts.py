@@ -29,6 +29,7 @@ from wizard.checks import (
     web,
 )
 from wizard.shell import Shell
+from wizard.transient import TransientCommandError
 
 # A fake tool: writes its name, REQUESTS_CA_BUNDLE (certbot's CA bundle) and its arguments,
 # NUL-separated, into a file of its own (the tools of a pipeline run at the same time), named
@@ -188,15 +189,21 @@ def test_permissions_give_root_and_owner_as_one_word(run_script, hostile: str) -
     assert wrong[wrong.index("-user") + 1] == owner
 
 
-def test_php_probe_is_written_to_the_path_given(run_script, hostile: str, tmp_path: Path) -> None:
-    folder = tmp_path / hostile  # its slashes make subfolders; the name keeps the payload
-    folder.mkdir(parents=True)
-    path = str(folder / "vw-probe-0123.php")
+def test_php_probe_is_written_to_the_path_given(run_script, tmp_path: Path) -> None:
+    path = str(tmp_path / "vw-probe-0123.php")
     done = run_script(web.write_probe_script(path, "0123"))
     assert Path(path).read_text() == web.probe_source("0123")
     assert oct(Path(path).stat().st_mode & 0o777) == "0o644"
     [timer] = done.args_of("systemd-run")
-    assert timer[-3:] == ("rm", "-f", path)
+    assert timer[-3:] == ("/bin/rm", "-f", path)
+
+
+def test_a_probe_path_systemd_would_not_give_back_is_refused_before_anything_runs(
+    hostile: str, tmp_path: Path
+) -> None:
+    """Its removal goes through systemd-run (wizard.transient): refused, not sent."""
+    with pytest.raises(TransientCommandError):
+        web.write_probe_script(str(tmp_path / hostile / "vw-probe-0123.php"), "0123")
 
 
 # ----------------------------------------------------------------------------- mail

@@ -31,6 +31,7 @@ from wizard.checks.verdicts import http_problem
 from wizard.probes.http import HttpAnswer, http_get
 from wizard.probes.sshconfig import server_host
 from wizard.shell import Shell, code, heredoc, script, sh
+from wizard.transient import systemd_run
 
 RERUN_WAF = "apply the waf step again"
 AUDIT_LOG = "/var/log/modsecurity/audit.log"
@@ -293,10 +294,10 @@ def write_form_script(root: str, path: str, token: str) -> Shell:
         ),
         sh("test -s {path} || exit 1", path=path),
         sh(
-            "systemd-run --quiet --collect --on-active={lifetime} rm -f {path} "
-            ">/dev/null 2>&1 || true",
-            lifetime=PROBE_LIFETIME,
-            path=path,
+            "{remove_later} >/dev/null 2>&1 || true",
+            remove_later=systemd_run(
+                ("--quiet", "--collect", f"--on-active={PROBE_LIFETIME}"), ("/bin/rm", "-f", path)
+            ),
         ),
     )
 
