@@ -199,8 +199,9 @@ def _stage_script(
     for name, body in (
         ("cleanup.sh", cleanup_sh),
         ("restore.sh", restore_sh),
-        ("apply.sh", apply_sh),
-        ("start.sh", _start_script(paths)),
+        # Its first line writes its PID to $D/running: the proof that the unit ran, and the
+        # process to follow (_follow_early_exit).
+        ("apply.sh", script(sh("echo $$ > {running}", running=f"{paths.dir}/running"), apply_sh)),
     ):
         parts.append(heredoc(sh('base64 -d > "$D"/{name}', name=name), body.encode()))
     parts.append(
@@ -251,7 +252,15 @@ def _stage_script(
             '$(cat "$D/start.err")"; sh "$D/cleanup.sh"; echo {failed} > "$D/status"; exit 1; }}\n'
             'echo "@@RESULT $(cat "$D/status")"',
             run=systemd_run(
-                ("--quiet", "--collect", "--wait", f"--unit={unit}"), start_command(paths)
+                (
+                    "--quiet",
+                    "--collect",
+                    "--wait",
+                    f"--unit={unit}",
+                    f"--property=StandardOutput=append:{paths.log}",
+                    f"--property=StandardError=append:{paths.log}",
+                ),
+                start_command(paths),
             ),
             follow=_follow_early_exit(unit),
             failed=RunStatus.FAILED,
@@ -262,19 +271,9 @@ def _stage_script(
 
 
 def start_command(paths: RunPaths) -> tuple[str, ...]:
-    """The command of the apply's unit: the run's start.sh (_start_script), by its path."""
-    return ("/bin/sh", f"{paths.dir}/start.sh")
-
-
-def _start_script(paths: RunPaths) -> Shell:
-    """What the apply's unit runs: it writes its PID to $D/running (the proof that the unit
-    ran, and the process to follow), then becomes the apply, its output going to $D/log.
-    A file, not `sh -c`: see wizard.transient."""
-    return script(
-        _journal_vars(paths),
-        code('echo $$ > "$D/running"'),
-        code('exec /bin/sh "$D/apply.sh" >> "$D/log" 2>&1'),
-    )
+    """The command of the apply's unit: the run's apply.sh by its path, not `sh -c` code
+    (see wizard.transient); systemd appends its output to the run's log."""
+    return ("/bin/sh", f"{paths.dir}/apply.sh")
 
 
 def _follow_early_exit(unit: str) -> Shell:
