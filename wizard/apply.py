@@ -201,7 +201,7 @@ def _stage_script(
         ("restore.sh", restore_sh),
         # Its first line writes its PID to $D/running: the proof that the unit ran, and the
         # process to follow (_follow_early_exit).
-        ("apply.sh", script(sh("echo $$ > {running}", running=f"{paths.dir}/running"), apply_sh)),
+        ("apply.sh", script(sh("echo $$ > {running}", running=paths.running), apply_sh)),
     ):
         parts.append(heredoc(sh('base64 -d > "$D"/{name}', name=name), body.encode()))
     parts.append(
@@ -273,7 +273,7 @@ def _stage_script(
 def start_command(paths: RunPaths) -> tuple[str, ...]:
     """The command of the apply's unit: the run's apply.sh by its path, not `sh -c` code
     (see wizard.transient); systemd appends its output to the run's log."""
-    return ("/bin/sh", f"{paths.dir}/apply.sh")
+    return ("/bin/sh", paths.apply)
 
 
 def _follow_early_exit(unit: str) -> Shell:

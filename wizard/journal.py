@@ -55,6 +55,11 @@ class RunPaths:
         return f"{self.dir}/apply.sh"
 
     @property
+    def running(self) -> str:
+        """The PID of the apply's unit, written by apply.sh's first line: the unit ran."""
+        return f"{self.dir}/running"
+
+    @property
     def restore(self) -> str:
         """The script that puts every file back and reloads."""
         return f"{self.dir}/restore.sh"

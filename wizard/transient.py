@@ -39,3 +39,10 @@ def systemd_run(options: Sequence[str], command: Sequence[str]) -> Shell:
             "script file and run it by its path"
         )
     return sh("systemd-run {words}", words=words)
+
+
+def remove_after(path: str, seconds: int) -> Shell:
+    """A timer that removes a probe file after `seconds`, in case the check that wrote it
+    cannot (a cut link): a safety net, so its own failure is ignored."""
+    timer = systemd_run(("--quiet", "--collect", f"--on-active={seconds}"), ("/bin/rm", "-f", path))
+    return sh("{timer} >/dev/null 2>&1 || true", timer=timer)

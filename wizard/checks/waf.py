@@ -31,7 +31,7 @@ from wizard.checks.verdicts import http_problem
 from wizard.probes.http import HttpAnswer, http_get
 from wizard.probes.sshconfig import server_host
 from wizard.shell import Shell, code, heredoc, script, sh
-from wizard.transient import systemd_run
+from wizard.transient import remove_after
 
 RERUN_WAF = "apply the waf step again"
 AUDIT_LOG = "/var/log/modsecurity/audit.log"
@@ -293,12 +293,7 @@ def write_form_script(root: str, path: str, token: str) -> Shell:
             FORM_PHP.replace("TOKEN", token).encode(),
         ),
         sh("test -s {path} || exit 1", path=path),
-        sh(
-            "{remove_later} >/dev/null 2>&1 || true",
-            remove_later=systemd_run(
-                ("--quiet", "--collect", f"--on-active={PROBE_LIFETIME}"), ("/bin/rm", "-f", path)
-            ),
-        ),
+        remove_after(path, PROBE_LIFETIME),
     )
 
 

@@ -28,7 +28,7 @@ from wizard.checks.verdicts import http_problem
 from wizard.probes.http import UNKNOWN_NAME, HttpAnswer, described, http_get
 from wizard.probes.sshconfig import server_host
 from wizard.shell import Shell, code, heredoc, script, sh
-from wizard.transient import systemd_run
+from wizard.transient import remove_after
 
 RERUN_WEB = "run the web step again"
 NOT_FOUND = 127  # the shell's exit status for "command not found"
@@ -196,12 +196,7 @@ def write_probe_script(path: str, token: str) -> Shell:
         code("umask 022"),
         heredoc(sh("base64 -d > {path}", path=path), probe_source(token).encode()),
         sh("chmod 0644 {path} || exit 1", path=path),
-        sh(
-            "{remove_later} >/dev/null 2>&1 || true",
-            remove_later=systemd_run(
-                ("--quiet", "--collect", f"--on-active={PROBE_LIFETIME}"), ("/bin/rm", "-f", path)
-            ),
-        ),
+        remove_after(path, PROBE_LIFETIME),
     )
 
 
